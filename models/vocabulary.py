@@ -1,0 +1,61 @@
+"""The shared words of the product: status kinds, flow types, sources and status categories.
+
+JIRA and ServiceNow each have their own statuses and types. Everything downstream of the raw
+layer speaks only this vocabulary, so a value stream map can put a development team's "In
+Review" and an operations team's "On Hold" side by side.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StatusKind(StrEnum):
+    """What an item is doing while it sits in a status."""
+
+    WAIT = "wait"
+    ACTIVE = "active"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class FlowType(StrEnum):
+    """The Flow Framework's four flow items plus operations' unplanned work."""
+
+    FEATURE = "feature"
+    DEFECT = "defect"
+    DEBT = "debt"
+    RISK = "risk"
+    INCIDENT = "incident"
+
+
+class StatusCategory(StrEnum):
+    """JIRA's status categories; ServiceNow states are given one by the default rules."""
+
+    NEW = "new"
+    INDETERMINATE = "indeterminate"
+    DONE = "done"
+
+
+class Source(StrEnum):
+    """Where an item comes from; also the prefix of its `item_id`."""
+
+    JIRA = "jira"
+    SERVICENOW = "servicenow"
+
+
+#: Flow types that count as unplanned work in `unplanned_ratio`.
+UNPLANNED_FLOW_TYPES: frozenset[FlowType] = frozenset({FlowType.DEFECT, FlowType.INCIDENT})
+
+#: The only kinds the final stage may hold (validated in `models.config`).
+TERMINAL_KINDS: frozenset[StatusKind] = frozenset({StatusKind.DONE, StatusKind.DROPPED})
+
+#: ServiceNow tables the connector knows how to sync.
+SERVICENOW_TABLES: tuple[str, ...] = ("incident", "change_request", "problem")
+
+DEFAULT_STAGES: tuple[str, ...] = ("Backlog", "In Progress", "Done")
+
+
+def item_id(source: str, key: str) -> str:
+    """The public id of an item: `<source>:<key>` (e.g. `jira:PAY-12`)."""
+    return f"{source}:{key}"

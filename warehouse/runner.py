@@ -1,0 +1,49 @@
+"""Runs `warehouse/sql/<schema>/<table>.sql` files as `CREATE OR REPLACE TABLE`.
+
+Each SQL file is one SELECT (jaffle-shop style). The runner wraps it, so a file can be read,
+tested and explained on its own, and the table is swapped inside one transaction: a reader
+sees the old table or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+from warehouse.db import sql_text, transaction
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def table_sql(schema: str, table: str) -> str:
+    """The CREATE OR REPLACE statement for one packaged SQL model."""
+    if not (_IDENT.match(schema) and _IDENT.match(table)):
+        raise ValueError(f"not a model name: {schema}.{table}")
+    select = sql_text(f"{schema}/{table}.sql").strip().rstrip(";")
+    return f"create or replace table {schema}.{table} as\n{select}"
+
+
+def build_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, params: Sequence[Any] | None = None
+) -> int:
+    """Rebuild one table in its own transaction; returns its row count."""
+    with transaction(con):
+        con.execute(table_sql(schema, table), params or [])
+    row = con.execute(f"select count(*) from {schema}.{table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def build_tables(
+    con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]
+) -> dict[str, int]:
+    """Rebuild several tables of one schema together, in one transaction, in the given order."""
+    tables = list(tables)
+    with transaction(con):
+        for table in tables:
+            con.execute(table_sql(schema, table))
+    return {
+        t: int(con.execute(f"select count(*) from {schema}.{t}").fetchone()[0]) for t in tables
+    }
