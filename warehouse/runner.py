@@ -32,8 +32,7 @@ def build_table(
     """Rebuild one table in its own transaction; returns its row count."""
     with transaction(con):
         con.execute(table_sql(schema, table), params or [])
-    row = con.execute(f"select count(*) from {schema}.{table}").fetchone()
-    return int(row[0]) if row else 0
+    return row_count(con, schema, table)
 
 
 def build_tables(
@@ -44,6 +43,12 @@ def build_tables(
     with transaction(con):
         for table in tables:
             con.execute(table_sql(schema, table))
-    return {
-        t: int(con.execute(f"select count(*) from {schema}.{t}").fetchone()[0]) for t in tables
-    }
+    return {t: row_count(con, schema, t) for t in tables}
+
+
+def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    """Rows in a model table (identifiers checked, so the f-string is safe)."""
+    if not (_IDENT.match(schema) and _IDENT.match(table)):
+        raise ValueError(f"not a model name: {schema}.{table}")
+    row = con.execute(f"select count(*) from {schema}.{table}").fetchone()  # noqa: S608
+    return int(row[0]) if row else 0

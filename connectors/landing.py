@@ -1,0 +1,52 @@
+"""Bulk upserts into the raw layer: one statement per batch, never a round trip per row."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+def upsert_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+) -> int:
+    """Replace the rows of `table` whose `keys` appear in `frame`, then insert `frame`.
+
+    The frame's columns must be a subset of the table's, by name; later rows of the frame win
+    over earlier ones with the same key. Run inside the caller's transaction.
+    """
+    if frame.empty:
+        return 0
+    for name in (table, *keys, *frame.columns):
+        if not _IDENT.match(name):
+            raise ValueError(f"not a plain identifier: {name!r}")
+    frame = frame.drop_duplicates(subset=list(keys), keep="last")
+    view = f"_upsert_{table.replace('.', '_')}"
+    con.register(view, frame)
+    try:
+        match = " and ".join(f"t.{k} = f.{k}" for k in keys)
+        con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
+        cols = ", ".join(frame.columns)
+        con.execute(f"insert into {table} ({cols}) select {cols} from {view}")  # noqa: S608
+    finally:
+        con.unregister(view)
+    return len(frame)
+
+
+def delete_where_in(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, values: Sequence[str]
+) -> None:
+    """Delete rows whose `column` is one of `values` (e.g. a re-fetched issue's history)."""
+    if not values:
+        return
+    for name in (table, column):
+        if not _IDENT.match(name):
+            raise ValueError(f"not a plain identifier: {name!r}")
+    con.execute(f"delete from {table} where {column} in (select unnest(?::varchar[]))", [list(values)])  # noqa: S608
