@@ -1,0 +1,96 @@
+"""Rebuilds the `core` and `metrics` layers from `raw`, and runs the SQL checks.
+
+Each table is one packaged SELECT (`warehouse/sql/<schema>/<table>.sql`) swapped in by
+`warehouse.runner` inside its own transaction, so Dagster can materialize one asset per table
+and a reader never sees half of one. Everything is set-based SQL; Python only writes the small
+parameter tables (`warehouse.params`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+
+import duckdb
+
+from models.config import FlowConfig
+from warehouse.params import write_build_params
+from warehouse.runner import build_table
+
+#: Core tables in dependency order (each reads only raw, params and the ones before it).
+CORE_TABLES: tuple[str, ...] = (
+    "transitions",
+    "status_intervals",
+    "work_items",
+    "unmapped_statuses",
+)
+
+#: Metrics tables in dependency order.
+METRICS_TABLES: tuple[str, ...] = (
+    "item_flow",
+    "lead_time",
+    "wait_states",
+    "rework",
+    "value_stream_map",
+    "value_stream_summary",
+    "flow_distribution",
+    "scorecard",
+)
+
+#: The SQL assertions in `warehouse/checks/`; each returns the offending rows (none = pass).
+CHECKS: tuple[str, ...] = (
+    "work_items_unique_ids",
+    "intervals_tile",
+    "no_negative_durations",
+    "ratios_in_range",
+)
+
+_TABLES = {"core": CORE_TABLES, "metrics": METRICS_TABLES}
+
+
+def build_one(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    """Rebuild one `core` or `metrics` table in its own transaction; returns its row count.
+
+    The parameter tables must exist (`write_build_params`), which `build_core` ensures.
+    """
+    if table not in _TABLES.get(schema, ()):
+        raise ValueError(f"unknown warehouse table {schema}.{table}")
+    return build_table(con, schema, table)
+
+
+def build_core(
+    con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: datetime
+) -> dict[str, int]:
+    """Write this build's parameter tables, then rebuild every core table in order."""
+    write_build_params(con, cfg, as_of)
+    return {table: build_one(con, "core", table) for table in CORE_TABLES}
+
+
+def build_metrics(
+    con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: datetime
+) -> dict[str, int]:
+    """Rebuild every metrics table from core.
+
+    `cfg` and `as_of` are checked against the parameters core was built with: metrics computed
+    for another instant than core would silently mix two timelines.
+    """
+    as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+    row = con.execute("select as_of, window_days, period from core.build_settings").fetchone()
+    if row is None or row[0] != as_of or row[1] != cfg.window_days or row[2] != cfg.period:
+        raise ValueError(
+            "core was built for another as_of/window/period; run build_core first "
+            f"(core: {row}, asked: {as_of}, {cfg.window_days}, {cfg.period})"
+        )
+    return {table: build_one(con, "metrics", table) for table in METRICS_TABLES}
+
+
+def check_sql(name: str) -> str:
+    """The text of one packaged check (`warehouse/checks/<name>.sql`)."""
+    if name not in CHECKS:
+        raise ValueError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")
+    return resources.files("warehouse").joinpath("checks", f"{name}.sql").read_text("utf-8")
+
+
+def run_check(con: duckdb.DuckDBPyConnection, name: str) -> list[tuple]:
+    """Run one SQL assertion; returns the offending rows (an empty list means it passed)."""
+    return con.execute(check_sql(name)).fetchall()
