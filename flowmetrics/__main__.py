@@ -1,0 +1,5 @@
+import sys
+
+from flowmetrics.cli import main
+
+sys.exit(main())

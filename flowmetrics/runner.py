@@ -1,0 +1,101 @@
+"""Runs the nightly job in-process through Dagster, on the persistent instance.
+
+`flowmetrics sync` and `flowmetrics demo` use this, so a run started from a terminal is the very
+same job the schedule runs, and it shows up in the Dagster UI with its materializations and
+check results.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from pipelines.instance import ensure_dagster_home
+from pipelines.jobs import NIGHTLY_JOB
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    run_id: str
+    failures: list[str] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+
+
+def run_nightly(*, full: bool = False, source: str | None = None) -> RunOutcome:
+    """Execute `nightly_sync` (or its subset without the other source) and summarise it."""
+    ensure_dagster_home()
+    # Definitions read the environment (EnvVar wiring, config path) when loaded: load them now.
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    job = defs.resolve_job_def(NIGHTLY_JOB)
+    raw_keys = {
+        "jira": [dg.AssetKey(["raw", "jira_issues"])],
+        "servicenow": [
+            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in ("incident", "change_request", "problem")
+        ],
+    }
+    run_config = {
+        "ops": {
+            "raw__jira_issues": {"config": {"full": full}},
+            "servicenow_records": {"config": {"full": full}},
+        }
+    }
+    selection = None
+    if source is not None:
+        other = "servicenow" if source == "jira" else "jira"
+        keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k not in raw_keys[other]]
+        selection = keys
+        if other == "jira":
+            run_config["ops"].pop("raw__jira_issues")
+        else:
+            run_config["ops"].pop("servicenow_records")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=selection,
+            tags={"flowmetrics/started_by": "cli", "flowmetrics/full": str(full).lower()},
+        )
+        outcome = RunOutcome(success=result.success, run_id=result.run_id)
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                data = event.event_specific_data
+                error = getattr(data, "error", None)
+                message = _failure_message(error)
+                outcome.failures.append(f"{event.step_key}: {message}")
+            elif event.event_type_value == "ASSET_MATERIALIZATION":
+                outcome.materialized.append(event.asset_key.to_user_string())
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if not evaluation.passed:
+                    outcome.checks_failed.append(
+                        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                        f" ({evaluation.severity.value})"
+                    )
+    return outcome
+
+
+def _failure_message(error) -> str:
+    """The innermost user-facing message of a Dagster step failure."""
+    if error is None:
+        return "failed"
+    message = error.message.strip()
+    cause = error.cause
+    while cause is not None:
+        if cause.message:
+            message = cause.message.strip()
+        cause = cause.cause
+    first = message.splitlines()[0] if message else "failed"
+    for prefix in ("dagster._core.definitions.events.Failure: ", "Failure: "):
+        first = first.removeprefix(prefix)
+    return first
+
+
+def dagster_home() -> str:
+    return os.environ.get("DAGSTER_HOME", "")

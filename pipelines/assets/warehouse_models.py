@@ -1,0 +1,174 @@
+"""Core and metrics assets: one asset per warehouse table, built from its packaged SQL file.
+
+Dependencies are read from the SQL itself (every `core.x` / `metrics.x` / `raw.x` it mentions),
+so the asset graph in the UI is exactly the data flow, and adding a model is adding a file.
+Each asset rebuilds its table in one transaction: a reader never sees half a table.
+"""
+
+
+import re
+from datetime import datetime
+
+import dagster as dg
+
+from models.config import resolved_as_of
+from pipelines.assets.common import run_started_at
+from pipelines.instance import WAREHOUSE_POOL
+from pipelines.resources import FlowConfigResource, WarehouseResource
+from warehouse.build import CORE_TABLES, METRICS_TABLES, build_one
+from warehouse.db import sql_text
+from warehouse.params import write_build_params
+
+_REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
+
+#: raw tables -> the raw assets that fill them.
+RAW_TABLE_ASSETS: dict[str, list[list[str]]] = {
+    "jira_issues": [["raw", "jira_issues"]],
+    "jira_status_changes": [["raw", "jira_issues"]],
+    "jira_statuses": [["raw", "jira_issues"]],
+    "servicenow_records": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+    "servicenow_state_changes": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+    "servicenow_choices": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+    "servicenow_groups": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+}
+
+#: Tables written by the `core/build_params` asset (config + status catalogue).
+PARAM_TABLES = frozenset(
+    {
+        "build_settings",
+        "stages",
+        "value_streams",
+        "status_map",
+        "value_stream_rules",
+        "flow_type_rules",
+        "targets",
+    }
+)
+
+DESCRIPTIONS: dict[str, str] = {
+    "transitions": "One row per status change of an item, in the shared vocabulary (as of as_of).",
+    "status_intervals": "One row per interval an item spent in one status; intervals tile [created_at, as_of].",
+    "work_items": "One row per JIRA issue or ServiceNow record, mapped to value stream, flow type, stage and kind.",
+    "unmapped_statuses": "One row per raw status that fell back to a default mapping, with the items it affects.",
+    "item_flow": "One row per item: lead, cycle, process and wait time, flow efficiency, backward moves, age.",
+    "lead_time": "One row per value stream x flow type (and 'all'): lead and cycle time percentiles over the window.",
+    "wait_states": "One row per value stream x stage x wait status: where work waits, ranked.",
+    "rework": "One row per value stream x stage: rework generated and received, %C/A.",
+    "value_stream_map": "One row per value stream x process block (stage): lead time, process time, %C/A.",
+    "value_stream_summary": "One row per value stream: totals, activity ratio, rolled %C/A, debt and unplanned ratios.",
+    "flow_distribution": "One row per value stream x period: items done by flow type, debt ratios, WIP, arrivals.",
+    "scorecard": "One row per value stream x configured target: target, actual, met, gap.",
+}
+
+
+def referenced(schema: str, table: str) -> set[tuple[str, str]]:
+    """(schema, table) pairs a model's SQL reads, itself excluded."""
+    try:
+        text = sql_text(f"{schema}/{table}.sql")
+    except FileNotFoundError:
+        return set()  # a model not written yet still gets an asset, which fails loudly if run
+    refs = {(m.group(1), m.group(2)) for m in _REF.finditer(text)}
+    refs.discard((schema, table))
+    return refs
+
+
+def _deps(schema: str, table: str) -> list[dg.AssetKey]:
+    keys: set[tuple[str, ...]] = set()
+    for ref_schema, ref_table in referenced(schema, table):
+        if ref_schema == "raw":
+            keys.update(tuple(k) for k in RAW_TABLE_ASSETS.get(ref_table, []))
+        elif ref_schema == "core" and ref_table in PARAM_TABLES:
+            keys.add(("core", "build_params"))
+        else:
+            keys.add((ref_schema, ref_table))
+    keys.add(("core", "build_params"))
+    return [dg.AssetKey(list(k)) for k in sorted(keys)]
+
+
+@dg.asset(
+    key=["core", "build_params"],
+    group_name="core",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    deps=[dg.AssetKey(k) for ks in RAW_TABLE_ASSETS.values() for k in ks],
+    description=(
+        "The build's parameters: core.build_settings (one row: as_of, window, period), "
+        "core.stages (one row per stage), core.status_map (one row per raw status: stage, kind, "
+        "whether a default chose it), the value-stream and flow-type rules, and core.targets."
+    ),
+)
+def build_params(
+    context: dg.AssetExecutionContext,
+    flow_config: FlowConfigResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    cfg = flow_config.load()
+    as_of: datetime = resolved_as_of(cfg, run_started_at(context))
+    with warehouse.connect(cfg) as con:
+        write_build_params(con, cfg, as_of)
+        statuses, defaults = con.execute(
+            "select count(*), count(*) filter (where is_default) from core.status_map"
+        ).fetchone()
+    context.log.info(f"building as of {as_of.isoformat()}")
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "window_days": cfg.window_days,
+            "period": cfg.period,
+            "statuses": dg.MetadataValue.int(statuses),
+            "defaulted_statuses": dg.MetadataValue.int(defaults),
+        }
+    )
+
+
+def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=[schema, table],
+        group_name=schema,
+        kinds={"duckdb", "sql"},
+        pool=WAREHOUSE_POOL,
+        deps=_deps(schema, table),
+        description=DESCRIPTIONS.get(table, f"{schema}.{table}"),
+    )
+    def _build(
+        context: dg.AssetExecutionContext,
+        flow_config: FlowConfigResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        cfg = flow_config.load()
+        with warehouse.connect(cfg) as con:
+            rows = build_one(con, schema, table)
+            metadata: dict[str, object] = {"rows": dg.MetadataValue.int(rows)}
+            metadata.update(preview_metadata(con, schema, table))
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _build
+
+
+def preview_metadata(con, schema: str, table: str) -> dict[str, dg.MetadataValue]:
+    """Markdown previews for the tables leaders look at first."""
+    previews = {
+        ("metrics", "value_stream_map"): (
+            "select value_stream, stage_order, stage, items_visited,"
+            " round(lead_time_days, 2) as lead_time_days,"
+            " round(process_time_days, 2) as process_time_days,"
+            " round(pct_complete_accurate, 3) as pct_complete_accurate"
+            " from metrics.value_stream_map order by value_stream, stage_order limit 60"
+        ),
+        ("metrics", "scorecard"): (
+            "select value_stream, target, target_value, round(actual_value, 3) as actual_value,"
+            " met, round(gap, 3) as gap from metrics.scorecard order by value_stream, target"
+        ),
+        ("metrics", "value_stream_summary"): (
+            "select * from metrics.value_stream_summary order by value_stream"
+        ),
+    }
+    sql = previews.get((schema, table))
+    if sql is None:
+        return {}
+    frame = con.execute(sql).df()
+    return {"preview": dg.MetadataValue.md(frame.to_markdown(index=False) if not frame.empty else "_empty_")}
+
+
+CORE_ASSETS = [build_params] + [_model_asset("core", t) for t in CORE_TABLES]
+METRICS_ASSETS = [_model_asset("metrics", t) for t in METRICS_TABLES]

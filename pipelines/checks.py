@@ -1,0 +1,231 @@
+"""Asset checks: the numbers are published only when the timeline they come from is sound.
+
+Blocking (ERROR) where a failure would publish wrong numbers: unique ids, intervals that tile,
+no negative durations. Warnings where a person should look but the numbers stand: statuses that
+fell back to defaults, stale syncs, quarantined records, approximate history, missed targets.
+"""
+
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from pipelines.resources import FlowConfigResource, WarehouseResource
+from warehouse.build import run_check
+
+#: A sync older than this is stale (nightly schedule plus a day of slack).
+FRESHNESS_HOURS = 36
+_SAMPLE = 20
+
+
+def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.MetadataValue:
+    lines = []
+    if columns:
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "---|" * len(columns))
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows[:_SAMPLE]]
+    return dg.MetadataValue.md("\n".join(lines) if lines else "_none_")
+
+
+def _sql_check(name: str, asset: list[str], check_name: str, description: str, *, blocking: bool):
+    @dg.asset_check(
+        asset=dg.AssetKey(asset),
+        name=check_name,
+        description=description,
+        blocking=blocking,
+    )
+    def _check(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        cfg = flow_config.load()
+        with warehouse.connect(cfg, read_only=True) as con:
+            bad = run_check(con, name)
+        return dg.AssetCheckResult(
+            passed=not bad,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"offending_rows": dg.MetadataValue.int(len(bad)), "sample": _rows_md(bad)},
+        )
+
+    return _check
+
+
+unique_item_ids = _sql_check(
+    "work_items_unique_ids",
+    ["core", "work_items"],
+    "unique_item_ids",
+    "Every item_id appears once in core.work_items.",
+    blocking=True,
+)
+intervals_tile = _sql_check(
+    "intervals_tile",
+    ["core", "status_intervals"],
+    "intervals_tile",
+    "Each item's status intervals tile [created_at, as_of] with no gap and no overlap.",
+    blocking=True,
+)
+no_negative_durations = _sql_check(
+    "no_negative_durations",
+    ["core", "status_intervals"],
+    "no_negative_durations",
+    "No interval, lead, cycle, process or wait time is negative.",
+    blocking=True,
+)
+ratios_in_range = _sql_check(
+    "ratios_in_range",
+    ["metrics", "value_stream_summary"],
+    "ratios_in_range",
+    "Every ratio in the metrics tables lies in [0, 1].",
+    blocking=True,
+)
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "unmapped_statuses"]),
+    name="statuses_use_defaults",
+    description="Statuses that fell back to SPEC's default mapping: configure them in flow.yaml.",
+)
+def statuses_use_defaults(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        cur = con.execute(
+            "select source, scope, status, kind, stage, items from core.unmapped_statuses"
+            " order by items desc, source, scope, status"
+        )
+        rows = cur.fetchall()
+        columns = [d[0] for d in cur.description]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"defaulted_statuses": dg.MetadataValue.int(len(rows)), "statuses": _rows_md(rows, columns)},
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "work_items"]),
+    name="history_complete",
+    description=(
+        "Changelog completeness: each item's last recorded transition ends in its current "
+        "status (a missing tail of history would misplace every later interval)."
+    ),
+    blocking=False,
+)
+def history_complete(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        rows = con.execute(
+            """
+            with last_change as (
+                select issue_id, arg_max(to_status_id, (changed_at, source_order)) as to_id
+                from raw.jira_status_changes group by issue_id
+            )
+            select 'jira' as source, i.issue_key, i.status_id, l.to_id
+            from raw.jira_issues i join last_change l using (issue_id)
+            where not i.is_deleted and l.to_id is distinct from i.status_id
+            union all
+            select 'servicenow', r.number, r.state, l.to_value
+            from raw.servicenow_records r join (
+                select record_sys_id, arg_max(to_value, (changed_at, record_checkpoint, change_id)) as to_value
+                from raw.servicenow_state_changes group by record_sys_id
+            ) l on l.record_sys_id = r.sys_id
+            where not r.is_deleted and l.to_value is distinct from r.state
+            """
+        ).fetchall()
+        approximate = con.execute(
+            "select source, stream, history_approximate_since from raw.sync_state"
+            " where history_approximate_since is not null"
+        ).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows and not approximate,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "items_with_incomplete_history": dg.MetadataValue.int(len(rows)),
+            "sample": _rows_md(rows, ["source", "key", "current", "last_transition_to"]),
+            "history_approximate_since": _rows_md(approximate, ["source", "stream", "since"]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "work_items"]),
+    name="sync_fresh",
+    description=f"Every configured source synced successfully within the last {FRESHNESS_HOURS} h.",
+)
+def sync_fresh(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        rows = con.execute(
+            "select source, stream, last_success_at from raw.sync_state order by source, stream"
+        ).fetchall()
+        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    now = datetime.now(UTC)
+    stale = [r for r in rows if r[2] is None or now - r[2] > timedelta(hours=FRESHNESS_HOURS)]
+    return dg.AssetCheckResult(
+        passed=bool(rows) and not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "streams": _rows_md(rows, ["source", "stream", "last_success_at"]),
+            "stale_streams": dg.MetadataValue.int(len(stale)),
+            "quarantined_records": dg.MetadataValue.int(int(quarantined)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["metrics", "scorecard"]),
+    name="targets_met",
+    description="The target condition: warns on every target a value stream misses.",
+)
+def targets_met(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        cur = con.execute(
+            "select value_stream, target, target_value, actual_value, gap from metrics.scorecard"
+            " where not coalesce(met, false) order by value_stream, target"
+        )
+        rows = cur.fetchall()
+        columns = [d[0] for d in cur.description]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missed": dg.MetadataValue.int(len(rows)), "targets_missed": _rows_md(rows, columns)},
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "work_items"]),
+    name="no_quarantined_records",
+    description="Records the connectors could not land (raw.quarantine), with the reason.",
+)
+def no_quarantined_records(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        rows = con.execute(
+            "select source, stream, record_key, reason, seen_at from raw.quarantine"
+            " order by seen_at desc limit 50"
+        ).fetchall()
+        total = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined": dg.MetadataValue.int(int(total)),
+            "latest": _rows_md(rows, ["source", "stream", "record_key", "reason", "seen_at"]),
+        },
+    )
+
+
+ASSET_CHECKS = [
+    unique_item_ids,
+    intervals_tile,
+    no_negative_durations,
+    ratios_in_range,
+    statuses_use_defaults,
+    history_complete,
+    sync_fresh,
+    targets_met,
+    no_quarantined_records,
+]
