@@ -1,0 +1,187 @@
+"""Generate JIRA issues: projects, epics, typed work items and their changelogs.
+
+An issue's life is simulated forward from ``created`` with :mod:`sandbox.workflow` until it
+reaches a terminal status or the simulated clock; non-status edits (assignee, labels,
+priority, Sprint) are interleaved so a connector has to filter changelog items by field.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sandbox import catalogue as cat
+from sandbox.store import History, Issue, Item, JiraStore
+from sandbox.workflow import DAY_MS, jira_dwell, jira_next
+
+ALT_TZS = ("Asia/Kolkata", "Europe/Berlin", "UTC")
+TYPE_WEIGHTS = (("Story", 44.0), ("Bug", 22.0), ("Task", 16.0), ("Tech Debt", 10.0),
+                ("Vulnerability", 4.0))
+SUBJECTS = ("checkout", "refund flow", "payment retries", "ledger export", "search page",
+            "login", "CDN cache", "k8s upgrade", "alerting", "Grafana dashboards", "API gateway",
+            "café menu", "Zahlungsübersicht", "支付回调", "मुद्रा परिवर्तन", "naïve timestamps",
+            "emoji 🚀 rendering", "rate limiter", "feature flags", "CSV export")
+VERBS = {"Story": ("Add", "Support", "Allow users to use", "Improve"),
+         "Bug": ("Fix", "Crash in", "Wrong totals in", "Timeout on"),
+         "Task": ("Update", "Document", "Configure", "Migrate"),
+         "Tech Debt": ("Refactor", "Remove legacy", "Upgrade dependencies of", "Clean up"),
+         "Vulnerability": ("CVE in", "Patch", "Harden", "XSS in"),
+         "Epic": ("Q3 initiative:", "Programme:", "Rebuild", "Modernise")}
+#: Titles that a spreadsheet would execute: exporters must neutralise them.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def summary(rng: random.Random, itype: str) -> str:
+    text = f"{rng.choice(VERBS[itype])} {rng.choice(SUBJECTS)}"
+    if rng.random() < 0.03:
+        text = rng.choice(FORMULA_PREFIXES) + text
+    return text
+
+
+def status_item(frm: str, to: str, at: int, rename_at: int) -> Item:
+    """A status changelog item carrying the names *as they were* at ``at``."""
+    a, b = cat.STATUS_BY_NAME[frm], cat.STATUS_BY_NAME[to]
+    return ("status", "status", a.id, name_at(a.id, a.name, at, rename_at),
+            b.id, name_at(b.id, b.name, at, rename_at))
+
+
+def name_at(status_id: str, name: str, at: int, rename_at: int) -> str:
+    return cat.RENAMED_FROM if status_id == cat.RENAMED_STATUS_ID and at < rename_at else name
+
+
+def noise_item(rng: random.Random, issue: Issue) -> Item:
+    """A non-status edit, so the connector must filter changelog items by field."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        a, b = rng.sample(cat.PEOPLE[:-1], 2)
+        return ("assignee", "assignee", a.account_id, a.name, b.account_id, b.name)
+    if kind == 1:
+        label = rng.choice(cat.LABELS)
+        return ("labels", "labels", None, "", None, label)
+    if kind == 2:
+        (fa, fn), (ta, tn) = rng.sample(cat.PRIORITIES, 2)
+        return ("priority", "priority", fa, fn, ta, tn)
+    n = rng.randrange(1, 40)
+    return ("Sprint", "customfield_10020", str(n), f"Sprint {n}", str(n + 1), f"Sprint {n + 1}")
+
+
+class JiraGenerator:
+    """Fills a :class:`JiraStore`; also used by time travel to extend lives step by step."""
+
+    def __init__(self, store: JiraStore, rng: random.Random, now_ms: int) -> None:
+        self.store = store
+        self.rng = rng
+        self.now_ms = now_ms
+        self.rename_at = now_ms - cat.RENAME_DAYS_BEFORE_NOW * DAY_MS
+
+    # -- building blocks ---------------------------------------------------------------------
+    def new_issue(self, project: int, itype: str, created: int, parent: int | None) -> Issue:
+        store, rng = self.store, self.rng
+        proj = cat.PROJECTS[project]
+        n = store.project_counters.get(proj.key, 0) + 1
+        store.project_counters[proj.key] = n
+        labels = tuple(sorted(set(rng.sample(cat.LABELS, rng.randrange(0, 3)))))
+        if itype == "Tech Debt" and rng.random() < 0.5:
+            labels = tuple(sorted({*labels, "tech-debt"}))
+        issue = Issue(
+            id=store.next_issue_id, key=f"{proj.key}-{n}", project=project, itype=itype,
+            summary=summary(rng, itype), created=created,
+            status="Open" if itype in ("Bug", "Vulnerability") or proj.key == "OPS"
+            else "Backlog",
+            priority=rng.choices(range(5), weights=(3, 15, 60, 17, 5))[0], labels=labels,
+            components=tuple(rng.sample(proj.components, rng.randrange(0, 2))), parent=parent,
+            assignee=rng.randrange(len(cat.PEOPLE) - 1) if rng.random() < 0.8 else None,
+            reporter=rng.randrange(len(cat.PEOPLE)),
+            tz=cat.API_USER.tz if rng.random() < 0.8 else rng.choice(ALT_TZS))
+        store.next_issue_id += 1
+        store.add(issue)
+        return issue
+
+    def append(self, issue: Issue, at: int, items: tuple[Item, ...], author: int | None = None
+               ) -> None:
+        """Append one history (must be the newest) and bump ``updated``."""
+        author = self.rng.randrange(len(cat.PEOPLE)) if author is None else author
+        hist: History = (self.store.next_history_id, at, author, items)
+        self.store.next_history_id += 1
+        issue.histories.append(hist)
+        issue.updated = max(issue.updated, at)
+
+    def transition(self, issue: Issue, to: str, at: int) -> None:
+        self.append(issue, at, (status_item(issue.status, to, at, self.rename_at),))
+        issue.status = to
+
+    def live(self, issue: Issue, until: int, heavy: bool = False) -> None:
+        """Simulate the issue's status changes from its last change up to ``until``."""
+        rng = self.rng
+        events: list[tuple[int, tuple[Item, ...]]] = []
+        status = issue.status
+        t = issue.histories[-1][1] if issue.histories else issue.created
+        never_start = not heavy and rng.random() < 0.06
+        while not never_start:
+            nxt = jira_next(rng, status, heavy)
+            if nxt is None:
+                break
+            t += jira_dwell(rng, status) // (4 if heavy else 1)
+            if t > until:
+                break
+            events.append((t, (status_item(status, nxt, t, self.rename_at),)))
+            status = nxt
+        end = max(t if t <= until else until, issue.created + 1)
+        n_noise = rng.randrange(50, 150) if heavy else rng.choices((0, 1, 2, 4), (35, 30, 25, 10))[0]
+        for _ in range(n_noise):
+            events.append((rng.randint(issue.created + 1, end), (noise_item(rng, issue),)))
+        events.sort(key=lambda e: e[0])
+        for at, items in events:
+            self.append(issue, at, items)
+        issue.status = status
+        issue.updated = min(max(issue.updated, issue.created) + rng.randrange(0, 60_000), until)
+        issue.updated = max(issue.updated, issue.histories[-1][1] if issue.histories else 0)
+
+    # -- whole organisation ------------------------------------------------------------------
+    def generate(self, size: int) -> None:
+        rng, now = self.rng, self.now_ms
+        start = now - 180 * DAY_MS
+        n_epics = max(len(cat.PROJECTS), size // 25)
+        epics: dict[int, list[int]] = {p: [] for p in range(len(cat.PROJECTS))}
+        plan: list[tuple[int, int, str]] = []  # (created, project, type)
+        for i in range(size):
+            project = i % len(cat.PROJECTS) if i < n_epics else rng.choices(
+                range(len(cat.PROJECTS)), weights=(35, 30, 22, 13))[0]
+            if i < n_epics:
+                plan.append((start + rng.randrange(0, 30 * DAY_MS), project, "Epic"))
+            else:
+                itype = rng.choices([t for t, _ in TYPE_WEIGHTS], [w for _, w in TYPE_WEIGHTS])[0]
+                plan.append((start + rng.randrange(0, 180 * DAY_MS - 3_600_000), project, itype))
+        plan.sort()
+        heavy_every = 50
+        moved = False
+        for n, (created, project, itype) in enumerate(plan):
+            parents = epics[project]
+            parent = rng.choice(parents) if parents and itype != "Epic" and rng.random() < 0.7 \
+                else None
+            issue = self.new_issue(project, itype, created, parent)
+            if itype == "Epic":
+                parents.append(issue.id)
+            if not moved and cat.PROJECTS[project].key == "OPS" and itype != "Epic" \
+                    and created < now - 30 * DAY_MS:
+                self.move_to_payments(issue)
+                moved = True
+            self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1))
+        self.store.reindex()
+
+    def move_to_payments(self, issue: Issue) -> None:
+        """Move an OPS issue to PAY: one history with Key, project, Workflow and status items."""
+        at = issue.created + self.rng.randrange(3_600_000, DAY_MS)
+        src, dst = cat.PROJECTS[issue.project], cat.PROJECTS[0]
+        n = self.store.project_counters.get(dst.key, 0) + 1
+        self.store.project_counters[dst.key] = n
+        new_key = f"{dst.key}-{n}"
+        items: tuple[Item, ...] = (
+            ("Key", "issuekey", None, issue.key, None, new_key),
+            ("project", "project", src.id, src.name, dst.id, dst.name),
+            ("Workflow", "Workflow", "10100", "OPS Workflow", "10101", "PAY Workflow"),
+            status_item(issue.status, "Backlog", at, self.rename_at),
+        )
+        self.append(issue, at, items)
+        issue.old_keys = (*issue.old_keys, issue.key)
+        issue.key, issue.project, issue.status = new_key, 0, "Backlog"
+        self.store.by_key[new_key] = issue.id
