@@ -1,0 +1,5 @@
+-- Offending rows: item ids held by more than one work item.
+select item_id, count(*) as copies
+from core.work_items
+group by item_id
+having count(*) > 1
