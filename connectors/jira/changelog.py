@@ -1,0 +1,195 @@
+"""Complete status history per issue, whatever the deployment; never the embedded changelog
+on trust.
+
+Cloud: `POST /rest/api/3/changelog/bulkfetch` (up to 1000 issues and 10000 histories a call,
+`fieldIds: ["status"]`), merged by `issueId` because one issue can span pages; when that
+experimental endpoint answers 404, per-issue `GET /rest/api/3/issue/{id}/changelog` pages.
+Data Center: the changelog embedded by `/search?expand=changelog` when it provably holds every
+history (`startAt == 0` and as many histories as its `total`), else
+`GET /rest/api/2/issue/{id}?expand=changelog`.
+
+Completeness is checked where it can be: against `total` (per-issue and DC routes), against the
+histories an embedded changelog shows, and, for bulkfetch, the last status change must lead to
+the issue's current status unless the issue changed after it was searched. A shortfall raises
+`SourceError` naming the issue: wrong history is worse than a failed night.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.jira.client import JiraClient
+from connectors.jira.errors import JiraHttpError
+from connectors.jira.records import is_status_item, oldest_first, parse_ts, status_histories
+from connectors.result import SourceError
+
+log = logging.getLogger(__name__)
+
+BULK_IDS = 1000
+BULK_MAX_RESULTS = 10_000
+BULK_PATH = "/rest/api/3/changelog/bulkfetch"
+ISSUE_CHANGELOG_PAGE = 100
+MAX_CHANGELOG_PAGES = 10_000
+
+
+@dataclass
+class History:
+    """An issue's histories, oldest first, and the total JIRA claims when it says one."""
+
+    histories: list[dict[str, Any]]
+    total: int | None
+    route: str
+
+
+class ChangelogFetcher:
+    """Fetches full histories for batches of issues; remembers a missing bulkfetch endpoint."""
+
+    def __init__(self, client: JiraClient, warnings: list[str]) -> None:
+        self.client = client
+        self.warnings = warnings
+        self.bulk_available = client.is_cloud
+
+    def fetch(self, issues: list[dict[str, Any]]) -> dict[str, History]:
+        """Histories for up to `BULK_IDS` issues, keyed by issue id, checked for completeness."""
+        ids = list(dict.fromkeys(str(i["id"]) for i in issues if i.get("id")))
+        if not ids:
+            return {}
+        if not self.client.is_cloud:
+            found = {str(i["id"]): self._datacenter(i) for i in issues if i.get("id")}
+        else:
+            found = None
+            if self.bulk_available:
+                try:
+                    found = self._bulkfetch(ids)
+                except JiraHttpError as exc:
+                    if exc.status != 404:
+                        raise
+                    message = (
+                        "JIRA has no changelog/bulkfetch (HTTP 404): reading changelogs per "
+                        "issue, one request each"
+                    )
+                    log.warning(message)
+                    self.warnings.append(message)
+                    self.bulk_available = False
+            if found is None:
+                found = {i: self._per_issue(i) for i in ids}
+        for issue in issues:
+            if issue.get("id"):
+                check_complete(issue, found[str(issue["id"])])
+        return found
+
+    def _bulkfetch(self, ids: list[str]) -> dict[str, History]:
+        merged: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        body: dict[str, Any] = {
+            "issueIdsOrKeys": ids,
+            "fieldIds": ["status"],
+            "maxResults": BULK_MAX_RESULTS,
+        }
+        seen: set[str] = set()
+        for _ in range(MAX_CHANGELOG_PAGES):
+            page = self.client.post(BULK_PATH, body) or {}
+            logs = page.get("issueChangeLogs") or []
+            for entry in logs:
+                merged.setdefault(str(entry.get("issueId")), []).extend(
+                    entry.get("changeHistories") or []
+                )
+            token = page.get("nextPageToken")
+            if not token or not logs:
+                break
+            if token in seen:
+                raise SourceError(
+                    "JIRA changelog/bulkfetch repeated a page token; the status history "
+                    "would be incomplete, so nothing was landed"
+                )
+            seen.add(token)
+            body = {**body, "nextPageToken": token}
+        else:
+            raise SourceError(f"JIRA changelog/bulkfetch did not end after {MAX_CHANGELOG_PAGES} pages")
+        return {i: History(h, None, "bulkfetch") for i, h in merged.items()}
+
+    def _per_issue(self, issue_id: str) -> History:
+        values: list[dict[str, Any]] = []
+        total: int | None = None
+        start = 0
+        for _ in range(MAX_CHANGELOG_PAGES):
+            page = self.client.get(
+                f"/rest/api/3/issue/{issue_id}/changelog",
+                {"startAt": start, "maxResults": ISSUE_CHANGELOG_PAGE},
+            ) or {}
+            chunk = page.get("values") or []
+            values.extend(chunk)
+            if isinstance(page.get("total"), int):
+                total = page["total"]
+            start += len(chunk)
+            if not chunk or page.get("isLast") is True or (total is not None and start >= total):
+                break
+        return History(oldest_first(values), total, "issue changelog")
+
+    def _datacenter(self, issue: dict[str, Any]) -> History:
+        embedded = issue.get("changelog")
+        if isinstance(embedded, dict):
+            histories = embedded.get("histories") or []
+            total = embedded.get("total")
+            if embedded.get("startAt", 0) == 0 and isinstance(total, int) and len(histories) >= total:
+                return History(oldest_first(histories), total, "search expand=changelog")
+        full = self.client.get(
+            f"/rest/api/2/issue/{issue['id']}", {"expand": "changelog", "fields": "status"}
+        ) or {}
+        changelog = full.get("changelog") or {}
+        return History(
+            oldest_first(changelog.get("histories") or []), changelog.get("total"), "issue expand=changelog"
+        )
+
+
+def check_complete(issue: dict[str, Any], got: History) -> None:
+    """Raise `SourceError` when `got` provably lacks histories of `issue`."""
+    who = f"{issue.get('key')} (id {issue.get('id')})"
+    if got.total is not None and len(got.histories) < got.total:
+        raise _shortfall(who, f"{len(got.histories)} of {got.total} histories", got.route)
+    embedded = issue.get("changelog")
+    if isinstance(embedded, dict):
+        shown = {str(h.get("id")) for h in status_histories(embedded.get("histories") or [])}
+        have = {str(h.get("id")) for h in got.histories}
+        missing = shown - have
+        if missing:
+            raise _shortfall(
+                who,
+                f"{len(missing)} status histories shown in the search result are missing",
+                got.route,
+            )
+    _check_ends_in_current_status(issue, got, who)
+
+
+def _check_ends_in_current_status(issue: dict[str, Any], got: History, who: str) -> None:
+    last: tuple[dict[str, Any], dict[str, Any]] | None = None
+    for history in got.histories:
+        for item in history.get("items") or []:
+            if is_status_item(item):
+                last = (history, item)
+    fields = issue.get("fields") or {}
+    current = (fields.get("status") or {}).get("id")
+    if last is None or current is None or last[1].get("to") is None:
+        return
+    if str(last[1]["to"]) == str(current):
+        return
+    try:
+        changed_later = parse_ts(last[0].get("created")) > parse_ts(fields.get("updated"))
+    except ValueError:
+        changed_later = False
+    if changed_later:
+        return  # the issue moved on after the search; the next window re-reads it
+    raise _shortfall(
+        who,
+        f"the last status change leads to status {last[1]['to']} but the issue is in "
+        f"status {current}",
+        got.route,
+    )
+
+
+def _shortfall(who: str, what: str, route: str) -> SourceError:
+    return SourceError(
+        f"JIRA returned an incomplete changelog for {who} via {route}: {what}; "
+        "nothing was landed and the cursor was not moved"
+    )
