@@ -184,4 +184,5 @@ class JiraGenerator:
         self.append(issue, at, items)
         issue.old_keys = (*issue.old_keys, issue.key)
         issue.key, issue.project, issue.status = new_key, 0, "Backlog"
+        issue.components = ()  # components are per project: they do not travel
         self.store.by_key[new_key] = issue.id
