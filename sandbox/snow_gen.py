@@ -32,6 +32,7 @@ class SnowGenerator:
         self.now = now
         self.group_ids: list[str] = []
         self.user_ids: list[str] = []
+        self.old_incidents = 0
 
     def sys_id(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
@@ -94,7 +95,10 @@ class SnowGenerator:
         rec.group = desk if rng.random() < 0.6 else rng.choice(self.group_ids[1:])
         rec.assigned_to = rng.choice(self.user_ids[:-1]) if rng.random() < 0.85 else ""
         rec.short_description = f"{rng.choice(INC_SUBJECTS)} ({rng.choice(INC_WHERE)})"
-        legacy = opened < self.now - 150 * DAY and rng.random() < 0.04
+        legacy = False
+        if opened < self.now - 150 * DAY:  # every 8th old incident predates Helsinki
+            self.old_incidents += 1
+            legacy = self.old_incidents % 8 == 1
         t = opened + days(rng, 0.05, 1.0)
         if t > until:
             return rec
@@ -106,6 +110,8 @@ class SnowGenerator:
         holds = 0
         if rng.random() < wf.INCIDENT_HOLD_P:
             holds = 2 if rng.random() < 0.3 else 1
+        if legacy:
+            holds = max(holds, 1)
         reassigns = wf.weighted_int(rng, wf.REASSIGNMENT_WEIGHTS)
         segments = holds + 1
         for i in range(segments):
