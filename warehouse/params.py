@@ -168,10 +168,9 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
             "insert into core.stages values (?, ?)",
             [(s, i) for i, s in enumerate(cfg.stages, start=1)],
         )
-        con.executemany(
-            "insert into core.value_streams values (?, ?)",
-            [(vs.name, i) for i, vs in enumerate(cfg.value_streams, start=1)],
-        )
+        vs_names = [(vs.name, i) for i, vs in enumerate(cfg.value_streams, start=1)]
+        if vs_names:
+            con.executemany("insert into core.value_streams values (?, ?)", vs_names)
         if status_rows:
             con.executemany(
                 "insert into core.status_map values (?, ?, ?, ?, ?, ?, ?, ?, ?)", status_rows
