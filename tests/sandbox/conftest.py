@@ -46,3 +46,10 @@ def snow_http() -> requests.Session:
     session = requests.Session()
     session.auth = SNOW_AUTH
     return session
+
+
+@pytest.fixture
+def dc_free_cloud() -> Iterator[Sandbox]:
+    """A private cloud sandbox for tests that mutate it (time travel)."""
+    with Sandbox(seed=5, size=200, mode="cloud", now=NOW) as sb:
+        yield sb
