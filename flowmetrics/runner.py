@@ -39,7 +39,9 @@ def run_nightly(*, full: bool = False, source: str | None = None) -> RunOutcome:
             dg.AssetKey(["raw", f"servicenow_{t}"]) for t in ("incident", "change_request", "problem")
         ],
     }
-    run_config = {
+    run_config: dict = {
+        # INFO keeps the live progress readable; DEBUG events still reach the instance's log.
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {
             "raw__jira_issues": {"config": {"full": full}},
             "servicenow_records": {"config": {"full": full}},

@@ -6,12 +6,13 @@ fell back to defaults, stale syncs, quarantined records, approximate history, mi
 """
 
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from pipelines.resources import FlowConfigResource, WarehouseResource
-from warehouse.build import run_check
+from warehouse.build import CORE_TABLES, METRICS_TABLES, check_sql, run_check
 
 #: A sync older than this is stale (nightly schedule plus a day of slack).
 FRESHNESS_HOURS = 36
@@ -27,12 +28,30 @@ def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.Metadata
     return dg.MetadataValue.md("\n".join(lines) if lines else "_none_")
 
 
-def _sql_check(name: str, asset: list[str], check_name: str, description: str, *, blocking: bool):
+_BUILD_ORDER = [("core", t) for t in CORE_TABLES] + [("metrics", t) for t in METRICS_TABLES]
+_REF = re.compile(r"\b(core|metrics)\.([a-z_][a-z0-9_]*)\b")
+
+
+def check_targets(name: str) -> tuple[dg.AssetKey, list[dg.AssetKey]]:
+    """The asset a SQL check is attached to (the last table it reads, in build order) and the
+    other tables it reads, which must be built before the check runs."""
+    refs = {(m.group(1), m.group(2)) for m in _REF.finditer(check_sql(name))}
+    ordered = [ref for ref in _BUILD_ORDER if ref in refs]
+    if not ordered:
+        raise ValueError(f"check {name} reads no core or metrics table")
+    *before, last = ordered
+    return dg.AssetKey(list(last)), [dg.AssetKey(list(ref)) for ref in before]
+
+
+def _sql_check(name: str, check_name: str, description: str, *, blocking: bool):
+    asset, others = check_targets(name)
+
     @dg.asset_check(
-        asset=dg.AssetKey(asset),
+        asset=asset,
         name=check_name,
         description=description,
         blocking=blocking,
+        additional_deps=others,
     )
     def _check(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         cfg = flow_config.load()
@@ -49,28 +68,24 @@ def _sql_check(name: str, asset: list[str], check_name: str, description: str, *
 
 unique_item_ids = _sql_check(
     "work_items_unique_ids",
-    ["core", "work_items"],
     "unique_item_ids",
     "Every item_id appears once in core.work_items.",
     blocking=True,
 )
 intervals_tile = _sql_check(
     "intervals_tile",
-    ["core", "status_intervals"],
     "intervals_tile",
     "Each item's status intervals tile [created_at, as_of] with no gap and no overlap.",
     blocking=True,
 )
 no_negative_durations = _sql_check(
     "no_negative_durations",
-    ["core", "status_intervals"],
     "no_negative_durations",
     "No interval, lead, cycle, process or wait time is negative.",
     blocking=True,
 )
 ratios_in_range = _sql_check(
     "ratios_in_range",
-    ["metrics", "value_stream_summary"],
     "ratios_in_range",
     "Every ratio in the metrics tables lies in [0, 1].",
     blocking=True,
