@@ -1,0 +1,164 @@
+"""State history rows for raw.servicenow_state_changes, from three sources, best first.
+
+1. `sys_audit`: the durable trail, one row per audited change. Only `fieldname=state` is read:
+   incidents audit `incident_state` too, and counting both would double every transition.
+2. `metric_instance` ("Incident State Duration"): one row per value period; a transition is the
+   start of every period but the first, plus the end of the last closed period (the
+   out-of-box metric writes no period for the state that makes a record inactive).
+3. observed: neither is readable, so compare the state fetched now with the state landed
+   last time. Changes between two syncs collapse into one, stamped with sys_updated_on; the
+   sync records `history_approximate_since` so an asset check can say so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.servicenow.client import Row
+from connectors.servicenow.records import (
+    BadTimestamp,
+    Quarantined,
+    RecordRow,
+    parse_snow_ts,
+    ref_value,
+    text_value,
+)
+
+SYS_AUDIT = "sys_audit"
+METRIC_INSTANCE = "metric_instance"
+OBSERVED = "observed"
+STATE_FIELD = "state"
+
+AUDIT_FIELDS = (
+    "sys_id", "tablename", "documentkey", "fieldname", "oldvalue", "newvalue",
+    "record_checkpoint", "user", "reason", "sys_created_on",
+)
+METRIC_FIELDS = (
+    "sys_id", "definition", "id", "table", "field", "value", "field_value", "start", "end",
+    "calculation_complete",
+)
+DELETE_FIELDS = ("sys_id", "tablename", "documentkey", "display_value", "sys_created_on")
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One row for raw.servicenow_state_changes (column names match the table)."""
+
+    change_id: str
+    table_name: str
+    record_sys_id: str
+    changed_at: datetime
+    from_value: str | None
+    to_value: str | None
+    author: str | None
+    record_checkpoint: int | None
+    history_source: str
+    payload: str | None
+
+
+def audit_changes(table: str, rows: Iterable[Row]) -> tuple[list[ChangeRow], list[Quarantined]]:
+    """sys_audit rows → changes; other fields and repeats of one update are dropped."""
+    out: list[ChangeRow] = []
+    bad: list[Quarantined] = []
+    seen: set[tuple[str, Any]] = set()
+    for row in rows:
+        fieldname = text_value(row.get("fieldname"))
+        if fieldname is not None and fieldname != STATE_FIELD:
+            continue  # e.g. incident_state, should the instance ignore our filter
+        payload = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        change_id = ref_value(row.get("sys_id"))
+        doc = ref_value(row.get("documentkey"))
+        if not change_id or not doc:
+            bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
+                                   "sys_id or documentkey", payload))
+            continue
+        try:
+            at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
+        except BadTimestamp as exc:
+            bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
+            continue
+        if at is None:
+            bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
+                                   payload))
+            continue
+        checkpoint = _int(row.get("record_checkpoint"))
+        old, new = text_value(row.get("oldvalue")), text_value(row.get("newvalue"))
+        dedupe = (doc, checkpoint) if checkpoint is not None else (doc, (at, old, new))
+        if dedupe in seen:
+            continue
+        seen.add(dedupe)
+        out.append(ChangeRow(change_id, table, doc, at, old, new,
+                             text_value(row.get("user")), checkpoint, SYS_AUDIT, payload))
+    return out, bad
+
+
+def metric_changes(
+    table: str, rows: Iterable[Row], current_state: Mapping[str, str | None]
+) -> list[ChangeRow]:
+    """metric_instance periods → transitions (see the module docstring for the rule)."""
+    by_doc: dict[str, list[tuple[datetime, datetime | None, str | None, Row]]] = {}
+    for row in rows:
+        fieldname = text_value(row.get("field"))
+        if fieldname is not None and fieldname != STATE_FIELD:
+            continue  # another metric on the same records (e.g. assignment duration)
+        doc = ref_value(row.get("id"))
+        try:
+            start = parse_snow_ts(row.get("start"), "start")
+            end = parse_snow_ts(row.get("end"), "end")
+        except BadTimestamp:
+            continue
+        if not doc or start is None:
+            continue
+        value = text_value(row.get("field_value")) or text_value(row.get("value"))
+        by_doc.setdefault(doc, []).append((start, end, value, row))
+    out: list[ChangeRow] = []
+    for doc, periods in by_doc.items():
+        periods.sort(key=lambda p: (p[0], str(p[3].get("sys_id"))))
+        for (_s0, _e0, prev, _r0), (start, _end, value, row) in zip(periods, periods[1:],
+                                                                     strict=False):
+            out.append(_metric_row(table, doc, start, prev, value, row, str(row.get("sys_id"))))
+        _s, last_end, last_value, last_row = periods[-1]
+        now_state = current_state.get(doc)
+        if last_end is not None and now_state is not None and now_state != last_value:
+            out.append(_metric_row(table, doc, last_end, last_value, now_state, last_row,
+                                   f"{last_row.get('sys_id')}:end"))
+    return out
+
+
+def _metric_row(table: str, doc: str, at: datetime, old: str | None, new: str | None,
+                row: Row, change_id: str) -> ChangeRow:
+    return ChangeRow(change_id, table, doc, at, old, new, None, None, METRIC_INSTANCE,
+                     json.dumps(row, sort_keys=True, ensure_ascii=False))
+
+
+def observed_changes(
+    records: Iterable[RecordRow], landed: Mapping[str, tuple[str | None, datetime]]
+) -> list[ChangeRow]:
+    """A change per record whose fetched state differs from the landed one."""
+    out: list[ChangeRow] = []
+    for rec in records:
+        before = landed.get(rec.sys_id)
+        if before is None:
+            continue  # first sight: its state is the initial state, not a transition
+        old_state, old_updated = before
+        if old_state == rec.state or rec.updated_at <= old_updated:
+            continue
+        version = rec.mod_count if rec.mod_count is not None else rec.updated_at.isoformat()
+        out.append(ChangeRow(
+            f"observed:{rec.sys_id}:{version}", rec.table_name, rec.sys_id, rec.updated_at,
+            old_state, rec.state, None, None, OBSERVED,
+            json.dumps({"observed": True, "previous_updated_at": old_updated.isoformat()}),
+        ))
+    return out
+
+
+def _int(value: Any) -> int | None:
+    text = text_value(value)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,173 @@
+"""Turning Table API rows into raw.servicenow_records rows (and quarantine entries).
+
+Why here and not in SQL: a row that cannot be landed (no sys_id, no number, an unreadable
+timestamp) must go to raw.quarantine with its reason while the sync goes on, and reference
+fields arrive in three shapes ({link, value}, a bare sys_id with
+`sysparm_exclude_reference_link=true`, or "") that are normalised once, here. The payload is
+kept exactly as returned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.servicenow.client import Row
+from connectors.servicenow.settings import ServiceNowSettings
+
+#: Fields read for every table. Dot-walks fetch names/numbers in the same request instead of a
+#: lookup per record; fields a table lacks are ignored by the instance.
+COMMON_FIELDS = (
+    "sys_id", "number", "short_description", "state", "priority", "impact", "urgency",
+    "category", "subcategory", "assignment_group", "assignment_group.name", "assigned_to",
+    "opened_by", "opened_at", "closed_at", "close_code", "active", "parent", "parent.number",
+    "sys_created_on", "sys_updated_on", "sys_mod_count", "sys_class_name",
+)
+TABLE_FIELDS = {
+    "incident": (
+        "incident_state", "hold_reason", "resolved_at", "reopen_count", "reopened_time",
+        "reassignment_count", "severity", "caused_by", "rfc", "problem_id", "problem_id.number",
+        "parent_incident", "parent_incident.number",
+    ),
+    "change_request": ("type", "risk", "on_hold", "start_date", "end_date"),
+    "problem": ("problem_state", "resolved_at"),
+}
+
+#: Parent reference per table, most specific first: a child incident's parent incident, then
+#: the problem it is linked to, then the generic task parent.
+PARENT_FIELDS = {
+    "incident": ("parent_incident", "problem_id", "parent"),
+    "change_request": ("parent",),
+    "problem": ("parent",),
+}
+
+SNOW_TS = "%Y-%m-%d %H:%M:%S"
+
+
+def fields_for(table: str) -> list[str]:
+    return [*COMMON_FIELDS, *TABLE_FIELDS.get(table, ())]
+
+
+def ref_value(value: Any) -> str | None:
+    """A reference as a sys_id, whatever shape it came in; None when empty."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def text_value(value: Any) -> str | None:
+    """A plain field as text ('' → None); tolerates `{value, display_value}` objects."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("display_value"))
+    if value is None:
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+class BadTimestamp(ValueError):
+    pass
+
+
+def parse_snow_ts(value: Any, field: str) -> datetime | None:
+    """Raw ServiceNow date-time (UTC, no suffix) → aware UTC datetime; '' → None."""
+    text = text_value(value)
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, SNOW_TS).replace(tzinfo=UTC)
+    except ValueError:
+        raise BadTimestamp(f"unparseable {field} {text!r} (expected YYYY-MM-DD HH:MM:SS)") from None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    stream: str
+    record_key: str | None
+    reason: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One row for raw.servicenow_records (column names match the table)."""
+
+    sys_id: str
+    table_name: str
+    number: str
+    short_description: str | None
+    state: str | None
+    priority: str | None
+    category: str | None
+    assignment_group_id: str | None
+    assignment_group_name: str | None
+    parent_key: str | None
+    opened_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime
+    url: str
+    payload: str
+    mod_count: int | None  # not landed as a column; used for observed-history ids
+
+
+def to_record(
+    table: str, row: Row, settings: ServiceNowSettings
+) -> RecordRow | Quarantined:
+    """Map one API row, or say why it cannot be landed."""
+    payload = json.dumps(row, sort_keys=True, ensure_ascii=False)
+    sys_id = ref_value(row.get("sys_id"))
+    number = text_value(row.get("number"))
+    key = number or sys_id
+    missing = [f for f, v in (("sys_id", sys_id), ("number", number),
+                              ("sys_updated_on", text_value(row.get("sys_updated_on"))))
+               if not v]
+    if missing:
+        return Quarantined(table, key, f"missing {', '.join(missing)}", payload)
+    assert sys_id is not None and number is not None
+    try:
+        updated = parse_snow_ts(row.get("sys_updated_on"), "sys_updated_on")
+        opened = parse_snow_ts(row.get("opened_at"), "opened_at")
+        created = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
+    except BadTimestamp as exc:
+        return Quarantined(table, key, str(exc), payload)
+    assert updated is not None
+    return RecordRow(
+        sys_id=sys_id,
+        table_name=table,
+        number=number,
+        short_description=text_value(row.get("short_description")),
+        state=text_value(row.get("state")),
+        priority=text_value(row.get("priority")),
+        category=text_value(row.get("category")),
+        assignment_group_id=ref_value(row.get("assignment_group")),
+        assignment_group_name=text_value(row.get("assignment_group.name")),
+        parent_key=parent_key(table, row),
+        opened_at=opened,
+        created_at=created,
+        updated_at=updated,
+        url=settings.record_url(table, sys_id),
+        payload=payload,
+        mod_count=_int(row.get("sys_mod_count")),
+    )
+
+
+def parent_key(table: str, row: Row) -> str | None:
+    """The parent's number when the dot-walk returned it, else its sys_id (documented)."""
+    for field in PARENT_FIELDS.get(table, ("parent",)):
+        sys_id = ref_value(row.get(field))
+        if sys_id:
+            return text_value(row.get(f"{field}.number")) or sys_id
+    return None
+
+
+def _int(value: Any) -> int | None:
+    text = text_value(value)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

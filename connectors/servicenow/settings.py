@@ -1,0 +1,76 @@
+"""Connection settings for one ServiceNow instance, read from the environment only.
+
+Why a class of its own: the password must never reach a log line, an exception message or
+Dagster metadata, so the one object that holds it hides it from `repr` and offers a
+`display_url` with any user-info stripped for messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from connectors.result import SourceError
+
+ENV_URL = "SERVICENOW_URL"
+ENV_USER = "SERVICENOW_USER"
+ENV_PASSWORD = "SERVICENOW_PASSWORD"
+
+
+@dataclass(frozen=True)
+class ServiceNowSettings:
+    """Base URL (https://x.service-now.com or http://127.0.0.1:8081), user and password."""
+
+    url: str
+    user: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(
+                f"{ENV_URL} must be a full base URL such as https://acme.service-now.com or "
+                f"http://127.0.0.1:8081, not {self.display_url!r}"
+            )
+        # One canonical form: no trailing slash, no user-info, no query.
+        clean = urlunsplit((parts.scheme, _host_port(parts), parts.path.rstrip("/"), "", ""))
+        object.__setattr__(self, "url", clean)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServiceNowSettings | None:
+        """The settings, or None when any of the three variables is absent or empty."""
+        url = (env.get(ENV_URL) or "").strip()
+        user = (env.get(ENV_USER) or "").strip()
+        password = env.get(ENV_PASSWORD) or ""
+        if not (url and user and password):
+            return None
+        return cls(url=url, user=user, password=password)
+
+    @property
+    def use_ssl(self) -> bool:
+        return urlsplit(self.url).scheme == "https"
+
+    @property
+    def host(self) -> str:
+        """host[:port][/path] as pysnow's `host=` wants it (it prefixes the scheme itself)."""
+        parts = urlsplit(self.url)
+        return parts.netloc + parts.path
+
+    @property
+    def display_url(self) -> str:
+        """The URL safe to show: never user-info (someone may put user:password@ in it)."""
+        parts = urlsplit(self.url)
+        return urlunsplit((parts.scheme, _host_port(parts), parts.path.rstrip("/"), "", ""))
+
+    def record_url(self, table: str, sys_id: str) -> str:
+        """The link a person clicks in a dashboard: the record in the classic UI."""
+        return f"{self.url}/nav_to.do?uri={table}.do?sys_id={sys_id}"
+
+
+def _host_port(parts: object) -> str:
+    host = getattr(parts, "hostname", None) or ""
+    port = getattr(parts, "port", None)
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
