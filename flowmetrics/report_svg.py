@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flowmetrics import report_format as fmt
 from flowmetrics.report_data import Row
@@ -236,6 +236,8 @@ def histogram(values: Sequence[float], percentiles: Sequence[tuple[str, object]]
 
 
 def _period_label(value: object, period: str | None) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)  # periods are UTC; the session time zone must not shift them
     if isinstance(value, datetime | date):
         if period == "month":
             return value.strftime("%b %Y")

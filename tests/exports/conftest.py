@@ -7,6 +7,8 @@ timestamps off the hour.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import duckdb
 import pytest
 
@@ -68,12 +70,19 @@ VSM = [
 ]
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """One multi-row INSERT (much faster than executemany on DuckDB)."""
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    params = [v for row in rows for v in row]
+    con.execute(f"insert into {table} values " + ", ".join([one] * len(rows)), params)
+
+
 def build(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
     con.execute("insert into core.build_settings values (?, 90, 'week')", [AS_OF])
-    con.executemany(
-        "insert into metrics.item_flow values (?, ?, ?, ?::timestamptz, ?::timestamptz,"
-        " ?::timestamptz, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.item_flow",
         [
             (
                 "jira:PAY-1",
@@ -158,8 +167,9 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ),
         ],
     )
-    con.executemany(
-        "insert into metrics.lead_time values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.lead_time",
         [
             ("all", "all", 3, 3.5, 8.75, 9.65, 5.33, 2.46, 7.6, 0.6667),
             ("all", "feature", 1, 10.0, 10.0, 10.0, 10.0, 9.0, 9.0, 0.0),
@@ -168,8 +178,9 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             (SCRIPT_STREAM, "all", 1, 2.5, 2.5, 2.5, 2.5, 2.46, 2.46, 1.0),
         ],
     )
-    con.executemany(
-        "insert into metrics.wait_states values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.wait_states",
         [
             ("all", "Backlog", "Open", 3, 12.75, 4.25, 5.1, 0.7969, 1),
             ("all", "Review", '=HYPERLINK("x")', 2, 2.5, 1.25, 1.4, 0.1563, 2),
@@ -181,8 +192,9 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ("Payments", "Review", "Wartet auf Prüfung ✓", 1, 2.0, 2.0, 2.0, 0.1481, 2),
         ],
     )
-    con.executemany(
-        "insert into metrics.rework values (?, ?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.rework",
         [
             ("all", "Development", 4, 1, 1, 0.75, 0),
             ("all", "Backlog", 6, 0, 0, 1.0, 0),
@@ -191,18 +203,19 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ("Payments", "Development", 2, 1, 0, 0.5, 0),
         ],
     )
-    con.executemany("insert into metrics.value_stream_map values (?, ?, ?, ?, ?, ?, ?)", VSM)
-    con.executemany(
-        "insert into metrics.value_stream_summary values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _insert(con, "metrics.value_stream_map", VSM)
+    _insert(
+        con,
+        "metrics.value_stream_summary",
         [
             ("all", 3, 4, 0.2333, 14.5, 5.0, 0.3448, 0.6, 3.5, 9.65, 0.1818, 0.3333),
             ("Payments", 2, 3, 0.1556, 17.0, 5.75, 0.3382, 0.3333, 6.75, 9.675, 0.2727, 0.0),
             (SCRIPT_STREAM, 1, 0, 0.0778, 7.0, 2.0, 0.2857, 1.0, 2.5, 2.5, None, 1.0),
         ],
     )
-    con.executemany(
-        "insert into metrics.flow_distribution values"
-        " (?, ?::timestamptz, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.flow_distribution",
         [
             ("all", "2026-01-05 00:00:00+00", 1, 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 3, 2),
             ("all", "2026-01-12 00:00:00+00", 1, 0, 0, 1, 0, 0, 1.0, 1.0, 0.0, 2, 1),
@@ -212,8 +225,9 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ("Payments", "2026-01-12 00:00:00+00", 1, 0, 0, 1, 0, 0, 1.0, 1.0, 0.0, 1, 1),
         ],
     )
-    con.executemany(
-        "insert into metrics.scorecard values (?, ?, ?, ?, ?, ?)",
+    _insert(
+        con,
+        "metrics.scorecard",
         [
             ("all", "lead_time_p95_days", 7.0, 9.65, False, -2.65),
             ("all", "tech_debt_ratio_min", 0.2, 0.1818, False, -0.0182),
@@ -223,8 +237,9 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ("Payments", "tech_debt_ratio_min", 0.25, 0.2727, True, 0.0227),
         ],
     )
-    con.executemany(
-        "insert into metrics.item_labels values (?, ?, ?)",
+    _insert(
+        con,
+        "metrics.item_labels",
         [("jira:PAY-1", ["tech-debt", "=cmd|' /C calc'!A0", None], True), ("jira:PAY-2", [], None)],
     )
 
@@ -236,3 +251,9 @@ def con() -> duckdb.DuckDBPyConnection:
     build(connection)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def fixture_data() -> SimpleNamespace:
+    """The builder and the rows above, for tests that need the expected values."""
+    return SimpleNamespace(build=build, vsm=VSM, script_stream=SCRIPT_STREAM)
