@@ -57,8 +57,6 @@ def test_admin_advance(dc_free_cloud: Sandbox) -> None:
 
 
 def test_generation_is_deterministic() -> None:
-    from conftest import NOW
-
     a = Sandbox(seed=11, size=120, now=NOW)
     b = Sandbox(seed=11, size=120, now=NOW)
     assert a.truth.jira_issues() == b.truth.jira_issues()
