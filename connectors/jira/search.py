@@ -29,12 +29,13 @@ def iter_issue_pages(
     fields: list[str],
     page_size: int,
     expand: str | None = None,
-    max_pages: int = MAX_PAGES,
+    max_pages: int | None = None,
     warnings: list[str] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield the non-empty pages of raw issue JSON matching `jql`, in server order."""
     pages = _cloud_pages if client.is_cloud else _dc_pages
     sink = warnings if warnings is not None else []
+    max_pages = max_pages or MAX_PAGES
     for count, page in enumerate(pages(client, jql, fields, page_size, expand, sink), start=1):
         if count > max_pages:
             raise SourceError(

@@ -110,7 +110,9 @@ def sync_jira(
         found = _extract(
             con, settings, cfg, window, started, census_due, stats, policy, progress
         )
-        synced = datetime.now(UTC)
+        # Times derive from run_started_at, so an injected clock (tests, the sandbox's time
+        # travel) keeps cursor, census age and run records consistent with each other.
+        synced = started + timedelta(seconds=time.monotonic() - clock)
         with transaction(con):
             deleted = _land(con, found, synced, run_id)
             record_run(
@@ -133,7 +135,8 @@ def sync_jira(
     except Exception as exc:
         error = explain(exc, settings)
         log.error("JIRA sync failed: %s", error)
-        _record_failure(con, run_id, window, started, stats, str(error))
+        finished = started + timedelta(seconds=time.monotonic() - clock)
+        _record_failure(con, run_id, window, started, finished, stats, str(error))
         raise error from None
     seconds = time.monotonic() - clock
     log.info(
@@ -186,7 +189,7 @@ def _extract(
         settings, verify_tls=cfg.sources.jira.verify_tls, policy=policy, stats=stats
     )
     log.info("JIRA %s at %s: %s sync, %s", client.deployment, settings.url, window.mode, jql)
-    now = datetime.now(UTC)
+    now = started
     found.statuses = [
         row for row in (status_row(s, now) for s in client.get("/rest/api/2/status") or []) if row
     ]
@@ -340,6 +343,7 @@ def _record_failure(
     run_id: str,
     window: SyncWindow,
     started: datetime,
+    finished: datetime,
     stats: RequestStats,
     error: str,
 ) -> None:
@@ -352,7 +356,7 @@ def _record_failure(
                 stream=STREAM,
                 window=window,
                 started_at=started,
-                finished_at=datetime.now(UTC),
+                finished_at=finished,
                 status="failed",
                 requests=stats.requests,
                 error=error,

@@ -1,0 +1,79 @@
+"""Fixtures for the JIRA connector tests: an in-memory warehouse, config, settings, a fake."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+import responses
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from jirafake import BASE, FakeJira
+
+from connectors.http import RetryPolicy
+from connectors.jira import JiraSettings
+from models.config import parse_config
+from warehouse.db import bootstrap
+
+TOKEN = "s3cr3t-t0ken-VALUE"
+NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    c = duckdb.connect(":memory:")
+    c.execute("set timezone = 'UTC'")
+    bootstrap(c)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def settings() -> JiraSettings:
+    return JiraSettings(url=BASE, email="bot@acme.com", api_token=TOKEN)
+
+
+@pytest.fixture
+def dc_settings() -> JiraSettings:
+    return JiraSettings(url=BASE, pat=TOKEN)
+
+
+@pytest.fixture
+def cfg():
+    return parse_config({"sync": {"overlap_minutes": 10, "lag_minutes": 1, "page_size": 1000}})
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def policy(sleeps: Sleeps) -> RetryPolicy:
+    return RetryPolicy(sleep=sleeps, max_total_wait_s=10_000)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        yield r
+
+
+@pytest.fixture
+def cloud(rsps: responses.RequestsMock) -> FakeJira:
+    return FakeJira(rsps, cloud=True)
+
+
+@pytest.fixture
+def dc(rsps: responses.RequestsMock) -> FakeJira:
+    return FakeJira(rsps, cloud=False)
