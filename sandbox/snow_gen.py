@@ -109,7 +109,7 @@ class SnowGenerator:
         work = days(rng, *wf.WORK_DAYS)
         holds = 0
         if rng.random() < wf.INCIDENT_HOLD_P:
-            holds = 2 if rng.random() < 0.3 else 1
+            holds = wf.weighted_int(rng, wf.HOLD_COUNT_WEIGHTS)
         if legacy:
             holds = max(holds, 1)
         reassigns = wf.weighted_int(rng, wf.REASSIGNMENT_WEIGHTS)

@@ -16,12 +16,12 @@ DAY_MS = 86_400_000
 
 #: status name -> list of (next status, weight). "Done" leads nowhere except via a reopen.
 JIRA_FLOW: dict[str, tuple[tuple[str, float], ...]] = {
-    "Open": (("In Progress", 0.82), ("Analysis", 0.08), ("Won't Do", 0.10)),
-    "Backlog": (("In Progress", 0.62), ("Analysis", 0.28), ("Won't Do", 0.10)),
+    "Open": (("In Progress", 0.85), ("Analysis", 0.09), ("Won't Do", 0.06)),
+    "Backlog": (("In Progress", 0.65), ("Analysis", 0.29), ("Won't Do", 0.06)),
     "Analysis": (("In Progress", 0.85), ("Backlog", 0.10), ("Won't Do", 0.05)),
     "In Progress": (("Ready for Review", 0.70), ("Blocked", 0.14), ("Done", 0.12),
-                    ("Cancelled", 0.04)),
-    "Blocked": (("In Progress", 0.92), ("Cancelled", 0.08)),
+                    ("Cancelled", 0.02)),
+    "Blocked": (("In Progress", 0.95), ("Cancelled", 0.05)),
     "Ready for Review": (("In Review", 1.0),),
     "In Review": (("Ready for Test", 0.76), ("In Progress", 0.24)),
     "Ready for Test": (("Testing", 1.0),),
@@ -83,10 +83,12 @@ def jira_dwell(rng: random.Random, status: str) -> int:
 REASSIGNMENT_WEIGHTS = ((0, 54.4), (1, 25.0), (2, 9.2), (3, 5.0), (4, 2.8), (5, 1.5),
                         (6, 0.7), (7, 0.6), (8, 0.8))
 INCIDENT_HOLD_P = 0.234
+#: Number of on-hold periods of a held incident (the log averages ~2.7 per held incident).
+HOLD_COUNT_WEIGHTS = ((1, 40.0), (2, 25.0), (3, 15.0), (4, 10.0), (5, 10.0))
 #: hold_reason weights; "1" Awaiting Caller stands in for the log's "Awaiting User Info".
 HOLD_REASON_WEIGHTS = (("1", 91.4), ("4", 4.3), ("3", 4.1), ("5", 0.2))
 HOLD_DAYS = (0.77, 1.84)  # median, sigma of one on-hold period
-WORK_DAYS = (0.55, 2.0)  # touch time from In Progress to Resolved
+WORK_DAYS = (0.55, 2.1)  # touch time from In Progress to Resolved
 INCIDENT_REOPEN_P = 0.011
 INCIDENT_CANCEL_P = 0.03
 RESOLVED_TO_CLOSED_DAYS = 4.8  # auto-close after ~5 days (+ an exponential tail of 1 day)
