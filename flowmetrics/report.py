@@ -204,7 +204,7 @@ def _waits_block(s: StreamData) -> str:
             ("Total wait", True),
             ("Mean", True),
             ("p85", True),
-            ("Share of lead time", True),
+            ("Share of lead", True),
         ]
         parts.append(_table(headers, rows, "waits"))
         if len(s.waits) > TOP_WAITS:
@@ -236,9 +236,9 @@ def _rework_block(s: StreamData) -> str:
         ]
         headers = [
             ("Stage", False),
-            ("Passed on", True),
-            ("Sent back (generated)", True),
-            ("Returned from (detected)", True),
+            ("Passed", True),
+            ("Sent back", True),
+            ("Returned from", True),
             ("%C/A", True),
             ("Reopened", True),
         ]
@@ -347,7 +347,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings) -> str:
         f"<h2>{_stream_title(s.name)}</h2>"
         + _kpi_strip(s)
         + _vsm_block(s, settings)
-        + '<div class="grid">'
+        + '<div class="grid waits-rework">'
         + _waits_block(s)
         + _rework_block(s)
         + "</div>"

@@ -26,7 +26,8 @@ nav.toc a { color: #0b4f7c; margin-right: 14px; }
 section.stream { margin-top: 18px; }
 .card { border: 1px solid #cbd2d9; border-radius: 4px; padding: 8px 10px; margin-bottom: 10px;
         break-inside: avoid; page-break-inside: avoid; background: #fff; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
+.grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 10px; }
+.grid.waits-rework { grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); }
 .grid > .card { margin-bottom: 0; }
 .grid + .card, .grid + .grid { margin-top: 10px; }
 .kpis { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0 0; }
@@ -52,7 +53,7 @@ tr { break-inside: avoid; page-break-inside: avoid; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px;
             vertical-align: middle; }
 .legend i.line { height: 0; border-top: 2px solid #1f2933; }
-.legend i.dash { height: 0; border-top: 2px dashed #1f2933; }
+.legend i.dash { height: 0; border-top: 2px dashed #b3261e; }
 footer.howto { margin-top: 16px; border-top: 1px solid #cbd2d9; padding-top: 8px;
                color: #3e4c59; font-size: 12px; break-inside: avoid; page-break-inside: avoid; }
 footer.howto dt { font-weight: 700; }
@@ -62,7 +63,11 @@ footer.howto dd { margin: 0 0 4px 0; }
   nav.toc { display: none; }
   section.stream { break-before: page; page-break-before: always; margin-top: 0; }
   section.overview + section.stream { break-before: page; }
-  footer.howto { break-before: page; page-break-before: always; }
+  .kpi { padding: 2px 8px; min-width: 100px; }
+  .kpi .value { font-size: 14px; }
+  th, td { padding: 2px 5px; }
+  svg.hist, svg.flow { max-height: 62mm; }
+  svg.vsm { max-height: 68mm; }
   .card { border-color: #9aa5b1; }
   h2 { break-after: avoid; page-break-after: avoid; }
 }

@@ -20,6 +20,7 @@ GRID = "#d9dee3"
 BLOCK = "#e8f1f8"
 BLOCK_EDGE = "#0b4f7c"
 WAIT = "#e69f00"
+TARGET = "#b3261e"
 
 FLOW_TYPES: tuple[tuple[str, str, str], ...] = (
     ("feature", "feature_items", "#0072b2"),
@@ -57,6 +58,33 @@ def _shorten(name: str, max_chars: int) -> str:
     return name if len(name) <= max_chars else name[: max(1, max_chars - 1)] + "…"
 
 
+def fit_label(name: str, box_width: float) -> tuple[list[str], int]:
+    """One line in the largest font that fits, else two lines at 11px, else truncated."""
+    for size in (13, 12, 11):
+        if len(name) <= int((box_width - 8) / (size * 0.62)):
+            return [name], size
+    per_line = max(4, int((box_width - 8) / (11 * 0.62)))
+    words = name.split()
+    first = ""
+    while words and len(f"{first} {words[0]}".strip()) <= per_line:
+        first = f"{first} {words.pop(0)}".strip()
+    if not first:  # one long word: break it
+        return [_shorten(name, per_line)], 11
+    rest = " ".join(words)
+    return ([first, _shorten(rest, per_line)] if rest else [first]), 11
+
+
+def _label(cx: float, y: float, name: str, box_width: float) -> str:
+    lines, size = fit_label(name, box_width)
+    if len(lines) == 1:
+        return _t(cx, y, fmt.text(lines[0]), size=size, weight="bold", cls="stage-name")
+    spans = "".join(
+        f'<tspan x="{cx:.1f}" dy="{0 if i == 0 else size + 1}">{fmt.text(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return _t(cx, y - 7, spans, size=size, weight="bold", cls="stage-name")
+
+
 def nice_step(span: float, target_steps: int) -> float:
     """A 1-2-5 step that cuts `span` into about `target_steps` pieces."""
     if span <= 0:
@@ -76,11 +104,10 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
     slot = (width - 2 * margin) / n
     tri_w = min(slot * 0.30, 70.0)
     block_w = slot - tri_w - 6
-    block_y, block_h = 30.0, 58.0
+    block_y, block_h = 12.0, 58.0
     box_y = block_y + block_h + 14
     ladder_hi, ladder_lo = box_y + 96, box_y + 122
     height = ladder_lo + 26
-    max_chars = max(4, int(block_w / 7.2))
     out = [
         f'<svg class="vsm" viewBox="0 0 {width:.0f} {height:.0f}" role="img"'
         f' aria-label="Value stream map: {fmt.text(name)}">',
@@ -112,17 +139,10 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
             f'<g class="stage"><title>{fmt.text(stage)}</title>'
             f'<rect x="{bx:.1f}" y="{block_y:.1f}" width="{block_w:.1f}" height="{block_h:.1f}"'
             f' rx="3" fill="{BLOCK}" stroke="{BLOCK_EDGE}" stroke-width="1.5"/>'
+            + _label(bx + block_w / 2, block_y + 24, stage, block_w)
             + _t(
                 bx + block_w / 2,
-                block_y + 24,
-                fmt.text(_shorten(stage, max_chars)),
-                size=13,
-                weight="bold",
-                cls="stage-name",
-            )
-            + _t(
-                bx + block_w / 2,
-                block_y + 44,
+                block_y + 47,
                 f"{fmt.count(row.get('items_visited'))} items",
                 size=11,
                 fill=MUTED,
@@ -309,17 +329,7 @@ def flow_distribution(rows: Sequence[Row], debt_target: float, period: str | Non
     ty = yr(debt_target)
     out.append(
         f'<line class="debt-target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"'
-        f' stroke="{INK}" stroke-dasharray="6 4" stroke-width="1.5"/>'
-    )
-    out.append(
-        _t(
-            width - right - 2,
-            ty - 5,
-            f"debt target {fmt.pct(debt_target)}",
-            size=11,
-            anchor="end",
-            weight="bold",
-        )
+        f' stroke="{TARGET}" stroke-dasharray="6 4" stroke-width="2"/>'
     )
     for seg in segments:
         if len(seg) > 1:
@@ -332,6 +342,11 @@ def flow_distribution(rows: Sequence[Row], debt_target: float, period: str | Non
         out.append(
             f'<circle cx="{px}" cy="{py}" r="3" fill="#fff" stroke="{INK}" stroke-width="1.5"/>'
         )
+    out.append(
+        f'<text x="{left + 4:.1f}" y="{ty - 5:.1f}" font-size="11" font-weight="bold"'
+        f' fill="{TARGET}" stroke="#fff" stroke-width="3" paint-order="stroke">'
+        f"debt target {fmt.pct(debt_target)}</text>"
+    )
     out.append(_t(left + pw / 2, height - 6, "period start", size=11, fill=MUTED))
     out.append("</svg>")
     return "".join(out)

@@ -128,7 +128,7 @@ def test_value_stream_map_blocks_in_stage_order_with_numbers(page, fixture_data)
     for stream, head in heads.items():
         section = by_stream[head]
         stages = [row for row in VSM if row[0] == stream]
-        names = re.findall(r'class="stage-name">(.*?)</text>', section)
+        names = re.findall(r'<g class="stage"><title>(.*?)</title>', section)
         assert names == [escape(s[1]) for s in stages]
         for _, _, _, _, lead, process, pca in stages:
             assert fmt.days(lead) in section
