@@ -37,6 +37,7 @@ from connectors.state import (
     read_cursor,
     record_run,
 )
+from models.config import FlowConfig
 from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 def sync_servicenow(
     con: duckdb.DuckDBPyConnection,
     settings: ServiceNowSettings | None,
-    cfg: object,
+    cfg: FlowConfig,
     full: bool = False,
     run_started_at: datetime | None = None,
     progress: Progress = no_progress,
@@ -72,8 +73,8 @@ def sync_servicenow(
             "ServiceNow is not configured (set SERVICENOW_URL, SERVICENOW_USER and "
             "SERVICENOW_PASSWORD)"
         )
-    snow_cfg = cfg.sources.servicenow  # type: ignore[attr-defined]
-    sync_cfg = cfg.sync  # type: ignore[attr-defined]
+    snow_cfg = cfg.sources.servicenow
+    sync_cfg = cfg.sync
     started = (run_started_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     run_id = new_run_id()
     tables: list[str] = list(snow_cfg.tables) or ["incident"]

@@ -82,3 +82,48 @@ def test_full_then_incremental_then_tombstone():
         assert tombstones == deleted & set(before)
         assert sum(s.deleted for s in inc.streams) == len(tombstones)
     con.close()
+
+
+@pytest.mark.slow
+def test_full_sync_survives_faults_and_short_pages():
+    con = connect(":memory:")
+    bootstrap(con)
+    waits: list[float] = []
+    policy = RetryPolicy(sleep=waits.append)
+    with sandbox.Sandbox(seed=11, size=300, mode="cloud", now=START) as sb:
+        sb.set_faults(rate_429=0.1, retry_after_seconds=3, rate_500=0.05, drop_rate=0.03,
+                      truncate_rate=0.03, acl_short_rate=0.4, seed=5)
+        settings = ServiceNowSettings.from_env(sb.env)
+        sync_servicenow(con, settings, make_cfg(TABLES), run_started_at=_run_at(sb),
+                        policy=policy)
+        _check_against_truth(con, sb)
+        assert 3.0 in waits  # Retry-After honoured exactly
+    con.close()
+
+
+@pytest.mark.slow
+def test_sys_audit_forbidden_uses_metric_instance_then_observed():
+    con = connect(":memory:")
+    bootstrap(con)
+    with sandbox.Sandbox(seed=7, size=300, mode="cloud", now=START) as sb:
+        sb.set_knobs(forbidden_tables={"sys_audit"})
+        settings = ServiceNowSettings.from_env(sb.env)
+        result = sync_servicenow(con, settings, make_cfg(TABLES), run_started_at=_run_at(sb))
+        sources = dict(con.execute(
+            "select table_name, any_value(history_source) from raw.servicenow_state_changes"
+            " group by 1").fetchall())
+        assert sources == {"incident": "metric_instance"}
+        truth = {t["sys_id"]: [(h["old"], h["new"]) for h in t["state_history"]]
+                 for t in sb.truth.servicenow_records("incident")}
+        got: dict[str, list[tuple[str, str]]] = {}
+        for doc, old, new in con.execute(
+                "select record_sys_id, from_value, to_value from raw.servicenow_state_changes"
+                " order by changed_at, change_id").fetchall():
+            got.setdefault(doc, []).append((old, new))
+        assert {k: v for k, v in truth.items() if v} == got
+        approx = dict(con.execute("select stream, history_approximate_since"
+                                  " from raw.sync_state").fetchall())
+        assert approx["incident"] is None
+        assert approx["change_request"] is not None and approx["problem"] is not None
+        assert any("observed" in w for w in result.warnings)
+    con.close()
