@@ -5,6 +5,5 @@
 """
 
 from sandbox.sandbox import Sandbox
-from sandbox.serve import main, serve
 
-__all__ = ["Sandbox", "main", "serve"]
+__all__ = ["Sandbox"]
