@@ -279,3 +279,41 @@ def test_gap_formats():
     assert fmt.gap("lead_time_p95_days", -2.65) == "-2.6 d"
     assert fmt.gap("tech_debt_ratio_min", 0.05) == "+5.0 pp"
     assert fmt.gap("tech_debt_ratio_min", None) == fmt.MISSING
+
+
+def test_odd_values_still_render():
+    """NULL percentiles, a negative lead time (clock skew), one stage, one period."""
+    con = duckdb.connect()
+    con.execute("create schema metrics")
+    con.execute(
+        "create table metrics.item_flow (item_id varchar, value_stream varchar,"
+        " done_at timestamptz, lead_time_days double)"
+    )
+    con.execute(
+        "insert into metrics.item_flow values ('a', 'X', '2026-01-30', 0.0),"
+        " ('b', 'X', '2026-01-30', -0.5), ('c', 'X', '2026-01-31', 400.0)"
+    )
+    con.execute(
+        "create table metrics.lead_time (value_stream varchar, flow_type varchar, items bigint,"
+        " lead_time_p50_days double, lead_time_p85_days double, lead_time_p95_days double)"
+    )
+    con.execute("insert into metrics.lead_time values ('X', 'all', 3, 0.0, null, 1.0)")
+    con.execute(
+        "create table metrics.value_stream_map (value_stream varchar, stage varchar,"
+        " stage_order integer, items_visited bigint, lead_time_days double,"
+        " process_time_days double, pct_complete_accurate double)"
+    )
+    con.execute(
+        "insert into metrics.value_stream_map values"
+        " ('X', 'A very long stage name that will not fit anywhere', 1, null, null, null, null)"
+    )
+    con.execute(
+        "create table metrics.flow_distribution (value_stream varchar, period_start date,"
+        " items_done bigint, feature_items bigint, debt_ratio_effort double)"
+    )
+    con.execute("insert into metrics.flow_distribution values ('X', '2026-01-26', 0, 0, null)")
+    page = render_report(con)
+    check(page)
+    assert "p50 0.0 d" in page and "p95 1.0 d" in page and "p85 <strong>–</strong>" in page
+    assert "A very long stage name that will not fit anywhere" in page
+    assert "26 Jan" in page
