@@ -46,7 +46,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "item_flow": ("value_stream", "item_id"),
     "lead_time": ("value_stream", "flow_type"),
     "wait_states": ("value_stream", "rank", "stage", "status"),
-    "rework": ("value_stream", "stage"),
+    "rework": ("value_stream", "stage_order", "stage"),
     "value_stream_map": ("value_stream", "stage_order", "stage"),
     "value_stream_summary": ("value_stream",),
     "flow_distribution": ("value_stream", "period_start"),

@@ -183,7 +183,12 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.rework = _stream_rows(con, "rework", stream, "stage")
     if data.rework:
         big = 1 << 30
-        data.rework.sort(key=lambda r: (data.stage_order.get(r["stage"], big), str(r["stage"])))
+        data.rework.sort(
+            key=lambda r: (
+                r.get("stage_order") or data.stage_order.get(r["stage"], big),
+                str(r["stage"]),
+            )
+        )
     lead = _stream_rows(con, "lead_time", stream, "flow_type")
     data.lead_all = next((r for r in lead or [] if r.get("flow_type") == "all"), None)
     data.lead_times = window_lead_times(con, stream, settings)
