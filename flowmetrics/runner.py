@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import dagster as dg
 
+from pipelines.assets.common import CLOCK_TAG
 from pipelines.instance import ensure_dagster_home
 from pipelines.jobs import NIGHTLY_JOB
 
@@ -25,8 +27,14 @@ class RunOutcome:
     checks_failed: list[str] = field(default_factory=list)
 
 
-def run_nightly(*, full: bool = False, source: str | None = None) -> RunOutcome:
-    """Execute `nightly_sync` (or its subset without the other source) and summarise it."""
+def run_nightly(
+    *, full: bool = False, source: str | None = None, clock: datetime | None = None
+) -> RunOutcome:
+    """Execute `nightly_sync` (or its subset without the other source) and summarise it.
+
+    `clock` replaces the run's start instant (the sync windows' end and the default as_of):
+    for tests and benchmarks whose sandbox runs on a simulated clock.
+    """
     ensure_dagster_home()
     # Definitions read the environment (EnvVar wiring, config path) when loaded: load them now.
     from pipelines.definitions import build_definitions
@@ -56,13 +64,16 @@ def run_nightly(*, full: bool = False, source: str | None = None) -> RunOutcome:
             run_config["ops"].pop("raw__jira_issues")
         else:
             run_config["ops"].pop("servicenow_records")
+    tags = {"flowmetrics/started_by": "cli", "flowmetrics/full": str(full).lower()}
+    if clock is not None:
+        tags[CLOCK_TAG] = clock.isoformat()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config=run_config,
             instance=instance,
             raise_on_error=False,
             asset_selection=selection,
-            tags={"flowmetrics/started_by": "cli", "flowmetrics/full": str(full).lower()},
+            tags=tags,
         )
         outcome = RunOutcome(success=result.success, run_id=result.run_id)
         for event in result.all_events:

@@ -50,5 +50,5 @@ def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     """Rows in a model table (identifiers checked, so the f-string is safe)."""
     if not (_IDENT.match(schema) and _IDENT.match(table)):
         raise ValueError(f"not a model name: {schema}.{table}")
-    row = con.execute(f"select count(*) from {schema}.{table}").fetchone()  # noqa: S608
-    return int(row[0]) if row else 0
+    rows = con.execute(f"select count(*) from {schema}.{table}").fetchall()  # noqa: S608
+    return int(rows[0][0]) if rows else 0

@@ -52,9 +52,17 @@ def stream_metadata(stream: StreamResult) -> dict[str, dg.MetadataValue | str | 
     }
 
 
+#: Run tag that sets the run's clock (ISO-8601): replaying a past night, or following a
+#: simulated source clock (the sandbox's time travel). Absent in production runs.
+CLOCK_TAG = "flowmetrics/clock"
+
+
 def run_started_at(context: dg.AssetExecutionContext) -> datetime:
     """The run's start instant, so every asset of one run agrees on 'now'."""
-    stats = context.instance.get_run_stats(context.run_id)
+    tagged = context.run.tags.get(CLOCK_TAG)
+    if tagged:
+        return datetime.fromisoformat(tagged).astimezone(UTC)
+    stats = context.instance.get_run_stats(context.run.run_id)
     if stats and stats.start_time:
         return datetime.fromtimestamp(stats.start_time, tz=UTC)
     return datetime.now(UTC)
