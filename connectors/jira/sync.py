@@ -114,7 +114,8 @@ def sync_jira(
         # travel) keeps cursor, census age and run records consistent with each other.
         synced = started + timedelta(seconds=time.monotonic() - clock)
         with transaction(con):
-            deleted = _land(con, found, synced, run_id)
+            # deleted_at = the run's own instant: as_of (= run start by default) must see it
+            deleted = _land(con, found, started, run_id)
             record_run(
                 con,
                 run_id=run_id,
@@ -296,7 +297,7 @@ def _census(
     return ids
 
 
-def _land(con: duckdb.DuckDBPyConnection, found: _Extract, synced: datetime, run_id: str) -> int:
+def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, run_id: str) -> int:
     """Write everything read; returns the number of issues newly marked deleted."""
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
     upsert_frame(con, "raw.jira_issues", pd.DataFrame(list(found.issues.values())), ["issue_id"])
@@ -331,7 +332,7 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, synced: datetime, run
         "update raw.jira_issues set is_deleted = true, deleted_at = ?"
         " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
         " returning issue_id",
-        [synced, present],
+        [observed, present],
     ).fetchall()
     if row:
         log.info("JIRA census: %d issues no longer in JIRA marked deleted", len(row))

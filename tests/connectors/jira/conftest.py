@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,15 +12,14 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from jirafake import BASE, FakeJira
+from jirafake import BASE, NOW, TOKEN, FakeJira
 
 from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings
 from models.config import parse_config
 from warehouse.db import bootstrap
 
-TOKEN = "s3cr3t-t0ken-VALUE"
-NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+__all__ = ["NOW", "TOKEN"]
 
 
 @pytest.fixture

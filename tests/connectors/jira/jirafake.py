@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import responses
 
 BASE = "https://acme.atlassian.net"
+TOKEN = "s3cr3t-t0ken-VALUE"
+NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 STATUSES = [
     {"id": "1", "name": "Open", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
     {"id": "3", "name": "In Progress", "statusCategory": {"id": 4, "key": "indeterminate"}},

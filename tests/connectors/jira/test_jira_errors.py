@@ -6,8 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from conftest import NOW, TOKEN
-from jirafake import chain, make_issue
+from jirafake import NOW, TOKEN, chain, make_issue
 
 import connectors.http as http
 from connectors.http import RetryPolicy

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import NOW
-from jirafake import chain, make_history, make_issue
+from jirafake import NOW, chain, make_history, make_issue
 
 from connectors.jira import sync_jira
 from connectors.jira.client import JiraClient
