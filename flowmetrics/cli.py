@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Dagster's instance storage migrations are noise to a person running a sync.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return _handlers()[args.command](args)
     except ConfigError as exc:
