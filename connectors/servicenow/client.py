@@ -22,6 +22,7 @@ from pysnow.exceptions import PysnowException, ResponseError
 from connectors.http import RequestStats, RetryBudgetExceeded, RetryPolicy, make_session
 from connectors.result import SourceError
 from connectors.servicenow.settings import ENV_URL, ServiceNowSettings
+from models.vocabulary import SERVICENOW_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,15 @@ class ServiceNowClient:
             return TableForbidden(
                 f"ServiceNow user {self.settings.user} may not read table {table} at {where} "
                 f"(HTTP 403: {reason}); grant a role with read access to {table}",
+                table,
+            )
+        if status in (400, 404) and table not in SERVICENOW_TABLES and (
+            status == 404 or "invalid table" in reason.lower()
+        ):
+            # An auxiliary table (sys_audit, sys_choice, metric_instance, sys_audit_delete,
+            # sys_user_group) the instance does not serve: degrade like a forbidden one.
+            return TableForbidden(
+                f"ServiceNow at {where} does not serve table {table} (HTTP {status}: {reason})",
                 table,
             )
         if status == 404:

@@ -46,6 +46,8 @@ class FakeInstance:
     base: str = BASE
     tables: dict[str, list[Row]] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)
+    #: tables the instance does not serve at all (404, like a missing plugin or a simulator)
+    missing: set[str] = field(default_factory=set)
     requests: list[Request] = field(default_factory=list)
     #: (table, page rows, request) -> rows actually returned (ACL simulation)
     shape: Callable[[str, list[Row], Request], list[Row]] | None = None
@@ -80,6 +82,9 @@ class FakeInstance:
             return 401, headers, json.dumps({"error": {"message": "User Not Authenticated",
                                                        "detail": "Required to provide Auth "
                                                        "information"}, "status": "failure"})
+        if table in self.missing:
+            return 404, headers, json.dumps({"error": {"message": "No such table",
+                                                       "detail": table}, "status": "failure"})
         if table in self.forbidden:
             return 403, headers, json.dumps({"error": {"message": "User Not Authorized",
                                                        "detail": "ACL Exception Read Failed due"

@@ -318,3 +318,23 @@ def test_not_configured():
 
 def test_naive_clock_is_never_used():
     assert datetime.now(UTC).tzinfo is UTC
+
+
+def test_auxiliary_tables_an_instance_does_not_serve_degrade_with_warnings(
+        con, cfg, settings, fake, policy):
+    """sys_audit_delete, sys_choice and sys_user_group answering 404 must not stop the sync."""
+    fake.tables["incident"] = [incident(1, "2024-03-04 10:00:00", state="2")]
+    fake.tables["sys_audit"] = [audit(1, sys_id(1), "2024-03-02 09:00:00", "1", "2", 2)]
+    fake.missing = {"sys_audit_delete", "sys_choice", "sys_user_group"}
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert landed(con) == [(sys_id(1), "2")]
+    assert changes(con) == [(sys_id(1), "1", "2", "sys_audit")]
+    joined = " | ".join(result.warnings)
+    assert "deletions not detected" in joined and "state labels not read" in joined
+    assert "assignment groups not read" in joined
+
+
+def test_a_missing_primary_table_is_a_clear_error(con, cfg, settings, fake, policy):
+    fake.missing = {"incident"}
+    with pytest.raises(SourceError, match=r"no table API for incident \(HTTP 404"):
+        sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
