@@ -50,6 +50,7 @@ class ChangelogFetcher:
         self.client = client
         self.warnings = warnings
         self.bulk_available = client.is_cloud
+        self.per_issue_available = True
 
     def fetch(self, issues: list[dict[str, Any]]) -> dict[str, History]:
         """Histories for up to `BULK_IDS` issues, keyed by issue id, checked for completeness."""
@@ -74,7 +75,7 @@ class ChangelogFetcher:
                     self.warnings.append(message)
                     self.bulk_available = False
             if found is None:
-                found = {i: self._per_issue(i) for i in ids}
+                found = self._per_issue_all(issues)
         for issue in issues:
             if issue.get("id"):
                 check_complete(issue, found[str(issue["id"])])
@@ -108,6 +109,31 @@ class ChangelogFetcher:
         else:
             raise SourceError(f"JIRA changelog/bulkfetch did not end after {MAX_CHANGELOG_PAGES} pages")
         return {i: History(h, None, "bulkfetch") for i, h in merged.items()}
+
+    def _per_issue_all(self, issues: list[dict[str, Any]]) -> dict[str, History]:
+        """Per-issue changelog pages; where even that route is missing (HTTP 404 on an issue
+        that search just returned), the issue resource with expand=changelog."""
+        found: dict[str, History] = {}
+        for issue in issues:
+            issue_id = str(issue.get("id") or "")
+            if not issue_id or issue_id in found:
+                continue
+            if self.per_issue_available:
+                try:
+                    found[issue_id] = self._per_issue(issue_id)
+                    continue
+                except JiraHttpError as exc:
+                    if exc.status != 404:
+                        raise
+                    message = (
+                        "JIRA has no paged issue changelog (HTTP 404): reading each issue with "
+                        "expand=changelog"
+                    )
+                    log.warning(message)
+                    self.warnings.append(message)
+                    self.per_issue_available = False
+            found[issue_id] = self._datacenter(issue)
+        return found
 
     def _per_issue(self, issue_id: str) -> History:
         values: list[dict[str, Any]] = []

@@ -84,6 +84,7 @@ class FakeJira:
         self.search_cap = 5000
         self.bulk_cap = 10000
         self.bulk_404 = False
+        self.issue_changelog_404 = False
         self.changelog_cap = 100
         self.embedded_cap: int | None = None
         self.faults: dict[str, list[tuple[int, dict[str, str], str]]] = defaultdict(list)
@@ -208,6 +209,8 @@ class FakeJira:
         return out
 
     def _issue_changelog(self, q: dict[str, Any], b: Any, issue_id: str) -> Any:
+        if self.issue_changelog_404:
+            return 404, {}, json.dumps({"errorMessages": ["Not found"]})
         hs = self.histories.get(issue_id, [])
         start = int(q.get("startAt", 0))
         size = min(int(q.get("maxResults", 100)), self.changelog_cap)

@@ -367,3 +367,18 @@ def test_progress_reports_each_page(con, settings, cfg, cloud, policy):
               progress=lambda *a: seen.append(a))
     assert [s[3] for s in seen[:3]] == [1, 2, 3]
     assert all(s[:2] == ("jira", "issues") for s in seen)
+
+
+def test_no_bulkfetch_and_no_paged_changelog_reads_issue_expand(con, settings, cfg, cloud, policy):
+    """A Cloud-like server with neither experimental route still yields complete histories."""
+    steps = ["1", "3", "10001", "5"]
+    cloud.add(make_issue("7", "PAY-7", status="5"), chain(7, steps))
+    cloud.add(make_issue("8", "PAY-8", status="3"), chain(8, ["1", "3"]))
+    cloud.bulk_404 = True
+    cloud.issue_changelog_404 = True
+    result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert [(r[1], r[2]) for r in changes(con, "7")] == list(zip(steps, steps[1:], strict=False))
+    assert [(r[1], r[2]) for r in changes(con, "8")] == [("1", "3")]
+    assert cloud.count("/issue/7/changelog") == 1  # tried once, then the route is known missing
+    assert cloud.count("/issue/8/changelog") == 0
+    assert any("expand=changelog" in w for w in result.warnings)
