@@ -77,8 +77,22 @@ class ChangelogFetcher:
             if found is None:
                 found = self._per_issue_all(issues)
         for issue in issues:
-            if issue.get("id"):
-                check_complete(issue, found[str(issue["id"])])
+            if not issue.get("id"):
+                continue
+            issue_id = str(issue["id"])
+            check_complete(issue, found[issue_id])
+            mismatch = chain_mismatch(issue, found[issue_id])
+            if mismatch and found[issue_id].route == "bulkfetch":
+                # bulkfetch reports no total: re-read this issue by a route that does
+                found[issue_id] = self._per_issue_all([issue])[issue_id]
+                check_complete(issue, found[issue_id])
+                mismatch = chain_mismatch(issue, found[issue_id])
+            if mismatch:
+                # Complete by JIRA's own count, yet not ending in the current status (imported
+                # or migrated issues): land it and let the history_complete check show it.
+                message = f"JIRA history of {issue.get('key')} (id {issue_id}): {mismatch}"
+                log.warning(message)
+                self.warnings.append(message)
         return found
 
     def _bulkfetch(self, ids: list[str]) -> dict[str, History]:
@@ -185,10 +199,10 @@ def check_complete(issue: dict[str, Any], got: History) -> None:
                 f"{len(missing)} status histories shown in the search result are missing",
                 got.route,
             )
-    _check_ends_in_current_status(issue, got, who)
 
 
-def _check_ends_in_current_status(issue: dict[str, Any], got: History, who: str) -> None:
+def chain_mismatch(issue: dict[str, Any], got: History) -> str | None:
+    """Why the fetched history does not end in the issue's current status, or None."""
     last: tuple[dict[str, Any], dict[str, Any]] | None = None
     for history in got.histories:
         for item in history.get("items") or []:
@@ -197,20 +211,18 @@ def _check_ends_in_current_status(issue: dict[str, Any], got: History, who: str)
     fields = issue.get("fields") or {}
     current = (fields.get("status") or {}).get("id")
     if last is None or current is None or last[1].get("to") is None:
-        return
+        return None
     if str(last[1]["to"]) == str(current):
-        return
+        return None
     try:
         changed_later = parse_ts(last[0].get("created")) > parse_ts(fields.get("updated"))
     except ValueError:
         changed_later = False
     if changed_later:
-        return  # the issue moved on after the search; the next window re-reads it
-    raise _shortfall(
-        who,
-        f"the last status change leads to status {last[1]['to']} but the issue is in "
-        f"status {current}",
-        got.route,
+        return None  # the issue moved on after the search; the next window re-reads it
+    return (
+        f"the last status change (via {got.route}) leads to status {last[1]['to']} but the "
+        f"issue is in status {current}"
     )
 
 
