@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from flowmetrics.faultpoints import crash_point
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -142,6 +144,7 @@ class RetryAdapter(HTTPAdapter):
                 response = super().send(request, **kwargs)
                 _ = response.content  # read now: a cut body must fail here, inside the loop
                 _attach_json(response)
+                crash_point("extract")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
             except _TRANSIENT_ERRORS + (ValueError,) as exc:
                 self.stats.count(None)
                 cause = f"{type(exc).__name__} from {host}"

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
+from flowmetrics.faultpoints import crash_point
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
 
@@ -35,6 +37,7 @@ def upsert_frame(
         con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
         cols = ", ".join(frame.columns)
         con.execute(f"insert into {table} ({cols}) select {cols} from {view}")  # noqa: S608
+        crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     finally:
         con.unregister(view)
     return len(frame)

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from flowmetrics.faultpoints import crash_point
 from warehouse.db import sql_text, transaction
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -32,6 +33,7 @@ def build_table(
     """Rebuild one table in its own transaction; returns its row count."""
     with transaction(con):
         con.execute(table_sql(schema, table), params or [])
+        crash_point(schema)  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     return row_count(con, schema, table)
 
 

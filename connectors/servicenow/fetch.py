@@ -195,6 +195,7 @@ class TableReader:
                 self.progress(SOURCE, table, f"state history: {len(changes)} changes",
                               len(out.records))
             out.history_pages += pager.pages
+            _warn_hidden(out, pager, "sys_audit", "state history may be incomplete")
         return _dedupe(changes)
 
     def _metrics(self, out: TableFetch, keys: list[str]) -> list[ChangeRow] | None:
@@ -210,6 +211,7 @@ class TableReader:
             for page in pager:
                 rows.extend(page)
             out.history_pages += pager.pages
+            _warn_hidden(out, pager, "metric_instance", "state history may be incomplete")
         if keys and not rows:
             out.warnings.append(f"{table}: no state-duration metric_instance rows for "
                                 f"{len(keys)} records: the metric is not kept for {table}")
@@ -232,6 +234,7 @@ class TableReader:
                     at = _safe_ts(row.get("sys_created_on"))
                     if doc and at and tablename in (None, table):
                         out.deletions.append((doc, at))
+            _warn_hidden(out, pager, "sys_audit_delete", "deletions may be missed")
         except TableForbidden as exc:
             out.warnings.append(f"{table}: deletions not detected: {exc}")
 
@@ -261,6 +264,13 @@ class TableReader:
         except TableForbidden as exc:
             warnings.append(f"assignment groups not read: {exc}")
         return rows
+
+
+def _warn_hidden(out: TableFetch, pager: Pager, scanned: str, consequence: str) -> None:
+    """ACL-hidden (`{}`) rows of a history scan are skipped, never silently: say so."""
+    if pager.denied_rows:
+        out.warnings.append(f"{out.table}: {pager.denied_rows} {scanned} rows hidden by ACLs "
+                            f"({{}} rows): {consequence}")
 
 
 def _dedupe(changes: list[ChangeRow]) -> list[ChangeRow]:
