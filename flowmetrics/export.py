@@ -28,17 +28,7 @@ from typing import Any
 
 import duckdb
 
-#: The tables the product contract defines, in the order leadership reads them.
-METRICS_TABLES: tuple[str, ...] = (
-    "item_flow",
-    "lead_time",
-    "wait_states",
-    "rework",
-    "value_stream_map",
-    "value_stream_summary",
-    "flow_distribution",
-    "scorecard",
-)
+from warehouse.build import METRICS_TABLES  # the contract's tables, in build order
 
 #: The natural key of each table, in sort order. `value_stream` and `flow_type` sort the
 #: organisation-wide row ('all') first; other tables fall back to all of their columns.

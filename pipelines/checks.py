@@ -5,7 +5,6 @@ no negative durations. Warnings where a person should look but the numbers stand
 fell back to defaults, stale syncs, quarantined records, approximate history, missed targets.
 """
 
-
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -19,12 +18,27 @@ FRESHNESS_HOURS = 36
 _SAMPLE = 20
 
 
+def _query(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource, *statements: str
+) -> list[tuple[list[tuple], list[str]]]:
+    """Run read-only statements against the warehouse: (rows, column names) for each."""
+    cfg = flow_config.load()
+    out = []
+    with warehouse.connect(cfg, read_only=True) as con:
+        for sql in statements:
+            cur = con.execute(sql)
+            out.append((cur.fetchall(), [d[0] for d in cur.description]))
+    return out
+
+
 def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.MetadataValue:
     lines = []
     if columns:
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("|" + "---|" * len(columns))
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows[:_SAMPLE]]
+    lines += [
+        "| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows[:_SAMPLE]
+    ]
     return dg.MetadataValue.md("\n".join(lines) if lines else "_none_")
 
 
@@ -53,7 +67,9 @@ def _sql_check(name: str, check_name: str, description: str, *, blocking: bool):
         blocking=blocking,
         additional_deps=others,
     )
-    def _check(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _check(
+        flow_config: FlowConfigResource, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
         cfg = flow_config.load()
         with warehouse.connect(cfg, read_only=True) as con:
             bad = run_check(con, name)
@@ -100,18 +116,19 @@ ratios_in_range = _sql_check(
 def statuses_use_defaults(
     flow_config: FlowConfigResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    cfg = flow_config.load()
-    with warehouse.connect(cfg, read_only=True) as con:
-        cur = con.execute(
-            "select source, scope, status, kind, stage, items from core.unmapped_statuses"
-            " order by items desc, source, scope, status"
-        )
-        rows = cur.fetchall()
-        columns = [d[0] for d in cur.description]
+    ((rows, columns),) = _query(
+        flow_config,
+        warehouse,
+        "select source, scope, status, kind, stage, items from core.unmapped_statuses"
+        " order by items desc, source, scope, status",
+    )
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"defaulted_statuses": dg.MetadataValue.int(len(rows)), "statuses": _rows_md(rows, columns)},
+        metadata={
+            "defaulted_statuses": dg.MetadataValue.int(len(rows)),
+            "statuses": _rows_md(rows, columns),
+        },
     )
 
 
@@ -127,10 +144,10 @@ def statuses_use_defaults(
 def history_complete(
     flow_config: FlowConfigResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    cfg = flow_config.load()
-    with warehouse.connect(cfg, read_only=True) as con:
-        rows = con.execute(
-            """
+    (rows, _), (approximate, _) = _query(
+        flow_config,
+        warehouse,
+        """
             with last_change as (
                 select issue_id, arg_max(to_status_id, (changed_at, source_order)) as to_id
                 from raw.jira_status_changes group by issue_id
@@ -145,12 +162,10 @@ def history_complete(
                 from raw.servicenow_state_changes group by record_sys_id
             ) l on l.record_sys_id = r.sys_id
             where not r.is_deleted and l.to_value is distinct from r.state
-            """
-        ).fetchall()
-        approximate = con.execute(
-            "select source, stream, history_approximate_since from raw.sync_state"
-            " where history_approximate_since is not null"
-        ).fetchall()
+        """,
+        "select source, stream, history_approximate_since from raw.sync_state"
+        " where history_approximate_since is not null",
+    )
     return dg.AssetCheckResult(
         passed=not rows and not approximate,
         severity=dg.AssetCheckSeverity.WARN,
@@ -167,13 +182,15 @@ def history_complete(
     name="sync_fresh",
     description=f"Every configured source synced successfully within the last {FRESHNESS_HOURS} h.",
 )
-def sync_fresh(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    cfg = flow_config.load()
-    with warehouse.connect(cfg, read_only=True) as con:
-        rows = con.execute(
-            "select source, stream, last_success_at from raw.sync_state order by source, stream"
-        ).fetchall()
-        quarantined = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+def sync_fresh(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    (rows, _), (((quarantined,),), _) = _query(
+        flow_config,
+        warehouse,
+        "select source, stream, last_success_at from raw.sync_state order by source, stream",
+        "select count(*) from raw.quarantine",
+    )
     now = datetime.now(UTC)
     stale = [r for r in rows if r[2] is None or now - r[2] > timedelta(hours=FRESHNESS_HOURS)]
     return dg.AssetCheckResult(
@@ -192,19 +209,22 @@ def sync_fresh(flow_config: FlowConfigResource, warehouse: WarehouseResource) ->
     name="targets_met",
     description="The target condition: warns on every target a value stream misses.",
 )
-def targets_met(flow_config: FlowConfigResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    cfg = flow_config.load()
-    with warehouse.connect(cfg, read_only=True) as con:
-        cur = con.execute(
-            "select value_stream, target, target_value, actual_value, gap from metrics.scorecard"
-            " where not coalesce(met, false) order by value_stream, target"
-        )
-        rows = cur.fetchall()
-        columns = [d[0] for d in cur.description]
+def targets_met(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    ((rows, columns),) = _query(
+        flow_config,
+        warehouse,
+        "select value_stream, target, target_value, actual_value, gap from metrics.scorecard"
+        " where not coalesce(met, false) order by value_stream, target",
+    )
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missed": dg.MetadataValue.int(len(rows)), "targets_missed": _rows_md(rows, columns)},
+        metadata={
+            "missed": dg.MetadataValue.int(len(rows)),
+            "targets_missed": _rows_md(rows, columns),
+        },
     )
 
 
@@ -216,19 +236,19 @@ def targets_met(flow_config: FlowConfigResource, warehouse: WarehouseResource) -
 def no_quarantined_records(
     flow_config: FlowConfigResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    cfg = flow_config.load()
-    with warehouse.connect(cfg, read_only=True) as con:
-        rows = con.execute(
-            "select source, stream, record_key, reason, seen_at from raw.quarantine"
-            " order by seen_at desc limit 50"
-        ).fetchall()
-        total = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    (rows, columns), (((total,),), _) = _query(
+        flow_config,
+        warehouse,
+        "select source, stream, record_key, reason, seen_at from raw.quarantine"
+        " order by seen_at desc limit 50",
+        "select count(*) from raw.quarantine",
+    )
     return dg.AssetCheckResult(
         passed=total == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "quarantined": dg.MetadataValue.int(int(total)),
-            "latest": _rows_md(rows, ["source", "stream", "record_key", "reason", "seen_at"]),
+            "latest": _rows_md(rows, columns),
         },
     )
 
