@@ -5,9 +5,11 @@ one clear log line (and a `skipped` note in the metadata), so the rest of the gr
 """
 
 
+from collections.abc import Callable
+
 import dagster as dg
 
-from connectors.result import SourceError
+from connectors.result import SourceError, SyncResult
 from models.vocabulary import SERVICENOW_TABLES
 from pipelines.assets.common import (
     ProgressLogger,
@@ -32,6 +34,33 @@ SERVICENOW_SKIPPED = (
 )
 
 
+def _sync(
+    context: dg.AssetExecutionContext,
+    config: SyncRunConfig,
+    flow_config: FlowConfigResource,
+    warehouse: WarehouseResource,
+    name: str,
+    sync: Callable[..., SyncResult],
+    settings: object,
+) -> SyncResult:
+    """Run one connector into the warehouse; a source failure becomes a clear step failure."""
+    cfg = flow_config.load()
+    with warehouse.connect(cfg) as con:
+        try:
+            result = sync(
+                con,
+                settings,
+                cfg,
+                full=config.full,
+                run_started_at=run_started_at(context),
+                progress=ProgressLogger(context),
+            )
+        except SourceError as exc:
+            raise dg.Failure(description=f"{name} sync failed: {exc}") from None
+    result_warnings(result, context)
+    return result
+
+
 @dg.asset(
     key=["raw", "jira_issues"],
     group_name="raw",
@@ -52,24 +81,11 @@ def jira_issues(
 ) -> dg.MaterializeResult:
     from connectors.jira import sync_jira
 
-    cfg = flow_config.load()
     settings = jira.settings()
     if settings is None:
         context.log.info(JIRA_SKIPPED)
         return dg.MaterializeResult(metadata={"skipped": JIRA_SKIPPED})
-    with warehouse.connect(cfg) as con:
-        try:
-            result = sync_jira(
-                con,
-                settings,
-                cfg,
-                full=config.full,
-                run_started_at=run_started_at(context),
-                progress=ProgressLogger(context),
-            )
-        except SourceError as exc:
-            raise dg.Failure(description=f"JIRA sync failed: {exc}") from None
-    result_warnings(result, context)
+    result = _sync(context, config, flow_config, warehouse, "JIRA", sync_jira, settings)
     (stream,) = result.streams
     return dg.MaterializeResult(metadata={**stream_metadata(stream), "run": result.run_id})
 
@@ -101,7 +117,6 @@ def servicenow_records(
 ):
     from connectors.servicenow import sync_servicenow
 
-    cfg = flow_config.load()
     settings = servicenow.settings()
     if settings is None:
         context.log.info(SERVICENOW_SKIPPED)
@@ -110,19 +125,9 @@ def servicenow_records(
                 asset_key=["raw", f"servicenow_{table}"], metadata={"skipped": SERVICENOW_SKIPPED}
             )
         return
-    with warehouse.connect(cfg) as con:
-        try:
-            result = sync_servicenow(
-                con,
-                settings,
-                cfg,
-                full=config.full,
-                run_started_at=run_started_at(context),
-                progress=ProgressLogger(context),
-            )
-        except SourceError as exc:
-            raise dg.Failure(description=f"ServiceNow sync failed: {exc}") from None
-    result_warnings(result, context)
+    result = _sync(
+        context, config, flow_config, warehouse, "ServiceNow", sync_servicenow, settings
+    )
     by_table = {s.stream: s for s in result.streams}
     for table in SERVICENOW_TABLES:
         stream = by_table.get(table)
