@@ -9,7 +9,8 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,26 @@ def run_job_subprocess(env: Mapping[str, str], clock: datetime, *, full: bool = 
         [sys.executable, "-c", code], cwd=REPO, env=child_env, capture_output=True, text=True,
         timeout=timeout, check=False,
     )
+
+
+@contextmanager
+def environ(env: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for an in-process run (module-scoped fixtures cannot use monkeypatch)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_job(env: Mapping[str, str], clock: datetime, *, full: bool = False):
+    """The nightly job in this process (Dagster's own execution, persistent instance)."""
+    from flowmetrics.runner import run_nightly
+
+    with environ(env):
+        return run_nightly(full=full, clock=clock)

@@ -1,0 +1,125 @@
+"""Crash safety: `kill -9` of the nightly job during extraction, landing, and the core and
+metrics rebuilds. After the kill every table is whole (the old version or the new one, never
+half), the cursor has not moved past data that did not land, and the next run completes and
+equals a run that was never interrupted.
+
+The job runs in a child process (`run_nightly`, the CLI's code path) and is killed with
+SIGKILL at a named point by the test-only hook `FLOWMETRICS_CRASH_AT` (flowmetrics/faultpoints.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from flowmetrics.faultpoints import ENV as CRASH_ENV
+from sandbox import Sandbox
+from tests.reliability.helpers import (
+    NOW,
+    assert_same_warehouse,
+    environ,
+    job_env,
+    run_job,
+    run_job_subprocess,
+    snapshot,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Night 1 (`base`), then a day of changes and night 2 run cleanly (`ref`)."""
+    root = tmp_path_factory.mktemp("crash")
+    with Sandbox(seed=5, size=150, mode="cloud", now=NOW) as sb:
+        base = root / "base"
+        base.mkdir()
+        env = job_env(base, sb.env)
+        assert run_job(env, sb.now).success
+        sb.advance(days=1.0, change_fraction=0.05)
+        ref = root / "ref"
+        ref.mkdir()
+        shutil.copy(base / "flow.duckdb", ref / "flow.duckdb")
+        outcome = run_job(job_env(ref, sb.env), sb.now)
+        assert outcome.success, outcome.failures
+        yield {
+            "sb": sb,
+            "base_db": base / "flow.duckdb",
+            "base": snapshot(base / "flow.duckdb"),
+            "ref": snapshot(ref / "flow.duckdb"),
+        }
+
+
+def _whole(snap, base, ref) -> dict[str, str]:
+    """Which version each table holds after the crash: 'old', 'new' (or both), or fail."""
+    version = {}
+    for name, rows in snap.items():
+        old, new = rows == base.get(name), rows == ref.get(name)
+        assert old or new, f"{name} is neither the previous nor the next version: half-built"
+        version[name] = "old" if old and not new else ("new" if new and not old else "same")
+    return version
+
+
+@pytest.mark.parametrize(
+    ("point", "raw_landed"),
+    [
+        ("extract:5", False),   # the 5th HTTP response of the run
+        ("land:2", False),      # inside JIRA's landing transaction, after one upsert
+        ("core:2", True),       # inside core.status_intervals' rebuild transaction
+        ("metrics:3", True),    # inside metrics.wait_states' rebuild transaction
+    ],
+)
+def test_kill_9_then_next_run_equals_an_uninterrupted_one(world, tmp_path, point, raw_landed):
+    sb = world["sb"]
+    shutil.copy(world["base_db"], tmp_path / "flow.duckdb")
+    env = job_env(tmp_path, sb.env)
+
+    crashed = run_job_subprocess(env, sb.now, extra_env={CRASH_ENV: point})
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+
+    after = snapshot(tmp_path / "flow.duckdb")
+    version = _whole(after, world["base"], world["ref"])
+    raw = {n: v for n, v in version.items() if n.startswith("raw.")}
+    if raw_landed:
+        assert "old" not in raw.values(), raw
+    else:
+        # nothing landed and no cursor moved: raw (sync_state included) is the previous night's
+        assert "new" not in raw.values(), raw
+    if point.startswith("core"):
+        assert all(v != "new" for n, v in version.items() if n.startswith("metrics.")), version
+
+    outcome = run_job(env, sb.now)
+    assert outcome.success, outcome.failures
+    assert_same_warehouse(snapshot(tmp_path / "flow.duckdb"), world["ref"])
+    # the killed run was reaped (marked failed, its warehouse-pool slot freed), not left
+    # "started" holding the only slot, which made the next run wait forever (bug fixed)
+    with environ(env), dg.DagsterInstance.get() as instance:
+        statuses = [r.status for r in instance.get_runs()]
+    assert statuses.count(dg.DagsterRunStatus.FAILURE) == 1
+    assert dg.DagsterRunStatus.STARTED not in statuses
+
+
+def test_cursor_never_passes_unlanded_data(world, tmp_path):
+    """A run killed while landing leaves every cursor where the last committed run put it."""
+    import duckdb
+
+    sb = world["sb"]
+    shutil.copy(world["base_db"], tmp_path / "flow.duckdb")
+    env = job_env(tmp_path, sb.env)
+    before = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
+    cursors = before.execute("select source, stream, cursor_end from raw.sync_state").fetchall()
+    before.close()
+    crashed = run_job_subprocess(env, sb.now, extra_env={CRASH_ENV: "land:3"})
+    assert crashed.returncode == -signal.SIGKILL
+    con = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
+    try:
+        assert con.execute(
+            "select source, stream, cursor_end from raw.sync_state").fetchall() == cursors
+        newest = con.execute("select max(cursor_end) from raw.sync_state").fetchone()[0]
+        assert newest < sb.now - timedelta(hours=12)  # still night 1's cursor
+    finally:
+        con.close()
