@@ -187,6 +187,10 @@ class _TruncatedBody(ValueError):
     pass
 
 
+class NotJsonResponse(ValueError):
+    """A 2xx HTML page where the API answers JSON: a proxy, firewall or SSO login page."""
+
+
 def _looks_truncated(exc: Exception) -> bool:
     return isinstance(exc, _TruncatedBody)
 
@@ -194,6 +198,14 @@ def _looks_truncated(exc: Exception) -> bool:
 def _attach_json(response: requests.Response) -> None:
     """Parse a JSON body once; a 2xx body that does not parse is a transient (cut) response."""
     ctype = response.headers.get("Content-Type", "")
+    if "html" in ctype.lower() and 200 <= response.status_code < 300:
+        req = response.request
+        raise NotJsonResponse(
+            f"{urlsplit(response.url or '').netloc} answered HTTP {response.status_code} with "
+            f"an HTML page instead of JSON for {req.method if req else 'GET'} "
+            f"{urlsplit(response.url or '').path}: a proxy, firewall or SSO login page is in "
+            "the way, or the URL setting points at the web UI rather than the site's base URL"
+        )
     if "json" not in ctype or not response.content:
         return
     try:

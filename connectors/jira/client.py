@@ -45,6 +45,8 @@ class _TransportJIRA(jira.JIRA):
 
 def _refuse_failed_login(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """A 200 with `X-Seraph-LoginReason: AUTHENTICATED_FAILED` is a failed login (JRA-41559)."""
+    if response.status_code != 200:
+        return  # a 401/403 says it itself (and gets the message naming the settings)
     reason = response.headers.get("X-Seraph-LoginReason", "")
     if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
         raise JiraAuthFailed(reason)

@@ -65,7 +65,7 @@ def explain(exc: BaseException, settings: JiraSettings) -> SourceError:
         return SourceError(
             f"JIRA rejected the credentials for {settings.who} at {url} "
             "(HTTP 200 with X-Seraph-LoginReason AUTHENTICATED_FAILED; a CAPTCHA may be "
-            "pending on the account)"
+            "pending on the account); check JIRA_EMAIL/JIRA_API_TOKEN or JIRA_PAT"
         )
     if isinstance(exc, JiraHttpError):
         detail = f": {'; '.join(exc.messages)}" if exc.messages else ""
