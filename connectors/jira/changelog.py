@@ -8,10 +8,14 @@ Data Center: the changelog embedded by `/search?expand=changelog` when it provab
 history (`startAt == 0` and as many histories as its `total`), else
 `GET /rest/api/2/issue/{id}?expand=changelog`.
 
-Completeness is checked where it can be: against `total` (per-issue and DC routes), against the
-histories an embedded changelog shows, and, for bulkfetch, the last status change must lead to
-the issue's current status unless the issue changed after it was searched. A shortfall raises
-`SourceError` naming the issue: wrong history is worse than a failed night.
+Completeness is checked (by the caller, while it maps each batch: `sync._collect`) where it can
+be: against `total` (per-issue and DC routes), against the histories an embedded changelog
+shows, and, for bulkfetch, the last status change must lead to the issue's current status
+unless the issue changed after it was searched (else the issue is re-read per issue). A
+shortfall raises `SourceError` naming the issue: wrong history is worse than a failed night.
+
+The fetcher only sends requests; in a sync it runs on the prefetch thread (`sync._extract`),
+which owns the client until it has finished.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from connectors.jira.client import JiraClient
 from connectors.jira.errors import JiraHttpError
-from connectors.jira.records import is_status_item, oldest_first, parse_ts, status_histories
+from connectors.jira.records import oldest_first, parse_ts, status_histories
 from connectors.result import SourceError
 
 log = logging.getLogger(__name__)
@@ -53,47 +57,35 @@ class ChangelogFetcher:
         self.per_issue_available = True
 
     def fetch(self, issues: list[dict[str, Any]]) -> dict[str, History]:
-        """Histories for up to `BULK_IDS` issues, keyed by issue id, checked for completeness."""
+        """Histories for up to `BULK_IDS` issues, keyed by issue id: requests only.
+
+        The caller verifies each one with `check_complete` and `chain_mismatch` while it maps
+        the batch (one walk over the items, see `records.scan_histories`) and re-reads the
+        issues whose bulkfetch history does not reach their current status with `reread`.
+        """
         ids = list(dict.fromkeys(str(i["id"]) for i in issues if i.get("id")))
         if not ids:
             return {}
         if not self.client.is_cloud:
-            found = {str(i["id"]): self._datacenter(i) for i in issues if i.get("id")}
-        else:
-            found = None
-            if self.bulk_available:
-                try:
-                    found = self._bulkfetch(ids)
-                except JiraHttpError as exc:
-                    if exc.status != 404:
-                        raise
-                    message = (
-                        "JIRA has no changelog/bulkfetch (HTTP 404): reading changelogs per "
-                        "issue, one request each"
-                    )
-                    log.warning(message)
-                    self.warnings.append(message)
-                    self.bulk_available = False
-            if found is None:
-                found = self._per_issue_all(issues)
-        for issue in issues:
-            if not issue.get("id"):
-                continue
-            issue_id = str(issue["id"])
-            check_complete(issue, found[issue_id])
-            mismatch = chain_mismatch(issue, found[issue_id])
-            if mismatch and found[issue_id].route == "bulkfetch":
-                # bulkfetch reports no total: re-read this issue by a route that does
-                found[issue_id] = self._per_issue_all([issue])[issue_id]
-                check_complete(issue, found[issue_id])
-                mismatch = chain_mismatch(issue, found[issue_id])
-            if mismatch:
-                # Complete by JIRA's own count, yet not ending in the current status (imported
-                # or migrated issues): land it and let the history_complete check show it.
-                message = f"JIRA history of {issue.get('key')} (id {issue_id}): {mismatch}"
+            return {str(i["id"]): self._datacenter(i) for i in issues if i.get("id")}
+        if self.bulk_available:
+            try:
+                return self._bulkfetch(ids)
+            except JiraHttpError as exc:
+                if exc.status != 404:
+                    raise
+                message = (
+                    "JIRA has no changelog/bulkfetch (HTTP 404): reading changelogs per "
+                    "issue, one request each"
+                )
                 log.warning(message)
                 self.warnings.append(message)
-        return found
+                self.bulk_available = False
+        return self._per_issue_all(issues)
+
+    def reread(self, issues: list[dict[str, Any]]) -> dict[str, History]:
+        """Histories by a route that reports a total (bulkfetch does not)."""
+        return self._per_issue_all(issues)
 
     def _bulkfetch(self, ids: list[str]) -> dict[str, History]:
         merged: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -201,27 +193,28 @@ def check_complete(issue: dict[str, Any], got: History) -> None:
             )
 
 
-def chain_mismatch(issue: dict[str, Any], got: History) -> str | None:
-    """Why the fetched history does not end in the issue's current status, or None."""
-    last: tuple[dict[str, Any], dict[str, Any]] | None = None
-    for history in got.histories:
-        for item in history.get("items") or []:
-            if is_status_item(item):
-                last = (history, item)
+def chain_mismatch(
+    issue: dict[str, Any], got: History, last_item: dict[str, Any] | None, last_created: Any
+) -> str | None:
+    """Why the fetched history does not end in the issue's current status, or None.
+
+    `last_item` is the last status item of `got` in time order and `last_created` its
+    history's `created`, as found by `records.scan_histories` (no second walk here).
+    """
     fields = issue.get("fields") or {}
     current = (fields.get("status") or {}).get("id")
-    if last is None or current is None or last[1].get("to") is None:
+    if last_item is None or current is None or last_item.get("to") is None:
         return None
-    if str(last[1]["to"]) == str(current):
+    if str(last_item["to"]) == str(current):
         return None
     try:
-        changed_later = parse_ts(last[0].get("created")) > parse_ts(fields.get("updated"))
+        changed_later = parse_ts(last_created) > parse_ts(fields.get("updated"))
     except ValueError:
         changed_later = False
     if changed_later:
         return None  # the issue moved on after the search; the next window re-reads it
     return (
-        f"the last status change (via {got.route}) leads to status {last[1]['to']} but the "
+        f"the last status change (via {got.route}) leads to status {last_item['to']} but the "
         f"issue is in status {current}"
     )
 

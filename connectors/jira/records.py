@@ -1,16 +1,19 @@
 """API JSON -> raw-layer rows: the only place that knows JIRA's payload shapes.
 
-Rows are plain dicts collected into lists and landed in one bulk statement per table: per-row
-inserts would make DuckDB, not JSON parsing, the cost of a sync. Timestamps arrive as
-`2024-06-28T06:29:06.215-0700` (the API user's zone) or, from bulkfetch, as integer epoch
-seconds; all are stored as UTC instants. A record we cannot trust raises `BadRecord` and goes
-to quarantine instead of the warehouse.
+Rows are tuples in the order of `ISSUE_COLUMNS` / `CHANGE_COLUMNS`, collected per issue and
+landed as one column-built DataFrame per table: per-row inserts (or DataFrames built from
+lists of dicts) would make landing, not JSON parsing, the cost of a sync. Each history's items
+are walked once (`scan_histories` returns the rows and everything the completeness checks need)
+and each payload is serialised once. Timestamps arrive as `2024-06-28T06:29:06.215-0700` (the
+API user's zone) or, from bulkfetch, as integer epoch seconds; all are stored as UTC instants.
+A record we cannot trust raises `BadRecord` and goes to quarantine instead of the warehouse.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +79,20 @@ def _name(obj: Any) -> str | None:
     return obj.get("name") if isinstance(obj, dict) else None
 
 
+ISSUE_COLUMNS = (
+    "issue_id", "issue_key", "project_key", "issue_type", "summary", "status_id",
+    "status_name", "status_category", "priority", "labels", "components", "parent_key",
+    "created_at", "updated_at", "url", "changelog_total", "status_histories", "payload",
+    "synced_at", "is_deleted", "deleted_at",
+)
+CHANGE_COLUMNS = (
+    "issue_id", "history_id", "item_index", "changed_at", "author", "from_status_id",
+    "from_status", "to_status_id", "to_status", "source_order", "payload",
+)
+#: Position of `status_id` in an issue row (the catalogue check reads it back).
+ISSUE_STATUS_ID = ISSUE_COLUMNS.index("status_id")
+
+
 def issue_row(
     issue: dict[str, Any],
     *,
@@ -83,8 +100,8 @@ def issue_row(
     synced_at: datetime,
     changelog_total: int | None,
     status_histories: int,
-) -> dict[str, Any]:
-    """One raw.jira_issues row, keyed by the immutable issue id."""
+) -> tuple[Any, ...]:
+    """One raw.jira_issues row (`ISSUE_COLUMNS` order), keyed by the immutable issue id."""
     issue_id = issue.get("id")
     if not issue_id:
         raise BadRecord("issue without an id")
@@ -101,36 +118,35 @@ def issue_row(
     except ValueError as exc:
         raise BadRecord(f"fields.updated: {exc}") from None
     status = fields.get("status") or {}
-    if status.get("id") is None and not status.get("name"):
-        # no current status: core could give it no stage or kind (NULLs in every metric)
-        raise BadRecord("fields.status: missing or null")
     category = status.get("statusCategory") or {}
     project = fields.get("project") or {}
     parent = fields.get("parent") or {}
-    payload = {k: v for k, v in issue.items() if k != "changelog"}
-    return {
-        "issue_id": str(issue_id),
-        "issue_key": key,
-        "project_key": project.get("key"),
-        "issue_type": _name(fields.get("issuetype")),
-        "summary": fields.get("summary"),
-        "status_id": str(status["id"]) if status.get("id") is not None else None,
-        "status_name": status.get("name"),
-        "status_category": category.get("key"),
-        "priority": _name(fields.get("priority")),
-        "labels": [str(x) for x in fields.get("labels") or []],
-        "components": [c.get("name") for c in fields.get("components") or [] if isinstance(c, dict)],
-        "parent_key": parent.get("key"),
-        "created_at": created,
-        "updated_at": updated,
-        "url": f"{base_url}/browse/{key}",
-        "changelog_total": changelog_total,
-        "status_histories": status_histories,
-        "payload": _dumps(payload),
-        "synced_at": synced_at,
-        "is_deleted": False,
-        "deleted_at": None,
-    }
+    payload = (
+        {k: v for k, v in issue.items() if k != "changelog"} if "changelog" in issue else issue
+    )
+    return (
+        str(issue_id),
+        key,
+        project.get("key"),
+        _name(fields.get("issuetype")),
+        fields.get("summary"),
+        str(status["id"]) if status.get("id") is not None else None,
+        status.get("name"),
+        category.get("key"),
+        _name(fields.get("priority")),
+        [str(x) for x in fields.get("labels") or []],
+        [c.get("name") for c in fields.get("components") or [] if isinstance(c, dict)],
+        parent.get("key"),
+        created,
+        updated,
+        f"{base_url}/browse/{key}",
+        changelog_total,
+        status_histories,
+        _dumps(payload),
+        synced_at,
+        False,
+        None,
+    )
 
 
 def is_status_item(item: dict[str, Any]) -> bool:
@@ -153,51 +169,81 @@ def status_histories(histories: Iterable[dict[str, Any]]) -> list[dict[str, Any]
     return [h for h in histories if any(is_status_item(i) for i in h.get("items") or [])]
 
 
-def status_change_rows(
+@dataclass(slots=True)
+class HistoryScan:
+    """One walk over an issue's histories: its status-change rows and what the checks need.
+
+    `status_histories` counts every history with a status item (landed or quarantined);
+    `landed` only those that produced rows. `last_item`/`last_created` are the last status item
+    in time order and its history's `created` (raw), for `changelog.chain_mismatch`.
+    """
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    status_histories: int = 0
+    landed: int = 0
+    last_item: dict[str, Any] | None = None
+    last_created: Any = None
+
+
+def scan_histories(
     issue_id: str, histories: list[dict[str, Any]], bad: list[tuple[str, str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """raw.jira_status_changes rows for one issue; `histories` oldest first.
+) -> HistoryScan:
+    """raw.jira_status_changes rows (`CHANGE_COLUMNS` order) for one issue; histories oldest
+    first, each history's items walked once and its payload serialised once.
 
     `source_order` numbers the status items in the order JIRA returned them, so same-instant
     changes keep their order downstream. Unusable histories are appended to `bad` as
     (record key, reason, payload).
     """
-    rows: list[dict[str, Any]] = []
+    scan = HistoryScan()
+    rows = scan.rows
     order = 0
     for history in histories:
-        items = history.get("items") or []
-        status_items = [(n, i) for n, i in enumerate(items) if is_status_item(i)]
-        if not status_items:
+        status_items = None
+        for index, item in enumerate(history.get("items") or ()):
+            if item.get("field") == "status" and item.get("fieldtype", "jira") == "jira":
+                if status_items is None:
+                    status_items = [(index, item)]
+                else:
+                    status_items.append((index, item))
+        if status_items is None:
             continue
+        scan.status_histories += 1
+        created = history.get("created")
+        scan.last_item = status_items[-1][1]
+        scan.last_created = created
         hid = history.get("id")
         if hid is None:
             bad.append((issue_id, "changelog history without an id", history))
             continue
         try:
-            at = parse_ts(history.get("created"))
+            at = parse_ts(created)
         except ValueError as exc:
             bad.append((f"{issue_id}/{hid}", f"history created: {exc}", history))
             continue
-        author = history.get("author") or {}
+        author = history.get("author")
+        name = author.get("displayName") if isinstance(author, dict) else None
         payload = _dumps(history)
+        hid = str(hid)
+        scan.landed += 1
         for index, item in status_items:
             order += 1
-            rows.append(
-                {
-                    "issue_id": issue_id,
-                    "history_id": str(hid),
-                    "item_index": index,
-                    "changed_at": at,
-                    "author": author.get("displayName"),
-                    "from_status_id": _str_or_none(item.get("from")),
-                    "from_status": item.get("fromString"),
-                    "to_status_id": _str_or_none(item.get("to")),
-                    "to_status": item.get("toString"),
-                    "source_order": order,
-                    "payload": payload,
-                }
-            )
-    return rows
+            frm = item.get("from")
+            to = item.get("to")
+            rows.append((
+                issue_id,
+                hid,
+                index,
+                at,
+                name,
+                None if frm is None else str(frm),
+                item.get("fromString"),
+                None if to is None else str(to),
+                item.get("toString"),
+                order,
+                payload,
+            ))
+    return scan
 
 
 def _str_or_none(value: Any) -> str | None:
