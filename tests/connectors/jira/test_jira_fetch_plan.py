@@ -1,0 +1,195 @@
+"""What the sync asks for and when, through the real `jira` client against a `responses` JIRA:
+the exact search fields, the status-catalogue re-read rule (request counts), and the prefetch
+thread (errors on a later page land nothing; a failing consumer stops the worker)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from jirafake import NOW, chain, make_issue
+
+import connectors.jira.sync as jira_sync
+from connectors.jira import sync_jira
+from connectors.jira.prefetch import prefetched
+from connectors.jira.records import ISSUE_FIELDS
+from connectors.result import SourceError
+
+CORE_FIELDS = {
+    "summary", "status", "issuetype", "project", "priority", "labels", "components", "parent",
+    "created", "updated",
+}
+STATUS = "/rest/api/2/status"
+
+
+def seed(fake, n, first=1):
+    for k in range(first, first + n):
+        fake.add(make_issue(str(10000 + k), f"PAY-{k}", status="5"), chain(10000 + k, ["1", "3", "5"]))
+
+
+def status_reads(fake):
+    return sum(1 for _, p, _ in fake.calls if p == STATUS)
+
+
+def prefetch_threads():
+    return [t for t in threading.enumerate() if t.name == "jira-prefetch"]
+
+
+# -- fields ---------------------------------------------------------------------------------
+
+
+def test_search_asks_exactly_the_fields_core_derives_from(con, settings, cfg, cloud, policy):
+    seed(cloud, 3)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    search = [q for m, p, q in cloud.calls if p.endswith("search/jql")]
+    assert len(search) == 1
+    assert sorted(search[0]["fields"]) == sorted(CORE_FIELDS)  # repeated `fields` params
+    assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (API-NOTES 1.2)
+    assert search[0]["maxResults"] == "1000"
+    assert "/rest/api/2/field" not in cloud.paths()  # system ids need no name lookup
+    # the payload landed is the issue as search returned it
+    payload = json.loads(con.execute(
+        "select payload from raw.jira_issues where issue_id = '10001'").fetchone()[0])
+    assert payload == cloud.issues[0]
+
+
+# -- status catalogue -----------------------------------------------------------------------
+
+
+def test_catalogue_is_read_on_full_syncs_and_when_stale_not_every_night(
+    con, settings, cfg, cloud, policy
+):
+    seed(cloud, 2)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert status_reads(cloud) == 1
+    # next night, an issue changed (known status): no catalogue request at all
+    cloud.add(make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:30:00.000+0000"),
+              chain(10001, ["1", "3"]))
+    before = len(cloud.calls)
+    night = sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
+    assert status_reads(cloud) == 1
+    assert [p for _, p, _ in cloud.calls[before:]] == [
+        "/rest/api/2/serverInfo", "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
+    ]
+    assert night.requests == 3
+    # older than sync.census_days (7): read again (and the census runs, as before)
+    sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=8), policy=policy)
+    assert status_reads(cloud) == 2
+    synced = con.execute("select distinct synced_at from raw.jira_statuses").fetchall()
+    assert synced == [(NOW + timedelta(days=8),)]
+    # a forced full sync reads it whatever its age
+    sync_jira(con, settings, cfg, full=True, run_started_at=NOW + timedelta(days=9), policy=policy)
+    assert status_reads(cloud) == 3
+
+
+def test_unknown_status_id_costs_one_catalogue_request(con, settings, cfg, cloud, policy):
+    seed(cloud, 2)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    cloud.statuses.append(
+        {"id": "77", "name": "Blocked", "statusCategory": {"id": 4, "key": "indeterminate"}})
+    cloud.add(make_issue("10002", "PAY-2", status="77", updated="2024-03-01T12:30:00.000+0000"),
+              chain(10002, ["1", "77"]))
+    before = len(cloud.calls)
+    night = sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
+    assert [p for _, p, _ in cloud.calls[before:]] == [
+        "/rest/api/2/serverInfo", "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
+        STATUS,
+    ]
+    assert night.requests == 4
+    assert con.execute(
+        "select name, category_key from raw.jira_statuses where status_id = '77'"
+    ).fetchone() == ("Blocked", "indeterminate")
+    # the night after, the id is known: no catalogue request again
+    cloud.add(make_issue("10001", "PAY-1", status="77", updated="2024-03-02T12:30:00.000+0000"),
+              chain(10001, ["1", "77"]))
+    sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=2), policy=policy)
+    assert status_reads(cloud) == 2
+
+
+def test_empty_catalogue_is_read_on_an_incremental_run(con, settings, cfg, cloud, policy):
+    seed(cloud, 1)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    con.execute("delete from raw.jira_statuses")
+    sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
+    assert status_reads(cloud) == 2
+    assert con.execute("select count(*) from raw.jira_statuses").fetchone()[0] == 4
+
+
+# -- prefetch -------------------------------------------------------------------------------
+
+
+def test_error_on_page_two_while_page_one_is_mapped_lands_nothing(
+    con, settings, cfg, cloud, policy, monkeypatch
+):
+    seed(cloud, 3)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    state = con.execute("select * from raw.sync_state").fetchall()
+    landed = con.execute("select issue_id, status_id, synced_at from raw.jira_issues"
+                         " order by issue_id").fetchall()
+    history = con.execute("select count(*) from raw.jira_status_changes").fetchone()
+    # page 1 (a changed issue) is fetched, bulkfetched and mapped; page 2 fails
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+    changed = make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:30:00.000+0000")
+    cloud.add(changed, chain(10001, ["1", "3"]))
+    cloud.search_script = [
+        {"issues": [changed], "nextPageToken": "p2"},
+        (400, {}, json.dumps({"errorMessages": ["boom on page 2"]})),
+    ]
+    mapped = []
+    real_collect = jira_sync._collect
+
+    def spy(found, issues, *args, **kwargs):
+        mapped.append([i["id"] for i in issues])
+        return real_collect(found, issues, *args, **kwargs)
+
+    monkeypatch.setattr(jira_sync, "_collect", spy)
+    with pytest.raises(SourceError, match=r"HTTP 400.*boom on page 2"):
+        sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
+    assert mapped == [["10001"]]  # page 1 was mapped before the error surfaced
+    assert cloud.count("search/jql") == 3 and cloud.count("bulkfetch") == 2
+    assert con.execute("select * from raw.sync_state").fetchall() == state
+    assert con.execute("select issue_id, status_id, synced_at from raw.jira_issues"
+                       " order by issue_id").fetchall() == landed
+    assert con.execute("select count(*) from raw.jira_status_changes").fetchone() == history
+    assert con.execute("select status from raw.sync_runs order by started_at").fetchall() == [
+        ("success",), ("failed",)]
+    assert prefetch_threads() == []
+
+
+def test_failure_while_mapping_stops_the_prefetch_thread(
+    con, settings, cfg, cloud, policy, monkeypatch
+):
+    seed(cloud, 6)
+    cloud.search_cap = 1
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("mapping failed")
+
+    monkeypatch.setattr(jira_sync, "_collect", boom)
+    with pytest.raises(SourceError, match="mapping failed"):
+        sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert prefetch_threads() == []
+    # the worker stopped within its bounded lead: never all 6 pages
+    assert cloud.count("search/jql") < 6
+    assert con.execute("select count(*) from raw.jira_issues").fetchone() == (0,)
+
+
+def test_prefetched_runs_the_producer_on_one_other_thread_and_reraises():
+    seen: list[str] = []
+
+    def produce():
+        for n in range(3):
+            seen.append(threading.current_thread().name)
+            yield n
+        raise ValueError("producer failed")
+
+    out = []
+    with pytest.raises(ValueError, match="producer failed"):
+        for item in prefetched(produce(), depth=1, name="t-prefetch"):
+            out.append(item)
+    assert out == [0, 1, 2]
+    assert set(seen) == {"t-prefetch"}
+    assert not [t for t in threading.enumerate() if t.name == "t-prefetch"]
