@@ -1,7 +1,15 @@
-"""Reading one table's window: records, state history (with fallbacks), deletions, labels.
+"""Reading the tables' windows: records, state history (with fallbacks), deletions, labels.
 
-Nothing here writes to DuckDB: a table is read completely first, so a failure half-way
-leaves the warehouse and the cursor untouched (sync.py lands everything in one transaction).
+Nothing here writes to DuckDB: everything is read completely first, so a failure half-way
+leaves the warehouse and the cursors untouched (sync.py lands everything in one transaction).
+
+Request economy (docs/benchmarks.md): the records of each table are one keyset scan; the
+history of ALL tables that share a window is one `sys_audit` scan (`tablenameIN…`), either
+restricted to the changed records (`documentkeyIN…`, when they fit in one batch) or, for
+many records, the whole `tablename+fieldname+sys_created_on` window (API-NOTES 2.4) filtered
+here to the records read; no changed record, no sys_audit request. Tombstones are one
+`sys_audit_delete` scan for all tables. Labels (`sys_choice`) and groups (`sys_user_group`) are
+read only when due (see `catalogue_due`).
 """
 
 from __future__ import annotations
@@ -10,7 +18,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.result import Progress
 from connectors.servicenow import query as q
@@ -48,6 +57,11 @@ CHOICE_FIELDS = ("sys_id", "name", "element", "value", "label", "sequence", "ina
                  "language")
 GROUP_FIELDS = ("sys_id", "name")
 
+#: Changed records whose sys_ids fit in this many documentkeyIN lists (~120 sys_ids each) are
+#: read by key; more, and one window scan of sys_audit is cheaper: each keyed list is its own
+#: scan with its own last page, while the window scan reads only full pages of history rows.
+AUDIT_BATCHES = 1
+
 #: Looks up the landed (state, updated_at) of records by sys_id, for observed history.
 LandedLookup = Callable[[Sequence[str]], Mapping[str, tuple[str | None, datetime]]]
 
@@ -61,7 +75,8 @@ class TableFetch:
     records: list[RecordRow] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
-    choices: list[Row] = field(default_factory=list)
+    #: sys_choice rows when the labels were read this run; None = not due (see catalogue_due)
+    choices: list[Row] | None = None
     deletions: list[tuple[str, datetime]] = field(default_factory=list)
     history_source: str = SYS_AUDIT
     approximate_since: datetime | None = None
@@ -70,6 +85,59 @@ class TableFetch:
     requests: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def catalogue_read(self) -> bool:
+        return self.choices is not None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the warehouse already holds of the labels and groups, to decide whether to re-read.
+
+    Attributes:
+        choice_values: per table, the state values landed in raw.servicenow_choices.
+        group_ids: the sys_ids landed in raw.servicenow_groups.
+        read_at: per table, when its labels (and, for the first table, the groups) were last
+            read (raw.sync_state.last_census_at, on the same clock as `now` below).
+        now: the instant to age them against.
+        max_age: `sync.census_days`.
+    """
+
+    choice_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    group_ids: frozenset[str] = frozenset()
+    read_at: Mapping[str, datetime | None] = field(default_factory=dict)
+    now: datetime | None = None
+    max_age: timedelta = timedelta(days=7)
+
+    def stale(self, table: str) -> bool:
+        last = self.read_at.get(table)
+        return last is None or self.now is None or self.now - last >= self.max_age
+
+
+def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
+                  ) -> tuple[list[str], bool]:
+    """(tables whose state labels to read, whether to read the groups) for this run.
+
+    Labels of a table are due on its full sync, when never read or older than
+    `sync.census_days`, or when a fetched record carries a state value the stored labels lack
+    (a new state, e.g. after an upgrade). Groups likewise, aged with the first table, or when a
+    fetched record names a group sys_id not landed yet. A stored catalogue that is empty (the
+    table is forbidden or not served) is only retried when it is stale, not every night.
+    """
+    tables: list[str] = []
+    for f in fetches:
+        known = catalogue.choice_values.get(f.table)
+        if f.window.is_full or catalogue.stale(f.table) or (known and any(
+                r.state is not None and r.state not in known for r in f.records)):
+            tables.append(f.table)
+    groups = bool(fetches) and (
+        any(f.window.is_full for f in fetches) or catalogue.stale(fetches[0].table)
+        or bool(catalogue.group_ids and any(
+            r.assignment_group_id is not None
+            and r.assignment_group_id not in catalogue.group_ids
+            for f in fetches for r in f.records)))
+    return tables, groups
 
 
 def _updated_key(row: Row) -> tuple[str, str] | None:
@@ -101,6 +169,7 @@ class TableReader:
         page_size: int,
         progress: Progress,
         keys_budget: int = q.DEFAULT_KEYS_BUDGET,
+        audit_batches: int | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -108,18 +177,49 @@ class TableReader:
         self.page_size = page_size
         self.progress = progress
         self.keys_budget = keys_budget
+        self.audit_batches = AUDIT_BATCHES if audit_batches is None else audit_batches
 
-    # -- one table ----------------------------------------------------------------------------
-    def read(self, table: str, window: SyncWindow, landed: LandedLookup) -> TableFetch:
+    # -- all tables ----------------------------------------------------------------------------
+    def read_all(
+        self,
+        tables: Sequence[str],
+        windows: Mapping[str, SyncWindow],
+        landed: LandedLookup,
+        catalogue: Catalogue | None = None,
+    ) -> tuple[list[TableFetch], list[Row] | None]:
+        """Every table's window; returns the fetches and the groups (None = not due).
+
+        Requests of the scans shared by several tables (history, tombstones, labels, groups)
+        are counted with the first table of the scan, so the per-stream counts add up to the
+        run's total.
+        """
+        fetches = [TableFetch(t, windows[t]) for t in tables]
+        for f in fetches:
+            self._timed(f, self._records, f)
+        by_window: dict[tuple[datetime | None, datetime], list[TableFetch]] = {}
+        for f in fetches:
+            by_window.setdefault((f.window.start, f.window.end), []).append(f)
+        for group in by_window.values():
+            self._timed(group[0], self._history, group, landed)
+            self._timed(group[0], self._deletions, group)
+        due, groups_due = catalogue_due(fetches, catalogue or Catalogue())
+        if due:
+            first = next(f for f in fetches if f.table in due)
+            self._timed(first, self._choices, [f for f in fetches if f.table in due])
+        groups: list[Row] | None = None
+        if groups_due and fetches:
+            warnings: list[str] = []
+            groups = self._timed(fetches[0], self.groups, warnings)
+            fetches[0].warnings.extend(warnings)
+        return fetches, groups
+
+    def _timed(self, owner: TableFetch, fn: Callable[..., Any], *args: Any) -> Any:
         started, before = time.monotonic(), self.client.stats.requests
-        out = TableFetch(table, window)
-        self._records(out)
-        self._history(out, landed)
-        self._deletions(out)
-        self._choices(out)
-        out.requests = self.client.stats.requests - before
-        out.seconds = time.monotonic() - started
-        return out
+        try:
+            return fn(*args)
+        finally:
+            owner.requests += self.client.stats.requests - before
+            owner.seconds += time.monotonic() - started
 
     def _records(self, out: TableFetch) -> None:
         window, table = out.window, out.table
@@ -146,15 +246,27 @@ class TableReader:
             out.warnings.append(f"{table}: {pager.denied_rows} rows hidden by ACLs ({{}} rows)")
 
     # -- history ------------------------------------------------------------------------------
-    def _history(self, out: TableFetch, landed: LandedLookup) -> None:
-        keys = [r.sys_id for r in out.records]
+    def _history(self, group: list[TableFetch], landed: LandedLookup) -> None:
+        """State history of the tables of one window: one sys_audit scan, else per-table
+        fallbacks (metric_instance, then observation)."""
+        changed = [f for f in group if f.records]
+        if not changed:
+            return  # nothing changed in the window: no history to read
         try:
-            out.changes = self._audit(out, keys)
-            out.history_source = SYS_AUDIT
+            self._audit(changed)
+            for f in changed:
+                f.history_source = SYS_AUDIT
             return
         except TableForbidden as exc:
-            out.warnings.append(f"{out.table}: sys_audit is not readable ({exc}); trying "
-                                "metric_instance")
+            for f in changed:
+                f.changes = []
+                f.warnings.append(f"{f.table}: sys_audit is not readable ({exc}); trying "
+                                  "metric_instance")
+        for f in changed:
+            self._fallback(f, landed)
+
+    def _fallback(self, out: TableFetch, landed: LandedLookup) -> None:
+        keys = [r.sys_id for r in out.records]
         try:
             changes = self._metrics(out, keys)
         except TableForbidden as exc:
@@ -178,25 +290,50 @@ class TableReader:
             "to sys_audit for the full history"
         )
 
-    def _audit(self, out: TableFetch, keys: list[str]) -> list[ChangeRow]:
-        window, table = out.window, out.table
-        changes: list[ChangeRow] = []
-        for batch in q.batch_keys(keys, self.keys_budget):
+    def _audit(self, group: list[TableFetch]) -> None:
+        """One sys_audit scan for the changed records of these tables (same window).
+
+        When the records' sys_ids fit in `audit_batches` documentkeyIN lists, those lists are
+        read (cheap and index-friendly for a small nightly window); otherwise the whole
+        `tablename+fieldname+sys_created_on` window is read once and rows of records not read
+        this run are dropped, so the history is the same either way.
+        """
+        window = group[0].window
+        tables = [f.table for f in group]
+        owner: dict[str, TableFetch] = {r.sys_id: f for f in group for r in f.records}
+        batches = list(q.batch_keys(list(owner), self.keys_budget))
+        keyed: list[list[str] | None] = (
+            list(batches) if len(batches) <= self.audit_batches else [None])
+        seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
+        found: dict[str, list[ChangeRow]] = {t: [] for t in tables}
+        for batch in keyed:
             pager: Pager[tuple[str, str]] = Pager(
                 self.client, "sys_audit", AUDIT_FIELDS,
                 lambda after, b=batch: q.audit_query(
-                    table, STATE_FIELD, b, window.start, window.end, after),
+                    tables, STATE_FIELD, b, window.start, window.end, after),
                 _created_key, self.page_size,
             )
             for page in pager:
-                rows, bad = audit_changes(table, page)
-                changes.extend(rows)
-                out.quarantined.extend(bad)
-                self.progress(SOURCE, table, f"state history: {len(changes)} changes",
-                              len(out.records))
-            out.history_pages += pager.pages
-            _warn_hidden(out, pager, "sys_audit", "state history may be incomplete")
-        return _dedupe(changes)
+                per_table: dict[str, list[Row]] = {}
+                for row in page:
+                    f = owner.get(ref_value(row.get("documentkey")) or "")
+                    if f is None:
+                        tablename = text_value(row.get("tablename"))
+                        if ref_value(row.get("documentkey")) or tablename not in (None, *tables):
+                            continue  # a record not read this run (window scan)
+                        f = next((g for g in group if g.table == tablename), group[0])
+                    per_table.setdefault(f.table, []).append(row)
+                for table, rows in per_table.items():
+                    f = next(g for g in group if g.table == table)
+                    got, bad = audit_changes(table, rows, seen[table])
+                    found[table].extend(got)
+                    f.quarantined.extend(bad)
+                    self.progress(SOURCE, table, f"state history: {len(found[table])} changes",
+                                  len(f.records))
+            group[0].history_pages += pager.pages
+            _warn_hidden(group[0], pager, "sys_audit", "state history may be incomplete")
+        for f in group:
+            f.changes = _dedupe(found[f.table])
 
     def _metrics(self, out: TableFetch, keys: list[str]) -> list[ChangeRow] | None:
         """Changes from metric_instance, or None when the metric is not kept for this table."""
@@ -219,11 +356,13 @@ class TableReader:
         return metric_changes(table, rows, {r.sys_id: r.state for r in out.records})
 
     # -- deletions and labels -----------------------------------------------------------------
-    def _deletions(self, out: TableFetch) -> None:
-        window, table = out.window, out.table
+    def _deletions(self, group: list[TableFetch]) -> None:
+        """One sys_audit_delete scan for the tables of one window."""
+        window = group[0].window
+        tables = [f.table for f in group]
         pager: Pager[tuple[str, str]] = Pager(
             self.client, "sys_audit_delete", DELETE_FIELDS,
-            lambda after: q.audit_delete_query(table, window.start, window.end, after),
+            lambda after: q.audit_delete_query(tables, window.start, window.end, after),
             _created_key, self.page_size,
         )
         try:
@@ -232,23 +371,37 @@ class TableReader:
                     doc = ref_value(row.get("documentkey"))
                     tablename = text_value(row.get("tablename"))
                     at = _safe_ts(row.get("sys_created_on"))
-                    if doc and at and tablename in (None, table):
-                        out.deletions.append((doc, at))
-            _warn_hidden(out, pager, "sys_audit_delete", "deletions may be missed")
+                    if not (doc and at):
+                        continue
+                    for f in group:  # no tablename (hidden field): tombstone where it lands
+                        if tablename in (None, f.table):
+                            f.deletions.append((doc, at))
+            _warn_hidden(group[0], pager, "sys_audit_delete", "deletions may be missed")
         except TableForbidden as exc:
-            out.warnings.append(f"{table}: deletions not detected: {exc}")
+            for f in group:
+                f.warnings.append(f"{f.table}: deletions not detected: {exc}")
 
-    def _choices(self, out: TableFetch) -> None:
-        table = out.table
+    def _choices(self, due: list[TableFetch]) -> None:
+        """State labels of these tables: one sys_choice scan (`nameIN…`)."""
+        tables = [f.table for f in due]
         pager: Pager[str] = Pager(
             self.client, "sys_choice", CHOICE_FIELDS,
-            lambda after: q.choices_query(table, STATE_FIELD, after), _sys_id, self.page_size,
+            lambda after: q.choices_query(tables, STATE_FIELD, after), _sys_id, self.page_size,
         )
+        rows: dict[str, list[Row]] = {t: [] for t in tables}
         try:
             for page in pager:
-                out.choices.extend(page)
+                for row in page:
+                    name = text_value(row.get("name"))
+                    if name in rows:
+                        rows[name].append(row)
+                    elif name is None and len(tables) == 1:
+                        rows[tables[0]].append(row)
         except TableForbidden as exc:
-            out.warnings.append(f"{table}: state labels not read: {exc}")
+            for f in due:
+                f.warnings.append(f"{f.table}: state labels not read: {exc}")
+        for f in due:
+            f.choices = rows[f.table]
 
     # -- catalogue ----------------------------------------------------------------------------
     def groups(self, warnings: list[str]) -> list[Row]:

@@ -60,11 +60,17 @@ class ChangeRow:
     payload: str | None
 
 
-def audit_changes(table: str, rows: Iterable[Row]) -> tuple[list[ChangeRow], list[Quarantined]]:
-    """sys_audit rows → changes; other fields and repeats of one update are dropped."""
+def audit_changes(
+    table: str, rows: Iterable[Row], seen: set[tuple[str, Any]] | None = None
+) -> tuple[list[ChangeRow], list[Quarantined]]:
+    """sys_audit rows → changes; other fields and repeats of one update are dropped.
+
+    Pass one `seen` set for all pages of a scan so repeats are dropped across page boundaries
+    too (the result then does not depend on how the rows were paged).
+    """
     out: list[ChangeRow] = []
     bad: list[Quarantined] = []
-    seen: set[tuple[str, Any]] = set()
+    seen = set() if seen is None else seen
     for row in rows:
         fieldname = text_value(row.get("fieldname"))
         if fieldname is not None and fieldname != STATE_FIELD:

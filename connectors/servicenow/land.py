@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 
 import duckdb
@@ -26,11 +26,18 @@ def _ts(values: Sequence[datetime | None]) -> pd.Series:
     return pd.Series(pd.to_datetime(list(values), utc=True), dtype=TS)
 
 
+#: Landed columns, in the order of the dataclasses (RecordRow.mod_count is not landed).
+RECORD_COLUMNS = tuple(f.name for f in fields(RecordRow) if f.name != "mod_count")
+CHANGE_COLUMNS = tuple(f.name for f in fields(ChangeRow))
+
+
+def _columns(rows: Sequence[object], names: Sequence[str]) -> dict[str, list[object]]:
+    """Column lists straight from the (frozen, flat) dataclasses: no `asdict` deep copies."""
+    return {n: [getattr(r, n) for r in rows] for n in names}
+
+
 def records_frame(records: Sequence[RecordRow], synced_at: datetime) -> pd.DataFrame:
-    rows = [asdict(r) for r in records]
-    for r in rows:
-        r.pop("mod_count")
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(_columns(records, RECORD_COLUMNS))
     for col in ("opened_at", "created_at", "updated_at"):
         frame[col] = _ts(list(frame[col]))
     frame["synced_at"] = _ts([synced_at] * len(frame))
@@ -40,7 +47,7 @@ def records_frame(records: Sequence[RecordRow], synced_at: datetime) -> pd.DataF
 
 
 def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
-    frame = pd.DataFrame([asdict(c) for c in changes])
+    frame = pd.DataFrame(_columns(changes, CHANGE_COLUMNS))
     frame["changed_at"] = _ts(list(frame["changed_at"]))
     frame["record_checkpoint"] = frame["record_checkpoint"].astype("Int64")
     return frame

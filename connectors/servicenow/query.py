@@ -117,38 +117,57 @@ def records_query(
     return keyset_query("sys_updated_on", start=start, end=end, filters=[scope], after=after)
 
 
+def _tables_filter(table: str | Sequence[str]) -> str:
+    """`tablename=t` for one table, `tablenameINa,b` for several (one scan for all)."""
+    names = [table] if isinstance(table, str) else list(table)
+    if not names:
+        raise ValueError("at least one table name is needed")
+    if len(names) == 1:
+        return f"tablename={_checked_value(names[0])}"
+    return f"tablenameIN{','.join(_checked_sys_id(n) for n in names)}"
+
+
 def audit_query(
-    table: str,
+    table: str | Sequence[str],
     fieldname: str,
-    documentkeys: Sequence[str],
+    documentkeys: Sequence[str] | None,
     start: datetime | None,
     end: datetime,
     after: Cursor | None = None,
 ) -> str:
-    """sys_audit rows of ONE field (state, not also incident_state) of these records."""
-    filters = [
-        f"tablename={_checked_value(table)}",
-        f"fieldname={_checked_value(fieldname)}",
-        f"documentkeyIN{','.join(_checked_sys_id(k) for k in documentkeys)}",
-    ]
+    """sys_audit rows of ONE field (state, not also incident_state) of these records.
+
+    `documentkeys=None` reads the whole window of the table(s) as one keyset scan (API-NOTES
+    2.4: `tablename` + `fieldname` + a `sys_created_on` window), the cheap way to read the
+    history of many records; a list restricts it to those records (`documentkeyIN`).
+    """
+    filters = [_tables_filter(table), f"fieldname={_checked_value(fieldname)}"]
+    if documentkeys is not None:
+        filters.append(f"documentkeyIN{','.join(_checked_sys_id(k) for k in documentkeys)}")
     return keyset_query("sys_created_on", start=start, end=end, filters=filters, after=after)
 
 
 def audit_delete_query(
-    table: str, start: datetime | None, end: datetime, after: Cursor | None = None
+    table: str | Sequence[str], start: datetime | None, end: datetime,
+    after: Cursor | None = None,
 ) -> str:
-    """sys_audit_delete rows (deleted records) of one table in the window."""
+    """sys_audit_delete rows (deleted records) of one or several tables in the window."""
     return keyset_query(
-        "sys_created_on", start=start, end=end, filters=[f"tablename={_checked_value(table)}"],
-        after=after,
+        "sys_created_on", start=start, end=end, filters=[_tables_filter(table)], after=after,
     )
 
 
-def choices_query(table: str, element: str = "state", after: str | None = None) -> str:
-    """sys_choice labels of one field (inactive ones too: old records still carry them)."""
-    return sys_id_query(
-        [f"name={_checked_value(table)}", f"element={_checked_value(element)}"], after
-    )
+def choices_query(
+    table: str | Sequence[str], element: str = "state", after: str | None = None
+) -> str:
+    """sys_choice labels of one field (inactive ones too: old records still carry them), for
+    one table (`name=t`) or several in one scan (`nameINa,b`)."""
+    names = [table] if isinstance(table, str) else list(table)
+    if len(names) == 1:
+        name = f"name={_checked_value(names[0])}"
+    else:
+        name = f"nameIN{','.join(_checked_sys_id(n) for n in names)}"
+    return sys_id_query([name, f"element={_checked_value(element)}"], after)
 
 
 def metric_query(

@@ -25,7 +25,7 @@ from connectors.result import (
 )
 from connectors.servicenow import land
 from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.fetch import SOURCE, TableFetch, TableReader
+from connectors.servicenow.fetch import SOURCE, Catalogue, TableFetch, TableReader
 from connectors.servicenow.paging import clamp_page_size
 from connectors.servicenow.query import validate_scope
 from connectors.servicenow.settings import ServiceNowSettings
@@ -35,6 +35,7 @@ from connectors.state import (
     new_run_id,
     plan_window,
     read_cursor,
+    read_state,
     record_run,
 )
 from models.config import FlowConfig
@@ -94,11 +95,11 @@ def sync_servicenow(
         client = ServiceNowClient(settings, verify=snow_cfg.verify_tls, policy=policy)
         reader = TableReader(client, settings, scope=scope,
                              page_size=clamp_page_size(sync_cfg.page_size), progress=progress)
-        fetches = [reader.read(t, windows[t], lambda keys: _landed(con, keys)) for t in tables]
+        fetches, groups = reader.read_all(
+            tables, windows, lambda keys: _landed(con, keys),
+            _catalogue(con, tables, timedelta(days=sync_cfg.census_days)),
+        )
         warnings: list[str] = [w for f in fetches for w in f.warnings]
-        before = client.stats.requests
-        groups = reader.groups(warnings)
-        fetches[0].requests += client.stats.requests - before  # groups count with incident
         result = _land(con, run_id, started, fetches, groups, warnings)
     except SourceError as exc:
         _record_failure(con, run_id, started, windows, str(exc))
@@ -120,7 +121,7 @@ def _land(
     run_id: str,
     started: datetime,
     fetches: Sequence[TableFetch],
-    groups: Sequence[dict[str, object]],
+    groups: Sequence[dict[str, object]] | None,
     warnings: list[str],
 ) -> SyncResult:
     finished = datetime.now(UTC)
@@ -129,10 +130,12 @@ def _land(
         for f in fetches:
             records = land.land_records(con, f.records, finished)
             histories = land.land_changes(con, f.changes)
-            land.land_choices(con, f.table, f.choices, finished)
+            if f.choices is not None:
+                land.land_choices(con, f.table, f.choices, finished)
             deleted = land.apply_tombstones(con, f.table, f.deletions)
             land.land_quarantine(con, f.quarantined, run_id, finished)
-            advance_cursor(con, SOURCE, f.table, f.window, finished_at=finished)
+            advance_cursor(con, SOURCE, f.table, f.window, finished_at=finished,
+                           census=f.catalogue_read)
             if f.approximate_since is not None:
                 land.mark_history_approximate(con, f.table, f.approximate_since)
             record_run(con, run_id=run_id, source=SOURCE, stream=f.table, window=f.window,
@@ -145,8 +148,42 @@ def _land(
                 histories=histories, deleted=deleted, quarantined=len(f.quarantined),
                 requests=f.requests, seconds=f.seconds,
             ))
-        land.land_groups(con, groups, finished)
+        if groups is not None:
+            land.land_groups(con, groups, finished)
     return result
+
+
+def _catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
+               max_age: timedelta) -> Catalogue:
+    """The labels and groups already landed, and when each table's were last read.
+
+    `last_census_at` is written with the landing clock (`datetime.now`), so it is aged against
+    that clock too, not against a simulated `run_started_at`.
+    """
+    values: dict[str, set[str]] = {}
+    for table, value in con.execute(
+            "select table_name, value from raw.servicenow_choices where element = 'state'"
+    ).fetchall():
+        values.setdefault(table, set()).add(value)
+    group_ids: set[str] = {r[0] for r in con.execute(
+        "select sys_id from raw.servicenow_groups").fetchall()}
+    if values or group_ids:
+        # Values already landed on records were checked when they first came (a state
+        # sys_choice lacks, a group the user may not read): they trigger no re-read each night.
+        for table, value, group in con.execute(
+                "select distinct table_name, state, assignment_group_id"
+                " from raw.servicenow_records").fetchall():
+            if value is not None and table in values:
+                values[table].add(value)
+            if group is not None and group_ids:
+                group_ids.add(group)
+    read_at = {t: read_state(con, SOURCE, t).get("last_census_at") for t in tables}
+    return Catalogue(
+        choice_values={t: frozenset(v) for t, v in values.items()},
+        group_ids=frozenset(group_ids),
+        read_at={t: v if isinstance(v, datetime) else None for t, v in read_at.items()},
+        now=datetime.now(UTC), max_age=max_age,
+    )
 
 
 def _landed(con: duckdb.DuckDBPyConnection, keys: Sequence[str]

@@ -1,0 +1,216 @@
+"""Request economy of sync_servicenow, through the real pysnow client against the fake instance.
+
+What is pinned here (docs/benchmarks.md, "ServiceNow after optimisation"): one sys_audit scan
+per window for all tables (window scan for many records, documentkeyIN for a few, none when
+nothing changed), one sys_audit_delete scan for all tables, labels and groups only when due,
+and a history identical to the one the per-record documentkeyIN batches produce.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from snow_fake import NOW, audit, incident, make_cfg, sys_id
+
+from connectors.servicenow import fetch, sync_servicenow
+
+TABLES = ["incident", "change_request", "problem"]
+N_INC, N_CHG = 600, 130  # 600 sys_ids need 5 documentkeyIN lists of ~120
+
+
+def _change(n: int, updated: str, state: str = "-5") -> dict:
+    return {**incident(n, updated, state=state), "number": f"CHG{n:07d}"}
+
+
+def _populate(fake) -> int:
+    """Incidents and change requests with a state trail each (plus noise); returns the rows
+    that must become history."""
+    fake.tables["incident"] = [incident(i, f"2024-03-0{1 + i % 5} 10:00:00", state="6")
+                               for i in range(N_INC)]
+    fake.tables["change_request"] = [_change(10_000 + i, "2024-03-02 11:00:00")
+                                     for i in range(N_CHG)]
+    fake.tables["problem"] = []
+    rows, n = [], 0
+    for i in range(N_INC):
+        doc = sys_id(i)
+        for k, (old, new) in enumerate([("1", "2"), ("2", "6")]):
+            at = f"2024-02-{10 + i % 15:02d} {8 + k:02d}:00:00"
+            rows.append(audit(n, doc, at, old, new, k + 2))
+            rows.append(audit(n + 1, doc, at, old, new, k + 2, fieldname="incident_state"))
+            n += 2
+    for i in range(N_CHG):
+        rows.append(audit(n, sys_id(10_000 + i), "2024-02-20 09:00:00", "-5", "-4", 2,
+                          table="change_request"))
+        n += 1
+    # history of a record that is not in the table any more (never read): never landed
+    rows.append(audit(n, sys_id(99_999), "2024-02-21 09:00:00", "1", "2", 2))
+    fake.tables["sys_audit"] = rows
+    fake.tables["sys_choice"] = [
+        {"sys_id": f"c{t}{v}", "name": t, "element": "state", "value": v, "label": f"L{v}",
+         "sequence": "1", "inactive": "false", "language": "en"}
+        for t, values in (("incident", ["1", "2", "6", "7"]),
+                          ("change_request", ["-5", "-4", "3"]), ("problem", ["101"]))
+        for v in values]
+    fake.tables["sys_user_group"] = [{"sys_id": "g1", "name": "Service Desk"}]
+    return 2 * N_INC + N_CHG
+
+
+def _history(con):
+    return con.execute("select change_id, table_name, record_sys_id, changed_at, from_value,"
+                       " to_value, record_checkpoint, history_source"
+                       " from raw.servicenow_state_changes order by change_id").fetchall()
+
+
+def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
+        con, settings, fake, policy, monkeypatch):
+    wanted = _populate(fake)
+    cfg = make_cfg(TABLES, page_size=500)
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    audit_reqs = fake.table_requests("sys_audit")
+    matched = sum(r["fieldname"] == "state" for r in fake.tables["sys_audit"])
+    # full pages, the short one, and the empty page that ends the scan: 1331 rows → 4
+    assert len(audit_reqs) == math.ceil(matched / 500) + 1 == 4
+    for r in audit_reqs:
+        assert r.query.startswith("sys_created_on<2024-03-10 11:59:00^tablenameINincident,"
+                                  "change_request^fieldname=state^")
+        assert "documentkeyIN" not in r.query
+    assert len(fake.table_requests("sys_audit_delete")) == 1  # all tables, empty: the end
+    assert "tablenameINincident,change_request,problem" in \
+        fake.table_requests("sys_audit_delete")[0].query
+    assert len(fake.table_requests("sys_choice")) == 2  # one scan for the three tables
+    assert "nameINincident,change_request,problem^element=state" in \
+        fake.table_requests("sys_choice")[0].query
+    assert len(fake.table_requests("sys_user_group")) == 2
+    full_history = _history(con)
+    assert len(full_history) == wanted == sum(s.histories for s in result.streams)
+    assert sys_id(99_999) not in {h[2] for h in full_history}
+    assert sum(s.requests for s in result.streams) == len(fake.requests)
+    assert con.execute("select count(*) from raw.servicenow_choices").fetchone()[0] == 8
+
+    # the same sync with the per-record documentkeyIN batches lands exactly the same rows
+    from warehouse.db import bootstrap, connect
+    other = connect(":memory:")
+    bootstrap(other)
+    monkeypatch.setattr(fetch, "AUDIT_BATCHES", 1_000)
+    fake.requests.clear()
+    sync_servicenow(other, settings, cfg, run_started_at=NOW, policy=policy)
+    batched = fake.table_requests("sys_audit")
+    assert len(batched) >= 2 * math.ceil((N_INC + N_CHG) / 125)  # a scan per list
+    assert all("documentkeyIN" in r.query for r in batched)
+    assert _history(other) == full_history
+    other.close()
+
+
+def test_incremental_without_changes_reads_no_history_labels_or_groups(
+        con, settings, fake, policy):
+    _populate(fake)
+    cfg = make_cfg(TABLES, page_size=500)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    fake.requests.clear()
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(days=1),
+                             policy=policy)
+    tables = [r.table for r in fake.requests]
+    assert tables == ["incident", "change_request", "problem", "sys_audit_delete"]
+    assert all(s.mode == "incremental" and s.records == 0 for s in result.streams)
+    assert sum(s.requests for s in result.streams) == 4
+
+
+def test_small_incremental_window_reads_history_by_key_in_one_request(
+        con, settings, fake, policy):
+    _populate(fake)
+    cfg = make_cfg(TABLES, page_size=500)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    inc = fake.tables["incident"]
+    inc[3].update(state="7", sys_updated_on="2024-03-10 12:30:00")
+    chg = fake.tables["change_request"]
+    chg[0].update(state="-4", sys_updated_on="2024-03-10 12:31:00")
+    fake.tables["sys_audit"] += [
+        audit(90_001, sys_id(3), "2024-03-10 12:30:00", "6", "7", 4),
+        audit(90_002, sys_id(10_000), "2024-03-10 12:31:00", "-5", "-4", 3,
+              table="change_request")]
+    fake.requests.clear()
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
+                             policy=policy)
+    (aq, end) = fake.table_requests("sys_audit")
+    assert aq.query.startswith("sys_created_on>=2024-03-10 11:49:00^sys_created_on<2024-03-10"
+                               " 12:59:00^tablenameINincident,change_request^fieldname=state^"
+                               f"documentkeyIN{sys_id(3)},{sys_id(10_000)}^")
+    assert [s.histories for s in result.streams] == [1, 1, 0]
+    # states and groups all known, labels fresh: no catalogue request
+    assert not fake.table_requests("sys_choice") and not fake.table_requests("sys_user_group")
+    assert len(fake.table_requests("sys_audit_delete")) == 1
+
+
+def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fake, policy):
+    _populate(fake)
+    cfg = make_cfg(TABLES, page_size=500)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    later = NOW
+
+    def night(**changes):
+        nonlocal later
+        later += timedelta(days=1)
+        row = fake.tables["incident"][5]
+        row.update(sys_updated_on=(later - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S"),
+                   **changes)
+        fake.requests.clear()
+        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
+        # the first query of each scan (the empty page that ends it repeats it after a cursor)
+        return ([r.query for r in fake.table_requests("sys_choice") if "sys_id>" not in r.query],
+                len(fake.table_requests("sys_user_group")))
+
+    assert night(state="2") == ([], 0)  # known state, no group
+    assert night(assignment_group="g1") == ([], 0)  # known group
+    choices, groups = night(state="9")  # a state the stored labels do not know
+    assert choices == ["name=incident^element=state^ORDERBYsys_id"] and groups == 0
+    fake.tables["sys_user_group"].append({"sys_id": "g2", "name": "Network"})
+    assert night(assignment_group="g2") == ([], 2)  # unknown group id: groups only
+    assert con.execute("select name from raw.servicenow_groups where sys_id = 'g2'"
+                       ).fetchone() == ("Network",)
+    # stored catalogue older than sync.census_days: all labels and the groups
+    old = datetime.now(UTC) - timedelta(days=cfg.sync.census_days, hours=1)
+    con.execute("update raw.sync_state set last_census_at = ? where source = 'servicenow'",
+                [old])
+    choices, groups = night(state="2")
+    assert choices == ["nameINincident,change_request,problem^element=state^ORDERBYsys_id"]
+    assert groups == 2
+    assert night(state="6") == ([], 0)  # read again: fresh for census_days
+
+
+def test_unreadable_catalogue_is_not_retried_every_night(con, settings, fake, policy):
+    fake.tables["incident"] = [incident(1, "2024-03-01 10:00:00")]
+    fake.missing = {"sys_choice"}
+    cfg = make_cfg()
+    first = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert any("state labels not read" in w for w in first.warnings)
+    fake.tables["incident"][0].update(state="6", sys_updated_on="2024-03-10 12:30:00")
+    fake.requests.clear()
+    sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy)
+    assert fake.table_requests("sys_choice") == []
+
+
+@pytest.mark.parametrize("deleted_table", ["incident", "problem"])
+def test_one_sys_audit_delete_scan_tombstones_each_table(con, settings, fake, policy,
+                                                         deleted_table):
+    fake.tables["incident"] = [incident(1, "2024-03-01 10:00:00")]
+    fake.tables["problem"] = [{**incident(2, "2024-03-01 10:00:00"), "number": "PRB0000002"}]
+    cfg = make_cfg(TABLES)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    gone = sys_id(1 if deleted_table == "incident" else 2)
+    fake.tables[deleted_table] = []
+    fake.tables["sys_audit_delete"] = [{"sys_id": "d1", "tablename": deleted_table,
+                                        "documentkey": gone, "display_value": "x",
+                                        "sys_created_on": "2024-03-10 12:20:00"}]
+    fake.requests.clear()
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
+                             policy=policy)
+    reqs = fake.table_requests("sys_audit_delete")
+    assert len(reqs) == 2  # one page with the row + the empty page that ends the scan
+    assert all("^tablenameINincident,change_request,problem^" in r.query for r in reqs)
+    deleted = {s.stream: s.deleted for s in result.streams}
+    assert deleted == {"incident": int(deleted_table == "incident"), "change_request": 0,
+                       "problem": int(deleted_table == "problem")}
+    assert con.execute("select sys_id from raw.servicenow_records where is_deleted"
+                       ).fetchall() == [(gone,)]
