@@ -55,7 +55,15 @@ def build_one(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     """
     if table not in _TABLES.get(schema, ()):
         raise ValueError(f"unknown warehouse table {schema}.{table}")
-    return build_table(con, schema, table)
+    # A table has no row order, so the build need not keep its SELECT's: without that, DuckDB
+    # writes in parallel and does not buffer the output of big windows (less memory, less time).
+    # Restored afterwards, so a caller's own queries keep DuckDB's default.
+    before = con.execute("select current_setting('preserve_insertion_order')").fetchone()
+    con.execute("set preserve_insertion_order = false")
+    try:
+        return build_table(con, schema, table)
+    finally:
+        con.execute("set preserve_insertion_order = ?", [bool(before[0]) if before else True])
 
 
 def build_core(

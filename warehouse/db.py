@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 SCHEMAS = ("raw", "core", "metrics")
 
+#: DuckDB's buffer-manager limit. Above it, big sorts, windows and hash joins of the core/metrics
+#: rebuild spill to `<warehouse>.tmp` (DuckDB's default temp_directory, next to the file) instead
+#: of growing the process: the default would be 80 % of RAM. Override with
+#: `FLOW_DUCKDB_MEMORY_LIMIT` (any DuckDB size, e.g. `4GB`).
+DEFAULT_MEMORY_LIMIT = "2GB"
+
 
 class WarehouseError(RuntimeError):
     """The warehouse file cannot be used (locked, newer schema, unreadable)."""
@@ -57,6 +63,8 @@ def connect(
         try:
             con = duckdb.connect(target, read_only=read_only)
             con.execute("set timezone = 'UTC'")
+            memory_limit = os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+            con.execute("set memory_limit = ?", [memory_limit])
             return con
         except duckdb.IOException as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
