@@ -118,6 +118,9 @@ def issue_row(
     except ValueError as exc:
         raise BadRecord(f"fields.updated: {exc}") from None
     status = fields.get("status") or {}
+    if status.get("id") is None and not status.get("name"):
+        # no current status: core could give it no stage or kind (NULLs in every metric)
+        raise BadRecord("fields.status: missing or null")
     category = status.get("statusCategory") or {}
     project = fields.get("project") or {}
     parent = fields.get("parent") or {}
