@@ -65,6 +65,8 @@ class ServiceNowClient:
             stats=self.stats,
         )
         self._session = session
+        #: X-Total-Count of the last `get_page(count=True)`; None when not asked or not sent.
+        self.last_total: int | None = None
         # pysnow: `user` excludes `session=`; host may carry a port and a path prefix.
         self._snow = pysnow.Client(
             host=settings.host, use_ssl=settings.use_ssl, session=session
@@ -74,16 +76,28 @@ class ServiceNowClient:
         self._session.close()
 
     def get_page(
-        self, table: str, query: str, fields: Sequence[str], limit: int, offset: int = 0
+        self, table: str, query: str, fields: Sequence[str], limit: int, offset: int = 0,
+        *, count: bool = False,
     ) -> list[Row]:
-        """One request: rows as returned (`{}` rows included: the pager decides about them)."""
+        """One request: rows as returned (`{}` rows included: the pager decides about them).
+
+        With `count=True` the instance also counts the query's rows (`sysparm_no_count=false`):
+        cheap on a bounded window, and `last_total` then holds `X-Total-Count` (pre-ACL), which
+        tells the pager whether rows remain after this page.
+        """
+        self.last_total = None
         resource = self._snow.resource(api_path=f"/table/{table}")  # fresh: no sticky params
-        resource.parameters.add_custom(dict(_FIXED_PARAMS))
+        params = dict(_FIXED_PARAMS)
+        if count:
+            params["sysparm_no_count"] = "false"
+        resource.parameters.add_custom(params)
         try:
             response = resource.get(
                 query=query, limit=limit, offset=offset, fields=list(fields), stream=False
             )
             rows = response.all()
+            if count:
+                self.last_total = _total(response.headers.get("X-Total-Count"))
         except requests.HTTPError as exc:
             raise self._http_error(table, exc.response) from None
         except ResponseError as exc:
@@ -170,6 +184,13 @@ def _error_text(response: requests.Response | None) -> str:
         if message or detail:
             return message or detail
     return response.reason or "no detail"
+
+
+def _total(header: str | None) -> int | None:
+    try:
+        return int(header) if header is not None else None
+    except ValueError:
+        return None
 
 
 def _short(exc: Exception) -> str:

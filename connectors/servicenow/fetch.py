@@ -226,7 +226,7 @@ class TableReader:
         pager: Pager[tuple[str, str]] = Pager(
             self.client, table, fields_for(table),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
-            _updated_key, self.page_size,
+            _updated_key, self.page_size, count=not window.is_full,
         )
         latest: dict[str, RecordRow] = {}
         for page in pager:
@@ -311,7 +311,7 @@ class TableReader:
                 self.client, "sys_audit", AUDIT_FIELDS,
                 lambda after, b=batch: q.audit_query(
                     tables, STATE_FIELD, b, window.start, window.end, after),
-                _created_key, self.page_size,
+                _created_key, self.page_size, count=batch is not None or not window.is_full,
             )
             for page in pager:
                 per_table: dict[str, list[Row]] = {}
@@ -343,7 +343,7 @@ class TableReader:
             pager: Pager[str] = Pager(
                 self.client, "metric_instance", METRIC_FIELDS,
                 lambda after, b=batch: q.metric_query(table, b, STATE_FIELD, after),
-                _sys_id, self.page_size,
+                _sys_id, self.page_size, count=True,
             )
             for page in pager:
                 rows.extend(page)
@@ -363,7 +363,7 @@ class TableReader:
         pager: Pager[tuple[str, str]] = Pager(
             self.client, "sys_audit_delete", DELETE_FIELDS,
             lambda after: q.audit_delete_query(tables, window.start, window.end, after),
-            _created_key, self.page_size,
+            _created_key, self.page_size, count=not window.is_full,
         )
         try:
             for page in pager:
@@ -387,6 +387,7 @@ class TableReader:
         pager: Pager[str] = Pager(
             self.client, "sys_choice", CHOICE_FIELDS,
             lambda after: q.choices_query(tables, STATE_FIELD, after), _sys_id, self.page_size,
+            count=True,
         )
         rows: dict[str, list[Row]] = {t: [] for t in tables}
         try:
@@ -408,7 +409,7 @@ class TableReader:
         """All assignment groups (sys_id, name), so rules can name a group either way."""
         pager: Pager[str] = Pager(
             self.client, "sys_user_group", GROUP_FIELDS,
-            lambda after: q.sys_id_query((), after), _sys_id, self.page_size,
+            lambda after: q.sys_id_query((), after), _sys_id, self.page_size, count=True,
         )
         rows: list[Row] = []
         try:

@@ -5,6 +5,10 @@ instance applies row ACLs *after* `sysparm_limit`, so a page may come back short
 rows with more data behind it (API-NOTES 2.2). The scan therefore ends only on an empty page;
 a short page is just a page. A page made only of `{}` rows gives no cursor to advance on, so
 the next request keeps the cursor and skips those rows with `sysparm_offset`.
+
+With `count=True` (bounded windows only: a count over a whole huge table is what
+`sysparm_no_count` avoids) the instance's pre-ACL `X-Total-Count` of the query can also end the
+scan: when it is within this page, no row lies beyond it, so the empty page is not needed.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Pager(Generic[K]):
         build: Callable[[K | None], str],
         key: Callable[[Row], K | None],
         page_size: int,
+        *,
+        count: bool = False,
     ) -> None:
         self.client = client
         self.table = table
@@ -54,6 +60,7 @@ class Pager(Generic[K]):
         self.build = build
         self.key = key
         self.page_size = page_size
+        self.count = count
         self.pages = 0
         self.denied_rows = 0
 
@@ -64,11 +71,16 @@ class Pager(Generic[K]):
             if self.pages >= MAX_PAGES:
                 raise SourceError(f"ServiceNow scan of {self.table} exceeded {MAX_PAGES} pages")
             rows = self.client.get_page(
-                self.table, self.build(after), self.fields, self.page_size, offset
+                self.table, self.build(after), self.fields, self.page_size, offset,
+                count=self.count,
             )
+            total = self.client.last_total if self.count else None
             self.pages += 1
             if not rows:
                 return  # an empty page with no cursor advance: the end
+            # The pre-ACL count of this query says no row lies beyond this page: the end,
+            # without asking for the empty page (a short page alone never says so).
+            last_page = total is not None and total <= offset + self.page_size
             readable = [r for r in rows if r]
             self.denied_rows += len(rows) - len(readable)
             keys = [k for k in (self.key(r) for r in readable) if k is not None]
@@ -76,6 +88,8 @@ class Pager(Generic[K]):
                 offset += len(rows)  # nothing to advance on: step over the denied rows
                 if readable:
                     yield readable
+                if last_page:
+                    return
                 continue
             last = max(keys)  # type: ignore[type-var]
             if after is not None and not last > after:  # type: ignore[operator]
@@ -86,3 +100,5 @@ class Pager(Generic[K]):
                 )
             after, offset = last, 0
             yield readable
+            if last_page:
+                return

@@ -2,7 +2,7 @@
 
 It evaluates the encoded queries the connector sends (`^`, `^NQ`, `=`, `!=`, `>`, `>=`, `<`,
 `IN`, `ORDERBY`) over in-memory rows, applies `sysparm_fields`/`sysparm_limit`/
-`sysparm_offset`, answers 401/403 like an instance, and lets a test reshape pages (ACL short
+`sysparm_offset`, sends `X-Total-Count` when `sysparm_no_count=false`, answers 401/403 like an instance, and lets a test reshape pages (ACL short
 pages, `{}` rows) or change data between requests (a record updated mid-scan).
 """
 
@@ -57,6 +57,8 @@ class FakeInstance:
     ignored_fields: set[str] = field(default_factory=set)
     #: queued (status, headers, body) answers that pre-empt the normal one
     queued: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
+    #: answer `sysparm_no_count=false` with X-Total-Count (the query's pre-ACL row count)
+    count_header: bool = True
 
     def install(self, rsps: responses.RequestsMock) -> None:
         rsps.add_callback(
@@ -90,7 +92,9 @@ class FakeInstance:
                                                        "detail": "ACL Exception Read Failed due"
                                                        " to security constraints"},
                                              "status": "failure"})
-        rows = self.select(table, req)
+        rows, total = self._select(table, req)
+        if self.count_header and req.params.get("sysparm_no_count") == "false":
+            headers["X-Total-Count"] = str(total)  # counted before ACLs (shape), like an instance
         if self.shape is not None:
             rows = self.shape(table, rows, req)
         if self.after_request is not None:
@@ -98,6 +102,10 @@ class FakeInstance:
         return 200, headers, json.dumps({"result": rows})
 
     def select(self, table: str, req: Request) -> list[Row]:
+        return self._select(table, req)[0]
+
+    def _select(self, table: str, req: Request) -> tuple[list[Row], int]:
+        """(the page, the number of rows the query matches before offset and limit)."""
         groups, order = _parse(req.query)
         rows = [r for r in self.tables.get(table, []) if _match(r, groups, self.ignored_fields)]
         for f in reversed(order):
@@ -108,7 +116,7 @@ class FakeInstance:
         wanted = [f for f in (req.params.get("sysparm_fields") or "").split(",") if f]
         if wanted:
             page = [{f: r[f] for f in wanted if f in r} for r in page]
-        return [dict(r) for r in page]
+        return [dict(r) for r in page], len(rows)
 
 
 def _authorised(header: str) -> bool:

@@ -79,10 +79,14 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
     assert len(fake.table_requests("sys_audit_delete")) == 1  # all tables, empty: the end
     assert "tablenameINincident,change_request,problem" in \
         fake.table_requests("sys_audit_delete")[0].query
-    assert len(fake.table_requests("sys_choice")) == 2  # one scan for the three tables
+    # small catalogues are counted (X-Total-Count): one request each, no empty end page
+    assert len(fake.table_requests("sys_choice")) == 1  # one scan for the three tables
     assert "nameINincident,change_request,problem^element=state" in \
         fake.table_requests("sys_choice")[0].query
-    assert len(fake.table_requests("sys_user_group")) == 2
+    assert len(fake.table_requests("sys_user_group")) == 1
+    # unbounded full-sync scans are never counted (a count(*) over the whole table)
+    for t in ("incident", "sys_audit", "sys_audit_delete"):
+        assert all(r.params["sysparm_no_count"] == "true" for r in fake.table_requests(t))
     full_history = _history(con)
     assert len(full_history) == wanted == sum(s.histories for s in result.streams)
     assert sys_id(99_999) not in {h[2] for h in full_history}
@@ -97,7 +101,7 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
     fake.requests.clear()
     sync_servicenow(other, settings, cfg, run_started_at=NOW, policy=policy)
     batched = fake.table_requests("sys_audit")
-    assert len(batched) >= 2 * math.ceil((N_INC + N_CHG) / 125)  # a scan per list
+    assert len(batched) >= math.ceil((N_INC + N_CHG) / 125) > 4  # a scan per list
     assert all("documentkeyIN" in r.query for r in batched)
     assert _history(other) == full_history
     other.close()
@@ -133,7 +137,8 @@ def test_small_incremental_window_reads_history_by_key_in_one_request(
     fake.requests.clear()
     result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
                              policy=policy)
-    (aq, end) = fake.table_requests("sys_audit")
+    (aq,) = fake.table_requests("sys_audit")  # counted: no empty end page
+    assert aq.params["sysparm_no_count"] == "false"
     assert aq.query.startswith("sys_created_on>=2024-03-10 11:49:00^sys_created_on<2024-03-10"
                                " 12:59:00^tablenameINincident,change_request^fieldname=state^"
                                f"documentkeyIN{sys_id(3)},{sys_id(10_000)}^")
@@ -166,7 +171,7 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
     choices, groups = night(state="9")  # a state the stored labels do not know
     assert choices == ["name=incident^element=state^ORDERBYsys_id"] and groups == 0
     fake.tables["sys_user_group"].append({"sys_id": "g2", "name": "Network"})
-    assert night(assignment_group="g2") == ([], 2)  # unknown group id: groups only
+    assert night(assignment_group="g2") == ([], 1)  # unknown group id: groups only
     assert con.execute("select name from raw.servicenow_groups where sys_id = 'g2'"
                        ).fetchone() == ("Network",)
     # stored catalogue older than sync.census_days: all labels and the groups
@@ -175,7 +180,7 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
                 [old])
     choices, groups = night(state="2")
     assert choices == ["nameINincident,change_request,problem^element=state^ORDERBYsys_id"]
-    assert groups == 2
+    assert groups == 1
     assert night(state="6") == ([], 0)  # read again: fresh for census_days
 
 
@@ -207,10 +212,48 @@ def test_one_sys_audit_delete_scan_tombstones_each_table(con, settings, fake, po
     result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
                              policy=policy)
     reqs = fake.table_requests("sys_audit_delete")
-    assert len(reqs) == 2  # one page with the row + the empty page that ends the scan
+    assert len(reqs) == 1  # bounded window, counted: the page with the row is the last
     assert all("^tablenameINincident,change_request,problem^" in r.query for r in reqs)
     deleted = {s.stream: s.deleted for s in result.streams}
     assert deleted == {"incident": int(deleted_table == "incident"), "change_request": 0,
                        "problem": int(deleted_table == "problem")}
     assert con.execute("select sys_id from raw.servicenow_records where is_deleted"
                        ).fetchall() == [(gone,)]
+
+
+def test_nightly_requests_and_the_count_never_ends_a_scan_early(con, settings, fake, policy):
+    """Incremental scans ask for X-Total-Count; a page shortened by ACLs is not the end
+    while the count says more rows match, and without the header the empty page still ends it.
+    """
+    fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(30)]
+    cfg = make_cfg(TABLES)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    later = NOW + timedelta(hours=1)
+    for i in range(1200):  # 1200 changed incidents → pages of 500
+        if i < 30:
+            fake.tables["incident"][i].update(sys_updated_on="2024-03-10 12:30:00", state="6")
+        else:
+            fake.tables["incident"].append(incident(i, "2024-03-10 12:30:00"))
+    calls = {"n": 0}
+
+    def acl(table, rows, req):
+        if table == "incident":
+            calls["n"] += 1
+            return rows[:100] if calls["n"] == 1 else rows  # first page short by ACLs
+        return rows
+    fake.shape = acl
+    fake.requests.clear()
+    result = sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
+    reqs = fake.table_requests("incident")
+    assert all(r.params["sysparm_no_count"] == "false" for r in reqs)
+    # 100 (short) + 500 + 500 + 100 rows after the cursor: the last page is within the count
+    assert len(reqs) == 4 and result.streams[0].records == 1200
+    assert [r.table for r in fake.requests].count("change_request") == 1
+    # an instance that sends no X-Total-Count: the empty page ends every scan, nothing is lost
+    fake.shape = None
+    fake.count_header = False
+    fake.tables["incident"][0].update(sys_updated_on="2024-03-10 13:30:00", state="7")
+    fake.requests.clear()
+    res = sync_servicenow(con, settings, cfg, run_started_at=later + timedelta(hours=1),
+                          policy=policy)
+    assert len(fake.table_requests("incident")) == 2 and res.streams[0].records >= 1
