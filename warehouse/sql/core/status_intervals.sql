@@ -2,6 +2,10 @@
 -- Interval 1 starts at created_at in the initial status (the `from` of the first transition,
 -- even one after as_of; the current raw status when there is none); interval k + 1 starts at
 -- transition k in its `to` status. The last interval is open (exited_at NULL) and runs to as_of.
+--
+-- Cost (10M transitions): one window (lead over each item's transitions, in seq order) over
+-- core.transitions alone; the initial interval ends at the first transition, which is read by
+-- a join on seq = 1, so the 1M initial rows never enter the sort.
 with settings as (
     select as_of from core.build_settings
 ),
@@ -19,18 +23,14 @@ items as (
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
 ),
 
-transitions as (
-    select item_id, seq, "at", from_status, from_stage, from_kind, to_status, to_stage, to_kind
-    from core.transitions
-),
-
 -- The status before the first transition up to as_of (NULL `from` falls back to its `to`).
 first_transition as (
     select item_id,
+        "at",
         coalesce(from_status, to_status) as status,
         case when from_status is null then to_stage else from_stage end as stage,
         case when from_status is null then to_kind else from_kind end as kind
-    from transitions
+    from core.transitions
     where seq = 1
 ),
 
@@ -52,6 +52,7 @@ later_first as (
     group by c.record_sys_id
 ),
 
+-- Interval 1 of every item: it ends at the first transition (open when there is none).
 initial as (
     select
         i.item_id,
@@ -59,7 +60,8 @@ initial as (
         coalesce(f.status, m.status) as status,
         coalesce(f.stage, m.stage) as stage,
         coalesce(f.kind, m.kind) as kind,
-        i.created_at as entered_at
+        i.created_at as entered_at,
+        f."at" as exited_at
     from items as i
     left join first_transition as f on f.item_id = i.item_id
     left join later_first as l on f.item_id is null and l.source = i.source and l.raw_id = i.raw_id
@@ -69,22 +71,23 @@ initial as (
         and m.status_key = coalesce(l.status_key, i.current_key)
 ),
 
-entered as (
-    select item_id, seq, status, stage, kind, entered_at from initial
-    union all
-    select item_id, seq + 1, to_status, to_stage, to_kind, "at" from transitions
+-- Interval k + 1 starts at transition k and ends at transition k + 1 (the next in seq order).
+later as (
+    select
+        item_id,
+        seq + 1 as seq,
+        to_status as status,
+        to_stage as stage,
+        to_kind as kind,
+        "at" as entered_at,
+        lead("at") over (partition by item_id order by seq) as exited_at
+    from core.transitions
 ),
 
 timed as (
-    select
-        item_id,
-        seq,
-        status,
-        stage,
-        kind,
-        entered_at,
-        lead(entered_at) over (partition by item_id order by seq) as exited_at
-    from entered
+    select * from initial
+    union all
+    select * from later
 ),
 
 final as (
