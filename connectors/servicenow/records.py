@@ -132,7 +132,8 @@ def to_record(
     number = text_value(row.get("number"))
     key = number or sys_id
     missing = [f for f, v in (("sys_id", sys_id), ("number", number),
-                              ("sys_updated_on", text_value(row.get("sys_updated_on"))))
+                              ("sys_updated_on", text_value(row.get("sys_updated_on"))),
+                              ("state", text_value(row.get("state"))))  # else NULL stage/kind
                if not v]
     if missing:
         return Quarantined(table, key, f"missing {', '.join(missing)}", payload)
