@@ -113,8 +113,17 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _sort_key(row: tuple) -> str:
-    return repr(tuple(round(v, 6) if isinstance(v, float) else v for v in row))
+def _sort_key(row: tuple) -> tuple[str, str]:
+    """Rounded floats first (stable across last-bit differences), then the exact row (so the
+    order never depends on the order DuckDB returned the rows in)."""
+    return repr(tuple(round(v, 6) if isinstance(v, float) else v for v in row)), repr(row)
+
+
+def same_rows(a: list[tuple] | None, b: list[tuple] | None) -> bool:
+    """Two snapshots of one table hold the same rows (floats within 1e-9)."""
+    if a is None or b is None:
+        return a is b
+    return _close(tuple(a), tuple(b))
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -26,6 +26,7 @@ from tests.reliability.helpers import (
     job_env,
     run_job,
     run_job_subprocess,
+    same_rows,
     snapshot,
 )
 
@@ -59,7 +60,7 @@ def _whole(snap, base, ref) -> dict[str, str]:
     """Which version each table holds after the crash: 'old', 'new' (or both), or fail."""
     version = {}
     for name, rows in snap.items():
-        old, new = rows == base.get(name), rows == ref.get(name)
+        old, new = same_rows(rows, base.get(name)), same_rows(rows, ref.get(name))
         assert old or new, f"{name} is neither the previous nor the next version: half-built"
         version[name] = "old" if old and not new else ("new" if new and not old else "same")
     return version
