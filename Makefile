@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup ui lint bench
+.PHONY: demo test setup lint bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,6 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-
-# The Dagster UI on the built-in sandbox: see README "Dagster UI".
-ui: $(STAMP)
-	$(VENV)/bin/flowmetrics ui
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_all.py
