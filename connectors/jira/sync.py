@@ -35,7 +35,6 @@ from connectors.jira.changelog import (
 from connectors.jira.client import JiraClient
 from connectors.jira.errors import explain
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
-from connectors.jira.prefetch import prefetched
 from connectors.jira.records import (
     CHANGE_COLUMNS,
     ISSUE_COLUMNS,
@@ -49,6 +48,7 @@ from connectors.jira.records import (
 from connectors.jira.search import iter_issue_pages
 from connectors.jira.settings import JiraSettings
 from connectors.landing import delete_where_in, upsert_frame
+from connectors.prefetch import prefetched
 from connectors.result import (
     Progress,
     SourceError,

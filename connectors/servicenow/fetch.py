@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.prefetch import prefetched
 from connectors.result import Progress
 from connectors.servicenow import query as q
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
@@ -229,7 +230,8 @@ class TableReader:
             _updated_key, self.page_size, count=not window.is_full,
         )
         latest: dict[str, RecordRow] = {}
-        for page in pager:
+        # the next page is fetched while this one is mapped (pager and client stay on the worker)
+        for page in prefetched(pager, name=f"servicenow-{table}"):
             for row in page:
                 mapped = to_record(table, row, self.settings)
                 if isinstance(mapped, Quarantined):
@@ -313,7 +315,7 @@ class TableReader:
                     tables, STATE_FIELD, b, window.start, window.end, after),
                 _created_key, self.page_size, count=batch is not None or not window.is_full,
             )
-            for page in pager:
+            for page in prefetched(pager, name="servicenow-sys_audit"):
                 per_table: dict[str, list[Row]] = {}
                 for row in page:
                     f = owner.get(ref_value(row.get("documentkey")) or "")

@@ -13,8 +13,8 @@ from jirafake import NOW, chain, make_issue
 
 import connectors.jira.sync as jira_sync
 from connectors.jira import sync_jira
-from connectors.jira.prefetch import prefetched
 from connectors.jira.records import ISSUE_FIELDS
+from connectors.prefetch import prefetched
 from connectors.result import SourceError
 
 CORE_FIELDS = {

@@ -2,7 +2,7 @@
 consumer (the mapping of what came back), so client CPU work hides behind server latency.
 
 Rules that keep this safe:
-* One worker thread owns the producer, and so the JIRA client's `requests.Session` (not
+* One worker thread owns the producer, and so the source client's `requests.Session` (not
   guaranteed thread-safe), from start to finish; the consumer must not use the client until
   the iterator is exhausted or closed (the worker has then been joined).
 * The queue holds at most `depth` items, so memory stays bounded by a page or two.
