@@ -78,9 +78,15 @@ class Pager(Generic[K]):
             self.pages += 1
             if not rows:
                 return  # an empty page with no cursor advance: the end
-            # The pre-ACL count of this query says no row lies beyond this page: the end,
-            # without asking for the empty page (a short page alone never says so).
-            last_page = total is not None and total <= offset + self.page_size
+            # A short page whose query's pre-ACL count it covers: the end, without asking for
+            # the empty page. Neither signal alone ends a scan: a short page may be ACL
+            # filtering, and a full page is never trusted to be the last (an instance or proxy
+            # that reports the page's own size as the count must not cut the scan short).
+            last_page = (
+                total is not None
+                and len(rows) < self.page_size
+                and total <= offset + self.page_size
+            )
             readable = [r for r in rows if r]
             self.denied_rows += len(rows) - len(readable)
             keys = [k for k in (self.key(r) for r in readable) if k is not None]

@@ -59,6 +59,8 @@ class FakeInstance:
     queued: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
     #: answer `sysparm_no_count=false` with X-Total-Count (the query's pre-ACL row count)
     count_header: bool = True
+    #: a careless proxy/simulator: X-Total-Count is the size of the page, not of the query
+    count_is_page_size: bool = False
 
     def install(self, rsps: responses.RequestsMock) -> None:
         rsps.add_callback(
@@ -94,7 +96,8 @@ class FakeInstance:
                                              "status": "failure"})
         rows, total = self._select(table, req)
         if self.count_header and req.params.get("sysparm_no_count") == "false":
-            headers["X-Total-Count"] = str(total)  # counted before ACLs (shape), like an instance
+            # counted before ACLs (shape), like an instance
+            headers["X-Total-Count"] = str(len(rows) if self.count_is_page_size else total)
         if self.shape is not None:
             rows = self.shape(table, rows, req)
         if self.after_request is not None:

@@ -257,3 +257,19 @@ def test_nightly_requests_and_the_count_never_ends_a_scan_early(con, settings, f
     res = sync_servicenow(con, settings, cfg, run_started_at=later + timedelta(hours=1),
                           policy=policy)
     assert len(fake.table_requests("incident")) == 2 and res.streams[0].records >= 1
+
+
+def test_a_count_that_is_only_the_page_size_never_cuts_a_scan(con, settings, fake, policy):
+    """Only a *short* page covered by the count ends a scan early: a server that reports the
+    page's own size as X-Total-Count would otherwise stop every scan after one full page."""
+    fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(30)]
+    cfg = make_cfg(TABLES)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    for i in range(30, 1130):  # 1100 new incidents in the next window: pages 500, 500, 100
+        fake.tables["incident"].append(incident(i, "2024-03-10 12:30:00"))
+    fake.count_is_page_size = True
+    fake.requests.clear()
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
+                             policy=policy)
+    assert result.streams[0].records == 1100
+    assert len(fake.table_requests("incident")) == 3  # the short last page ends it
