@@ -3,9 +3,9 @@
 -- even one after as_of; the current raw status when there is none); interval k + 1 starts at
 -- transition k in its `to` status. The last interval is open (exited_at NULL) and runs to as_of.
 --
--- Cost (10M transitions): one window (lead over each item's transitions, in seq order) over
--- core.transitions alone; the initial interval ends at the first transition, which is read by
--- a join on seq = 1, so the 1M initial rows never enter the sort.
+-- Cost (10M transitions): no window. Each later interval's end is the next transition, read by
+-- a hash join on (item_id, seq + 1); the initial interval ends at the first transition, read by
+-- a join on seq = 1. (A lead() over item_id sorted the 10M rows by text: 9.4 s -> ~6 s.)
 with settings as (
     select as_of from core.build_settings
 ),
@@ -71,17 +71,20 @@ initial as (
         and m.status_key = coalesce(l.status_key, i.current_key)
 ),
 
--- Interval k + 1 starts at transition k and ends at transition k + 1 (the next in seq order).
+-- Interval k + 1 starts at transition k and ends at transition k + 1, found by a hash join on
+-- (item_id, seq + 1) rather than lead() over item_id: the window sorted all 10M rows (with their
+-- status/stage/kind text) by the text item_id, ~8 s of CPU; the join probes with no sort.
 later as (
     select
-        item_id,
-        seq + 1 as seq,
-        to_status as status,
-        to_stage as stage,
-        to_kind as kind,
-        "at" as entered_at,
-        lead("at") over (partition by item_id order by seq) as exited_at
-    from core.transitions
+        t.item_id,
+        t.seq + 1 as seq,
+        t.to_status as status,
+        t.to_stage as stage,
+        t.to_kind as kind,
+        t."at" as entered_at,
+        n."at" as exited_at
+    from core.transitions as t
+    left join core.transitions as n on n.item_id = t.item_id and n.seq = t.seq + 1
 ),
 
 timed as (
