@@ -118,24 +118,20 @@ debt_labels as (
     where regexp_matches(l.label, s.debt_regex, 'i')
 ),
 
--- Timeline facts per item: one grouped pass over core.status_intervals with cheap timestamp
--- aggregates only; the current status is the open interval (exited_at NULL, exactly one per
--- item, the last by seq), read by a filter instead of arg_max over every interval.
-interval_times as (
+-- Timeline facts per item: one grouped pass over core.status_intervals. The current status is
+-- the open interval (exited_at NULL, exactly one per item, the last by seq), read by a filtered
+-- any_value in the same pass rather than arg_max over every interval or a second scan + join.
+intervals as (
     select
         item_id,
+        any_value(status) filter (where exited_at is null) as status,
+        any_value(stage) filter (where exited_at is null) as stage,
+        any_value(kind) filter (where exited_at is null) as status_kind,
         min(entered_at) filter (where kind = 'active') as started_at,
         max(exited_at) filter (where kind is distinct from 'done') as last_not_done_at,
         max(entered_at) as last_change_at
     from core.status_intervals
     group by item_id
-),
-
-intervals as (
-    select t.item_id, c.status, c.stage, c.kind as status_kind, t.started_at,
-        t.last_not_done_at, t.last_change_at
-    from interval_times as t
-    left join core.status_intervals as c on c.item_id = t.item_id and c.exited_at is null
 ),
 
 reopens as (
