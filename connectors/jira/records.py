@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 #: Fields asked of search: exactly what `core` derives from (warehouse/sql/core/*.sql reads
 #: summary, status, issuetype, project, priority, labels, components, parent, created and
 #: updated; `id`/`key` always come). At most 10 on purpose: Cloud grants far fewer issues per
@@ -36,26 +38,20 @@ ISSUE_FIELDS = [
 ]
 
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # larger integers are milliseconds, not seconds
-# Serialising payloads back to JSON is the biggest client cost after parsing: the C encoder,
-# no circular check (API JSON has no cycles), no ASCII escaping. `orjson`, when installed, does
-# the same compact, non-ASCII-preserving output several times faster; it is optional (not a
-# declared dependency), and anything it refuses (e.g. integers beyond 64 bits) falls back.
+# Serialising payloads back to JSON is the biggest client cost after parsing. `orjson` (a
+# declared dependency) writes the same compact, non-ASCII-preserving output several times faster
+# than the stdlib; the stdlib encoder (no circular check, no ASCII escaping) is kept for what
+# orjson refuses, e.g. integers beyond 64 bits.
 _std_dumps = json.JSONEncoder(
     separators=(",", ":"), check_circular=False, ensure_ascii=False
 ).encode
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
 
 
 def _dumps(value: Any) -> str:
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(value).decode()
-        except TypeError:
-            pass
-    return _std_dumps(value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _std_dumps(value)
 
 
 class BadRecord(ValueError):
