@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -209,12 +210,21 @@ def _attach_json(response: requests.Response) -> None:
     if "json" not in ctype or not response.content:
         return
     try:
-        parsed = json.loads(response.content)
+        parsed = _loads(response.content)
     except ValueError:
         if 200 <= response.status_code < 300:
             raise _TruncatedBody("response body is not complete JSON") from None
         return  # an error page with a bad body: the status code speaks for itself
     response.json = lambda **_: parsed  # type: ignore[method-assign]
+
+
+def _loads(body: bytes) -> Any:
+    """Parse JSON bytes: orjson (several times faster on the large pages a sync reads), and the
+    stdlib for what orjson refuses but JSON allows (integers beyond 64 bits, UTF-16 bodies)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _cannot_connect(exc: Exception) -> bool:
