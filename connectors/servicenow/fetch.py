@@ -227,7 +227,7 @@ class TableReader:
         pager: Pager[tuple[str, str]] = Pager(
             self.client, table, fields_for(table),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
-            _updated_key, self.page_size, count=not window.is_full,
+            _updated_key, self.page_size, count=not window.is_full, count_ends=True,
         )
         latest: dict[str, RecordRow] = {}
         # the next page is fetched while this one is mapped (pager and client stay on the worker)
@@ -314,6 +314,7 @@ class TableReader:
                 lambda after, b=batch: q.audit_query(
                     tables, STATE_FIELD, b, window.start, window.end, after),
                 _created_key, self.page_size, count=batch is not None or not window.is_full,
+                count_ends=True,
             )
             for page in prefetched(pager, name="servicenow-sys_audit"):
                 per_table: dict[str, list[Row]] = {}
@@ -365,7 +366,7 @@ class TableReader:
         pager: Pager[tuple[str, str]] = Pager(
             self.client, "sys_audit_delete", DELETE_FIELDS,
             lambda after: q.audit_delete_query(tables, window.start, window.end, after),
-            _created_key, self.page_size, count=not window.is_full,
+            _created_key, self.page_size, count=not window.is_full, count_ends=True,
         )
         try:
             for page in pager:
