@@ -12,18 +12,27 @@ config (`models/demo_flow.yaml`). Each rebuild and each pandas run happens in a 
 process, which reports its wall time and peak RSS (VmHWM).
 
 The pandas comparison covers only the comparable part: lead time per item and wait time per
-wait status per value stream over the window (items, total, mean, p85, share of lead time).
-The SQL side of that ratio is the sum of the steps that produce the same numbers (parameter
+wait status per value stream over the window (items, total, mean, p85, share of lead time),
+mapped with the demo config's statuses and value streams. It is the plain vectorised way:
+concat, merge, sort_values, groupby + shift / cumcount, and one merge of a small lookup frame
+for stage and kind (an earlier version mapped each of the 11M intervals through a Python lambda,
+which was half of pandas' time: not a fair opponent). Both sides report the window's item count,
+lead-time sum and the 'all' wait totals, and the summary says whether they agree.
+
+The SQL side of the ratio is the sum of the product's steps those two numbers need (parameter
 tables, core.transitions, core.status_intervals, core.work_items, metrics.item_flow,
-metrics.wait_states), which compute more than pandas does (stages, directions, flow types,
-reopens ...), so the ratio is conservative. The pandas time excludes loading the raw tables
-into DataFrames (they are read from DuckDB with .df() first, untimed), also in pandas' favour.
+metrics.wait_states). They do more than pandas (authors, stages, directions, flow types, cycle
+and process time, reopens ...) and persist every row to the warehouse file, so that side is an
+upper bound. pandas is reported twice: compute only (the raw tables already in DataFrames, read
+with .df() untimed, in pandas' favour) and load + compute, which starts where the SQL side starts
+(raw tables in the warehouse file).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -301,16 +310,23 @@ def build_child(db: str) -> dict[str, Any]:
         lead = con.execute("select count(*), sum(lead_time_days) from metrics.item_flow"
                            " where lead_time_days is not null").fetchone()
         waits = con.execute("select count(*) from metrics.wait_states").fetchone()
+        check = con.execute(
+            "select count(*), sum(f.lead_time_days),"
+            " (select sum(items) from metrics.wait_states where value_stream = 'all'),"
+            " (select sum(total_wait_days) from metrics.wait_states where value_stream = 'all')"
+            " from metrics.item_flow as f, core.build_settings as s"
+            " where f.done_at > s.window_start and f.done_at <= s.as_of").fetchone()
     finally:
         con.close()
     return {"seconds": total, "steps": steps, "baseline_mb": base, "peak_mb": vm_hwm_mb(),
-            "done_items": lead[0], "wait_rows": waits[0]}
+            "done_items": lead[0], "wait_rows": waits[0],
+            "check": dict(zip(("window_items", "window_lead_days", "all_wait_items",
+                               "all_wait_days"), check, strict=True))}
 
 
 # -- the pandas way ---------------------------------------------------------------------------------
 def pandas_child(db: str) -> dict[str, Any]:
     """Lead time per item and wait time per wait status per value stream, the obvious way."""
-    import numpy as np
     import pandas as pd
 
     from models.config import load_demo_config
@@ -318,6 +334,7 @@ def pandas_child(db: str) -> dict[str, Any]:
 
     cfg = load_demo_config()
     con = connect(db, read_only=True)
+    t_load = time.perf_counter()
     issues = con.execute("select issue_id, project_key, created_at, status_name"
                          " from raw.jira_issues").df()
     changes = con.execute("select issue_id, changed_at, source_order, from_status, to_status"
@@ -326,6 +343,7 @@ def pandas_child(db: str) -> dict[str, Any]:
                        " from raw.servicenow_records").df()
     snow_changes = con.execute("select record_sys_id, changed_at, record_checkpoint, from_value,"
                                " to_value from raw.servicenow_state_changes").df()
+    load_seconds = time.perf_counter() - t_load
     con.close()
     base = vm_hwm_mb()
     t0 = time.perf_counter()
@@ -365,15 +383,12 @@ def pandas_child(db: str) -> dict[str, Any]:
     ch["at"] = ch[["at", "created"]].max(axis=1)                 # clock skew: not before created
     ch = ch.sort_values(["item", "at", "order"])
 
-    def kind_stage(frame: pd.DataFrame, col: str) -> pd.DataFrame:
-        keys = frame[col].astype(str)
-        jira = frame["src"] == "jira"
-        mapped = pd.Series(list(zip(keys.str.lower().map(lambda k: jira_map.get(k, ("?", "?"))),
-                                    keys.map(lambda k: snow_map.get(k, ("?", "?"))),
-                                    strict=True)), index=frame.index)
-        pick = np.where(jira, mapped.str[0], mapped.str[1])
-        return pd.DataFrame({"stage": [p[0] for p in pick], "kind": [p[1] for p in pick]},
-                            index=frame.index)
+    # (source, lower-cased status) -> stage, kind: a lookup frame merged in (one hash join),
+    # not a Python function per row
+    lookup = pd.DataFrame(
+        [("jira", k, st, kd) for k, (st, kd) in jira_map.items()]
+        + [("servicenow", k.lower(), st, kd) for k, (st, kd) in snow_map.items()],
+        columns=["src", "key", "stage", "kind"])
 
     # intervals: the first one starts at created in the first `from`, then one per change
     first = ch.groupby("item", sort=False).head(1)
@@ -387,7 +402,9 @@ def pandas_child(db: str) -> dict[str, Any]:
     iv = iv.sort_values(["item", "entered", "n"], kind="stable")
     iv["exited"] = iv.groupby("item")["entered"].shift(-1)
     iv["days"] = ((iv["exited"].fillna(as_of) - iv["entered"]).dt.total_seconds() / 86400)
-    iv[["stage", "kind"]] = kind_stage(iv, "status")
+    iv["key"] = iv["status"].str.lower()
+    iv = iv.merge(lookup, on=["src", "key"], how="left")          # keeps iv's row order
+    iv[["stage", "kind"]] = iv[["stage", "kind"]].fillna("?")
 
     # done_at: current status done -> the last entry into done from a non-done status
     iv["prev_kind"] = iv.groupby("item")["kind"].shift(1)
@@ -415,8 +432,13 @@ def pandas_child(db: str) -> dict[str, Any]:
     waits["share_of_lead_time"] = waits["total_wait_days"] / waits.index.get_level_values(
         "vs").map(lead_total).to_numpy()
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "baseline_mb": base, "peak_mb": vm_hwm_mb(),
-            "done_items": int(flow["lead_time_days"].notna().sum()), "wait_rows": len(waits)}
+    all_waits = waits.loc["all"]
+    return {"seconds": seconds, "load_seconds": load_seconds, "baseline_mb": base,
+            "peak_mb": vm_hwm_mb(), "done_items": int(flow["lead_time_days"].notna().sum()), "wait_rows": len(waits),
+            "check": {"window_items": len(window),
+                      "window_lead_days": float(window["lead_time_days"].sum()),
+                      "all_wait_items": int(all_waits["items"].sum()),
+                      "all_wait_days": float(all_waits["total_wait_days"].sum())}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,17 +492,28 @@ def main(argv: list[str] | None = None) -> int:
     notes = ["per-step medians (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())]
     if pandas_runs:
         ps = [r["seconds"] for r in pandas_runs]
-        med_p = sorted(ps)[len(ps) // 2]
+        pl = [r["seconds"] + r["load_seconds"] for r in pandas_runs]
+        med_p, med_pl = sorted(ps)[len(ps) // 2], sorted(pl)[len(pl) // 2]
         med_c = sorted(comparable)[len(comparable) // 2]
-        ratio = med_p / med_c
-        figures.append(Figure("pandas lead time + wait states", ps, "s", ratio=ratio,
-                              target=">= 10x slower than SQL", met=ratio >= 10,
-                              note=f"ratio = pandas / SQL comparable steps; vs the whole rebuild "
-                                   f"{med_p / sorted(secs)[len(secs) // 2]:.1f}x; pandas peak RSS "
-                                   f"{max(r['peak_mb'] for r in pandas_runs):.0f} MiB; done items "
-                                   f"pandas {pandas_runs[0]['done_items']} vs SQL "
-                                   f"{builds[0]['done_items']}; wait rows pandas "
-                                   f"{pandas_runs[0]['wait_rows']} vs SQL {builds[0]['wait_rows']}"))
+        agree = all(
+            math.isclose(pandas_runs[0]["check"][k], builds[0]["check"][k], rel_tol=1e-9)
+            for k in builds[0]["check"])
+        figures.append(Figure("pandas lead time + wait states, compute only", ps, "s",
+                              ratio=med_p / med_c, target=">= 10x slower than SQL",
+                              met=med_p / med_c >= 10,
+                              note="ratio = pandas / SQL comparable steps; DataFrames already "
+                                   "loaded (in pandas' favour)"))
+        figures.append(Figure("pandas lead time + wait states, load + compute", pl, "s",
+                              ratio=med_pl / med_c, target=">= 10x slower than SQL",
+                              met=med_pl / med_c >= 10,
+                              note="timed like the SQL side: from raw in the warehouse file"))
+        notes.append(f"pandas vs the whole rebuild {med_pl / sorted(secs)[len(secs) // 2]:.1f}x "
+                     f"(load + compute); pandas peak RSS "
+                     f"{max(r['peak_mb'] for r in pandas_runs):.0f} MiB")
+        notes.append(f"same numbers: {'yes' if agree else 'NO'} (pandas "
+                     f"{pandas_runs[0]['check']} vs SQL {builds[0]['check']}; done items "
+                     f"{pandas_runs[0]['done_items']} vs {builds[0]['done_items']}, wait rows "
+                     f"{pandas_runs[0]['wait_rows']} vs {builds[0]['wait_rows']})")
     print_figures(f"Metrics rebuild, {args.items:,} items", figures, notes)
     write_json(args.json, {"benchmark": "metrics", "items": args.items, "counts": counts,
                            "machine": machine, "figures": figures_json(figures),
