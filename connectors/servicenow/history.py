@@ -12,17 +12,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.servicenow.client import Row
 from connectors.servicenow.records import (
     BadTimestamp,
     Quarantined,
     RecordRow,
+    _ts_text,
+    dumps_payload,
     parse_snow_ts,
     ref_value,
     text_value,
@@ -44,8 +44,7 @@ METRIC_FIELDS = (
 DELETE_FIELDS = ("sys_id", "tablename", "documentkey", "display_value", "sys_created_on")
 
 
-@dataclass(frozen=True)
-class ChangeRow:
+class ChangeRow(NamedTuple):
     """One row for raw.servicenow_state_changes (column names match the table)."""
 
     change_id: str
@@ -72,34 +71,65 @@ def audit_changes(
     bad: list[Quarantined] = []
     seen = set() if seen is None else seen
     for row in rows:
-        fieldname = text_value(row.get("fieldname"))
-        if fieldname is not None and fieldname != STATE_FIELD:
+        get = row.get
+        fieldname, change_id, doc = get("fieldname"), get("sys_id"), get("documentkey")
+        created = get("sys_created_on")
+        # Fast path: the shape raw rows come in (plain strings, an exact timestamp); anything
+        # else takes `_audit_row`, which gives the same result for these.
+        at = _ts_text(created) if type(created) is str else None
+        if not (at is not None and type(fieldname) is str and type(change_id) is str
+                and type(doc) is str and change_id and doc and change_id == change_id.strip()
+                and doc == doc.strip()):
+            _audit_row(table, row, seen, out, bad)
+            continue
+        if fieldname and fieldname != STATE_FIELD:
             continue  # e.g. incident_state, should the instance ignore our filter
-        payload = json.dumps(row, sort_keys=True, ensure_ascii=False)
-        change_id = ref_value(row.get("sys_id"))
-        doc = ref_value(row.get("documentkey"))
-        if not change_id or not doc:
-            bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
-                                   "sys_id or documentkey", payload))
-            continue
-        try:
-            at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
-        except BadTimestamp as exc:
-            bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
-            continue
-        if at is None:
-            bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
-                                   payload))
-            continue
-        checkpoint = _int(row.get("record_checkpoint"))
-        old, new = text_value(row.get("oldvalue")), text_value(row.get("newvalue"))
+        cp, old, new, user = (get("record_checkpoint"), get("oldvalue"), get("newvalue"),
+                              get("user"))
+        checkpoint = int(cp) if type(cp) is str and cp.isdecimal() else _int(cp)
+        old = (old or None) if type(old) is str else text_value(old)
+        new = (new or None) if type(new) is str else text_value(new)
         dedupe = (doc, checkpoint) if checkpoint is not None else (doc, (at, old, new))
         if dedupe in seen:
             continue
         seen.add(dedupe)
         out.append(ChangeRow(change_id, table, doc, at, old, new,
-                             text_value(row.get("user")), checkpoint, SYS_AUDIT, payload))
+                             (user or None) if type(user) is str else text_value(user),
+                             checkpoint, SYS_AUDIT, dumps_payload(row)))
     return out, bad
+
+
+def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[ChangeRow],
+               bad: list[Quarantined]) -> None:
+    """One sys_audit row in any value shape: appended to `out`, to `bad` with the reason it
+    cannot be landed, or dropped (another field, a repeat)."""
+    fieldname = text_value(row.get("fieldname"))
+    if fieldname is not None and fieldname != STATE_FIELD:
+        return  # e.g. incident_state, should the instance ignore our filter
+    payload = dumps_payload(row)
+    change_id = ref_value(row.get("sys_id"))
+    doc = ref_value(row.get("documentkey"))
+    if not change_id or not doc:
+        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
+                               "sys_id or documentkey", payload))
+        return
+    try:
+        at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
+    except BadTimestamp as exc:
+        bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
+        return
+    if at is None:
+        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
+                               payload))
+        return
+    checkpoint = _int(row.get("record_checkpoint"))
+    old, new = text_value(row.get("oldvalue")), text_value(row.get("newvalue"))
+    dedupe = (doc, checkpoint) if checkpoint is not None else (doc, (at, old, new))
+    if dedupe in seen:
+        return
+    seen.add(dedupe)
+    out.append(ChangeRow(change_id, table, doc, at, old, new,
+                         text_value(row.get("user")), checkpoint, SYS_AUDIT, payload))
 
 
 def metric_changes(
@@ -138,7 +168,7 @@ def metric_changes(
 def _metric_row(table: str, doc: str, at: datetime, old: str | None, new: str | None,
                 row: Row, change_id: str) -> ChangeRow:
     return ChangeRow(change_id, table, doc, at, old, new, None, None, METRIC_INSTANCE,
-                     json.dumps(row, sort_keys=True, ensure_ascii=False))
+                     dumps_payload(row))
 
 
 def observed_changes(
@@ -157,7 +187,8 @@ def observed_changes(
         out.append(ChangeRow(
             f"observed:{rec.sys_id}:{version}", rec.table_name, rec.sys_id, rec.updated_at,
             old_state, rec.state, None, None, OBSERVED,
-            json.dumps({"observed": True, "previous_updated_at": old_updated.isoformat()}),
+            dumps_payload({"observed": True,
+                           "previous_updated_at": old_updated.isoformat()}),
         ))
     return out
 

@@ -6,9 +6,7 @@ the previous sync or this one, never half.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 
 import duckdb
@@ -17,7 +15,13 @@ import pandas as pd
 from connectors.landing import upsert_frame
 from connectors.servicenow.client import Row
 from connectors.servicenow.history import ChangeRow
-from connectors.servicenow.records import Quarantined, RecordRow, ref_value, text_value
+from connectors.servicenow.records import (
+    Quarantined,
+    RecordRow,
+    dumps_payload,
+    ref_value,
+    text_value,
+)
 
 TS = "datetime64[us, UTC]"
 
@@ -26,31 +30,38 @@ def _ts(values: Sequence[datetime | None]) -> pd.Series:
     return pd.Series(pd.to_datetime(list(values), utc=True), dtype=TS)
 
 
-#: Landed columns, in the order of the dataclasses (RecordRow.mod_count is not landed).
-RECORD_COLUMNS = tuple(f.name for f in fields(RecordRow) if f.name != "mod_count")
-CHANGE_COLUMNS = tuple(f.name for f in fields(ChangeRow))
+#: Landed columns, in the order of the row tuples (RecordRow.mod_count is not landed).
+RECORD_COLUMNS = tuple(f for f in RecordRow._fields if f != "mod_count")
+CHANGE_COLUMNS = ChangeRow._fields
+_RECORD_TS = ("opened_at", "created_at", "updated_at")
 
 
-def _columns(rows: Sequence[object], names: Sequence[str]) -> dict[str, list[object]]:
-    """Column lists straight from the (frozen, flat) dataclasses: no `asdict` deep copies."""
-    return {n: [getattr(r, n) for r in rows] for n in names}
+def _columns(rows: Sequence[tuple], names: Sequence[str]) -> dict[str, Sequence[object]]:
+    """Column tuples straight from the row tuples: one `zip(*rows)`, no per-row attributes."""
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    return dict(zip(names, cols, strict=True))
 
 
 def records_frame(records: Sequence[RecordRow], synced_at: datetime) -> pd.DataFrame:
-    frame = pd.DataFrame(_columns(records, RECORD_COLUMNS))
-    for col in ("opened_at", "created_at", "updated_at"):
-        frame[col] = _ts(list(frame[col]))
-    frame["synced_at"] = _ts([synced_at] * len(frame))
+    cols = _columns(records, RecordRow._fields)
+    frame = pd.DataFrame({
+        n: _ts(cols[n]) if n in _RECORD_TS else pd.Series(cols[n], dtype=object)
+        for n in RECORD_COLUMNS
+    })
+    frame["synced_at"] = pd.Series([pd.Timestamp(synced_at)] * len(frame), dtype=TS)
     frame["is_deleted"] = False
-    frame["deleted_at"] = _ts([None] * len(frame))
+    frame["deleted_at"] = pd.Series([pd.NaT] * len(frame), dtype=TS)
     return frame
 
 
 def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
-    frame = pd.DataFrame(_columns(changes, CHANGE_COLUMNS))
-    frame["changed_at"] = _ts(list(frame["changed_at"]))
-    frame["record_checkpoint"] = frame["record_checkpoint"].astype("Int64")
-    return frame
+    cols = _columns(changes, CHANGE_COLUMNS)
+    return pd.DataFrame({
+        n: _ts(cols[n]) if n == "changed_at" else
+        pd.Series(cols[n], dtype="Int64") if n == "record_checkpoint" else
+        pd.Series(cols[n], dtype=object)
+        for n in CHANGE_COLUMNS
+    })
 
 
 def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
@@ -80,7 +91,7 @@ def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.Da
 def groups_frame(rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
     out = [
         {"sys_id": sid, "name": text_value(r.get("name")),
-         "payload": json.dumps(r, sort_keys=True, ensure_ascii=False), "synced_at": synced_at}
+         "payload": dumps_payload(r), "synced_at": synced_at}
         for r in rows
         if (sid := ref_value(r.get("sys_id")))
     ]
