@@ -48,9 +48,9 @@ def records_frame(records: Sequence[RecordRow], synced_at: datetime) -> pd.DataF
         n: _ts(cols[n]) if n in _RECORD_TS else pd.Series(cols[n], dtype=object)
         for n in RECORD_COLUMNS
     })
-    frame["synced_at"] = pd.Series([pd.Timestamp(synced_at)] * len(frame), dtype=TS)
+    frame["synced_at"] = pd.Series(pd.Timestamp(synced_at), index=frame.index, dtype=TS)
     frame["is_deleted"] = False
-    frame["deleted_at"] = pd.Series([pd.NaT] * len(frame), dtype=TS)
+    frame["deleted_at"] = pd.Series(pd.NaT, index=frame.index, dtype=TS)
     return frame
 
 
