@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 #: Fields asked of search: exactly what `core` derives from (warehouse/sql/core/*.sql reads
 #: summary, status, issuetype, project, priority, labels, components, parent, created and
@@ -114,6 +115,21 @@ CHANGE_COLUMNS = (
     "issue_id", "history_id", "item_index", "changed_at", "author", "from_status_id",
     "from_status", "to_status_id", "to_status", "source_order", "payload",
 )
+_TS = pa.timestamp("us", tz="UTC")
+_STR_LIST = pa.list_(pa.string())
+#: Arrow types of the row tuples, in column order (raw.jira_issues / raw.jira_status_changes;
+#: `json` columns travel as text and are validated by DuckDB on insert).
+ISSUE_SCHEMA = pa.schema([
+    (name, {"labels": _STR_LIST, "components": _STR_LIST, "created_at": _TS, "updated_at": _TS,
+            "synced_at": _TS, "deleted_at": _TS, "changelog_total": pa.int64(),
+            "status_histories": pa.int64(), "is_deleted": pa.bool_()}.get(name, pa.string()))
+    for name in ISSUE_COLUMNS
+])
+CHANGE_SCHEMA = pa.schema([
+    (name, {"item_index": pa.int64(), "changed_at": _TS, "source_order": pa.int64()}.get(
+        name, pa.string()))
+    for name in CHANGE_COLUMNS
+])
 #: Position of `status_id` in an issue row (the catalogue check reads it back).
 ISSUE_STATUS_ID = ISSUE_COLUMNS.index("status_id")
 

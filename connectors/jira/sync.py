@@ -36,9 +36,9 @@ from connectors.jira.client import JiraClient
 from connectors.jira.errors import explain
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
 from connectors.jira.records import (
-    CHANGE_COLUMNS,
-    ISSUE_COLUMNS,
+    CHANGE_SCHEMA,
     ISSUE_FIELDS,
+    ISSUE_SCHEMA,
     ISSUE_STATUS_ID,
     BadRecord,
     issue_row,
@@ -56,6 +56,7 @@ from connectors.result import (
     SyncResult,
     no_progress,
 )
+from connectors.staging import StagedRows, upsert_latest
 from connectors.state import (
     SyncWindow,
     advance_cursor,
@@ -76,14 +77,15 @@ CENSUS_PAGE_CLOUD = 5000
 
 @dataclass
 class _Extract:
-    """Everything one run read, in memory until the landing transaction.
+    """What one run read beyond the rows already landed (inside the run's transaction).
 
-    `issues` and `changes` hold row tuples (`records.ISSUE_COLUMNS` / `CHANGE_COLUMNS`) keyed by
-    issue id, so a later copy of an issue replaces an earlier one.
+    `issues` maps the ids landed to their current status id; `copies` numbers every issue
+    copy mapped, so within a batch a later copy of an issue wins (across batches the later
+    batch simply replaces the earlier one).
     """
 
-    issues: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    changes: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    issues: dict[str, str | None] = field(default_factory=dict)
+    copies: int = 0
     landed_histories: dict[str, int] = field(default_factory=dict)
     reread: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
@@ -126,13 +128,16 @@ def sync_jira(
     census_due = full or _census_due(state.get("last_census_at"), started, sync.census_days)
     stats = RequestStats()
     try:
-        found = _extract(
-            con, settings, cfg, window, started, census_due, stats, policy, progress
-        )
-        # Times derive from run_started_at, so an injected clock (tests, the sandbox's time
-        # travel) keeps cursor, census age and run records consistent with each other.
-        synced = started + timedelta(seconds=time.monotonic() - clock)
+        # ONE transaction for the whole run: each batch lands as soon as it is mapped (the
+        # insert runs while the next page is on the wire), yet a failure anywhere rolls all of
+        # it back, so readers see either last night's raw layer or tonight's, never half.
         with transaction(con):
+            found = _extract(
+                con, settings, cfg, window, started, census_due, stats, policy, progress
+            )
+            # Times derive from run_started_at, so an injected clock (tests, the sandbox's time
+            # travel) keeps cursor, census age and run records consistent with each other.
+            synced = started + timedelta(seconds=time.monotonic() - clock)
             # deleted_at = the run's own instant: as_of (= run start by default) must see it
             deleted = _land(con, found, started, run_id)
             record_run(
@@ -230,15 +235,16 @@ def _extract(
             progress(SOURCE, STREAM, f"page {pages}: {size} issues", read)
         else:
             _, batch, histories = item
-            _collect(found, batch, histories, settings.url, now)
+            _land_batch(con, *_collect(found, batch, histories, settings.url, now))
     if found.reread:
         # bulkfetch reports no total: re-read those issues by a route that does
         pending = list(found.reread.values())
         found.reread.clear()
-        _collect(found, pending, fetcher.reread(pending), settings.url, now, final=True)
+        rows = _collect(found, pending, fetcher.reread(pending), settings.url, now, final=True)
+        _land_batch(con, *rows)
     progress(SOURCE, STREAM, f"{len(found.issues)} issues with status history", len(found.issues))
     if known is not None:
-        unknown = {row[ISSUE_STATUS_ID] for row in found.issues.values()} - known - {None}
+        unknown = set(found.issues.values()) - known - {None}
         if unknown:
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
@@ -296,13 +302,18 @@ def _collect(
     synced_at: datetime,
     *,
     final: bool = False,
-) -> None:
-    """Check the batch's histories and map it to rows; later copies of an issue win.
+) -> tuple[StagedRows, StagedRows]:
+    """Check the batch's histories and map it to (issue rows, status-change rows), staged as
+    columns; later copies of an issue win.
 
     A bulkfetch history that does not reach the issue's current status is set aside in
     `found.reread` (unless `final`: it already was re-read); complete-by-count but still
     inconsistent histories land with a warning.
     """
+    issue_rows: list[tuple[Any, ...]] = []
+    issue_seqs: list[int] = []
+    change_rows: list[tuple[Any, ...]] = []
+    change_seqs: list[int] = []
     for issue in issues:
         issue_id = str(issue.get("id") or "")
         bad: list[tuple[str, str, dict[str, Any]]] = []
@@ -335,9 +346,39 @@ def _collect(
             log.warning(message)
             found.warnings.append(message)
         found.quarantine.extend(_quarantine_row(k, r, p, synced_at) for k, r, p in bad)
-        found.issues[issue_id] = row
-        found.changes[issue_id] = scan.rows
+        found.copies += 1
+        found.issues[issue_id] = row[ISSUE_STATUS_ID]
         found.landed_histories[issue_id] = scan.landed
+        issue_rows.append(row)
+        issue_seqs.append(found.copies)
+        change_rows.extend(scan.rows)
+        change_seqs.extend([found.copies] * len(scan.rows))
+    staged_issues = StagedRows(ISSUE_SCHEMA)
+    staged_issues.add(issue_rows, issue_seqs)
+    staged_changes = StagedRows(CHANGE_SCHEMA)
+    staged_changes.add(change_rows, change_seqs)
+    return staged_issues, staged_changes
+
+
+def _land_batch(
+    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows
+) -> None:
+    """Upsert one batch's issues and replace their whole status history (entries may have
+    gone since an earlier copy was landed). DuckDB releases the GIL while it writes, so the
+    prefetch thread keeps reading meanwhile."""
+    if issues.rows == 0:
+        return
+    upsert_latest(con, "raw.jira_issues", issues, ["issue_id"])
+    ids = issues.table().column("issue_id").unique().to_pylist()
+    delete_where_in(con, "raw.jira_status_changes", "issue_id", ids)
+    upsert_latest(
+        con,
+        "raw.jira_status_changes",
+        changes,
+        ["issue_id", "history_id", "item_index"],
+        winners=(issues, "issue_id"),
+        tiebreak="source_order",
+    )
 
 
 def _quarantine_row(key: str, reason: str, payload: Any, seen_at: datetime) -> dict[str, Any]:
@@ -366,8 +407,8 @@ def _census(
     row = con.execute(
         "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))",
         [list(found.issues)],
-    ).fetchone()
-    if not row or row[0] == 0:
+    ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
+    if not row or row[0][0] == 0:
         return []
     ids: list[str] = []
     size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
@@ -384,27 +425,10 @@ def _census(
     return ids
 
 
-def _frame(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-    """A DataFrame built column by column (several times cheaper than from a list of dicts)."""
-    if not rows:
-        return pd.DataFrame(columns=list(columns))
-    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
-
-
 def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, run_id: str) -> int:
-    """Write everything read; returns the number of issues newly marked deleted."""
+    """Write what is left once the issues are in (statuses, quarantine, census); returns the
+    number of issues newly marked deleted."""
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
-    upsert_frame(
-        con, "raw.jira_issues", _frame(ISSUE_COLUMNS, list(found.issues.values())), ["issue_id"]
-    )
-    delete_where_in(con, "raw.jira_status_changes", "issue_id", list(found.changes))
-    changes = [row for rows in found.changes.values() for row in rows]
-    upsert_frame(
-        con,
-        "raw.jira_status_changes",
-        _frame(CHANGE_COLUMNS, changes),
-        ["issue_id", "history_id", "item_index"],
-    )
     if found.quarantine:
         frame = pd.DataFrame(found.quarantine).assign(run_id=run_id)
         con.register("_jira_quarantine", frame)

@@ -1,0 +1,105 @@
+"""Rows gathered batch by batch as Arrow columns, landed by one set-based statement.
+
+Why: converting Python values to columns is most of a sync's landing cost. Done per batch, it
+runs on the main thread while the prefetch thread waits on the server for the next page, so
+it hides behind network time instead of adding to the end of the run; and an Arrow table hands
+its columns to DuckDB without another copy. Each batch carries a sequence number, so "a later
+copy of a record wins" is decided in SQL (`latest_first`) rather than by rebuilding rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from flowmetrics.faultpoints import crash_point
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+#: Name of the batch-sequence column added to every staged table.
+SEQ = "_seq"
+
+
+class StagedRows:
+    """Row tuples in `schema` order, kept as one Arrow table per batch."""
+
+    def __init__(self, schema: pa.Schema):
+        self.schema = schema
+        self._full = schema.append(pa.field(SEQ, pa.int64()))
+        self._tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, rows: Sequence[tuple[Any, ...]], seqs: Sequence[int]) -> None:
+        """Convert one batch of rows to columns now (types from the schema, never inferred:
+        a batch whose column is all NULL must still concatenate with the others). `seqs` gives
+        each row its sequence number: higher wins over lower for the same key."""
+        if not rows:
+            return
+        if len(seqs) != len(rows):
+            raise ValueError(f"{len(rows)} rows but {len(seqs)} sequence numbers")
+        columns = list(zip(*rows, strict=True))
+        if len(columns) != len(self.schema):
+            raise ValueError(f"rows have {len(columns)} values, the schema {len(self.schema)}")
+        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, self.schema, strict=True)]
+        arrays.append(pa.array(seqs, type=pa.int64()))
+        self._tables.append(pa.Table.from_arrays(arrays, schema=self._full))
+        self.rows += len(rows)
+
+    def table(self) -> pa.Table:
+        """Every batch as one table (an empty one with the schema when nothing was added)."""
+        if not self._tables:
+            return self._full.empty_table()
+        return pa.concat_tables(self._tables)
+
+
+def upsert_latest(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    staged: StagedRows,
+    keys: Sequence[str],
+    *,
+    winners: tuple[StagedRows, str] | None = None,
+    tiebreak: str | None = None,
+) -> int:
+    """Replace the rows of `table` whose `keys` were staged by the staged copy with the highest
+    sequence number per key (then the highest `tiebreak`); returns the rows inserted. Run
+    inside the caller's transaction.
+
+    `winners` = (other staged rows, key column): land only rows whose (key, seq) is the latest
+    (key, seq) there -- e.g. the history rows of the copy of an issue that won.
+    """
+    for name in (table, *keys, *staged.schema.names, *([winners[1]] if winners else []),
+                 *([tiebreak] if tiebreak else [])):
+        if not _IDENT.match(name):
+            raise ValueError(f"not a plain identifier: {name!r}")
+    if staged.rows == 0:
+        return 0
+    view = f"_staged_{table.replace('.', '_')}"
+    registered = [view]
+    con.register(view, staged.table())
+    try:
+        source = view
+        if winners is not None:
+            other, key = winners
+            registered.append(f"{view}_winners")
+            con.register(registered[-1], other.table())
+            latest = f"select {key}, max({SEQ}) as {SEQ} from {registered[-1]} group by {key}"  # noqa: S608
+            source = f"(select s.* from {view} s semi join ({latest}) w using ({key}, {SEQ}))"  # noqa: S608
+        key_list = ", ".join(keys)
+        cols = ", ".join(staged.schema.names)
+        order = f"{SEQ} desc" + (f", {tiebreak} desc" if tiebreak else "")
+        match = " and ".join(f"t.{k} = f.{k}" for k in keys)
+        con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
+        inserted = con.execute(
+            f"insert into {table} ({cols}) select {cols} from {source}"  # noqa: S608
+            f" qualify row_number() over (partition by {key_list} order by {order}) = 1"
+        ).fetchall()
+        crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
+    finally:
+        for name in registered:
+            con.unregister(name)
+    return int(inserted[0][0]) if inserted else 0
