@@ -311,6 +311,36 @@ class RequestRecorder:
         HTTPAdapter.send = self._orig  # type: ignore[method-assign]
 
 
+class ByteCounter:
+    """Counts response bytes reaching `HTTPAdapter.send` (the body is read there anyway, so
+    the timing cost is one `len`)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.requests = 0
+        self._orig: Callable[..., Any] | None = None
+
+    def __enter__(self) -> ByteCounter:
+        from requests.adapters import HTTPAdapter
+
+        orig = self._orig = HTTPAdapter.send
+        counter = self
+
+        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            resp = orig(adapter, request, *args, **kwargs)
+            counter.bytes += len(resp.content)
+            counter.requests += 1
+            return resp
+
+        HTTPAdapter.send = send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from requests.adapters import HTTPAdapter
+
+        HTTPAdapter.send = self._orig  # type: ignore[method-assign]
+
+
 def floor_replay(recorded: Sequence[Recorded]) -> tuple[int, int]:
     """The floor: a bare `requests.Session` + `json.loads` loop over the same requests.
 

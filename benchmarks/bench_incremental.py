@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    ByteCounter,
     Figure,
     SandboxProcess,
     figures_json,
@@ -57,14 +58,17 @@ def main(argv: list[str] | None = None) -> int:
                 adv = sb.advance(days=1, change_fraction=args.change_fraction)
                 for s in sources:
                     sb.reset_counters()
-                    inc_s, inc = connector_run(s, sb.env, sb.now, full=False,
-                                               db_dir=str(dbs[s]))
+                    with ByteCounter() as inc_bytes:
+                        inc_s, inc = connector_run(s, sb.env, sb.now, full=False,
+                                                   db_dir=str(dbs[s]))
                     inc_req = sb.counters().get("total", 0)
                     sb.reset_counters()
-                    full_s, full = connector_run(s, sb.env, sb.now, full=True)
+                    with ByteCounter() as full_bytes:
+                        full_s, full = connector_run(s, sb.env, sb.now, full=True)
                     full_req = sb.counters().get("total", 0)
                     row = {"incr_s": inc_s, "full_s": full_s, "incr_req": inc_req,
-                           "full_req": full_req,
+                           "full_req": full_req, "incr_bytes": inc_bytes.bytes,
+                           "full_bytes": full_bytes.bytes,
                            "incr_records": sum(x.records for x in inc.streams),
                            "full_records": sum(x.records for x in full.streams),
                            "changed": adv["counts"]}
@@ -83,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                               "%", ratio=med, target="<= 2%", met=med <= 0.02,
                               note="requests incremental/full per night: " + ", ".join(
                                   f"{r['incr_req']}/{r['full_req']}" for r in rows)))
+        byte_share = [r["incr_bytes"] / r["full_bytes"] for r in rows]
+        figures.append(Figure(f"{s}: incremental bytes read / full",
+                              [x * 100 for x in byte_share], "%",
+                              ratio=sorted(byte_share)[len(byte_share) // 2],
+                              note="MB incremental/full: " + ", ".join(
+                                  f"{r['incr_bytes'] / 1e6:.2f}/{r['full_bytes'] / 1e6:.1f}"
+                                  for r in rows)))
         figures.append(Figure(f"{s}: incremental wall time / full",
                               [x * 100 for x in time_share], "%",
                               ratio=sorted(time_share)[len(time_share) // 2],
