@@ -1,7 +1,10 @@
 """Reading the tables' windows: records, state history (with fallbacks), deletions, labels.
 
-Nothing here writes to DuckDB: everything is read completely first, so a failure half-way
-leaves the warehouse and the cursors untouched (sync.py lands everything in one transaction).
+Nothing here writes to DuckDB itself. Given a `BatchSink` (sync.py passes `land.BatchLander`),
+each records page and each sys_audit page is handed to it as soon as it is mapped, while the
+prefetch thread reads the next page; sync.py runs all of it inside the run's ONE transaction,
+so a failure half-way still leaves the warehouse and the cursors untouched. Without a sink
+everything is only collected in the returned `TableFetch`es.
 
 Request economy (docs/benchmarks.md): the records of each table are one keyset scan; the
 history of ALL tables that share a window is one `sys_audit` scan (`tablenameIN…`), either
@@ -19,10 +22,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.prefetch import prefetched
-from connectors.result import Progress
+from connectors.result import Progress, SourceError
 from connectors.servicenow import query as q
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
 from connectors.servicenow.history import (
@@ -67,6 +70,16 @@ AUDIT_BATCHES = 1
 LandedLookup = Callable[[Sequence[str]], Mapping[str, tuple[str | None, datetime]]]
 
 
+class BatchSink(Protocol):
+    """Where mapped batches go as they are read (`land.BatchLander`)."""
+
+    changes_landed: int
+
+    def records(self, rows: Sequence[RecordRow]) -> None: ...
+
+    def changes(self, rows: Sequence[ChangeRow]) -> int: ...
+
+
 @dataclass
 class TableFetch:
     """Everything read for one table in one run, ready to land."""
@@ -80,6 +93,8 @@ class TableFetch:
     choices: list[Row] | None = None
     deletions: list[tuple[str, datetime]] = field(default_factory=list)
     history_source: str = SYS_AUDIT
+    #: `changes` already went to the reader's sink page by page (sys_audit with a sink)
+    changes_landed: bool = False
     approximate_since: datetime | None = None
     record_pages: int = 0
     history_pages: int = 0
@@ -171,6 +186,7 @@ class TableReader:
         progress: Progress,
         keys_budget: int = q.DEFAULT_KEYS_BUDGET,
         audit_batches: int | None = None,
+        sink: BatchSink | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -179,6 +195,7 @@ class TableReader:
         self.progress = progress
         self.keys_budget = keys_budget
         self.audit_batches = AUDIT_BATCHES if audit_batches is None else audit_batches
+        self.sink = sink
 
     # -- all tables ----------------------------------------------------------------------------
     def read_all(
@@ -230,8 +247,11 @@ class TableReader:
             _updated_key, self.page_size, count=not window.is_full, count_ends=True,
         )
         latest: dict[str, RecordRow] = {}
-        # the next page is fetched while this one is mapped (pager and client stay on the worker)
+        sink = self.sink
+        # the next page is fetched while this one is mapped and landed (pager and client stay
+        # on the worker; DuckDB releases the GIL while it writes)
         for page in prefetched(pager, name=f"servicenow-{table}"):
+            winners: list[RecordRow] = []
             for row in page:
                 mapped = to_record(table, row, self.settings)
                 if isinstance(mapped, Quarantined):
@@ -240,6 +260,9 @@ class TableReader:
                 known = latest.get(mapped.sys_id)
                 if known is None or mapped.updated_at >= known.updated_at:
                     latest[mapped.sys_id] = mapped  # updated mid-scan: keep the newest
+                    winners.append(mapped)  # the sink lands only copies that win
+            if sink is not None:
+                sink.records(winners)
             self.progress(SOURCE, table, f"page {pager.pages}: {len(latest)} records read",
                           len(latest))
         out.records = list(latest.values())
@@ -260,6 +283,15 @@ class TableReader:
                 f.history_source = SYS_AUDIT
             return
         except TableForbidden as exc:
+            if self.sink is not None and self.sink.changes_landed:
+                # sys_audit answered, then refused mid-scan: its rows already landed in this
+                # run's transaction cannot be taken back one by one (they replaced stored rows
+                # by change_id), so fail the run -- all of it rolls back -- rather than mix
+                # two history sources; the next run starts over.
+                raise SourceError(
+                    f"sys_audit became unreadable in the middle of the history scan ({exc}); "
+                    "nothing was landed, the next sync starts over"
+                ) from exc
             for f in changed:
                 f.changes = []
                 f.warnings.append(f"{f.table}: sys_audit is not readable ({exc}); trying "
@@ -326,17 +358,24 @@ class TableReader:
                             continue  # a record not read this run (window scan)
                         f = next((g for g in group if g.table == tablename), group[0])
                     per_table.setdefault(f.table, []).append(row)
+                page_changes: list[ChangeRow] = []
                 for table, rows in per_table.items():
                     f = next(g for g in group if g.table == table)
                     got, bad = audit_changes(table, rows, seen[table])
                     found[table].extend(got)
+                    page_changes.extend(got)
                     f.quarantined.extend(bad)
                     self.progress(SOURCE, table, f"state history: {len(found[table])} changes",
                                   len(f.records))
+                if self.sink is not None:
+                    # all records of these tables landed before this scan began; a re-read
+                    # record's older history stays, these rows replace theirs by change_id
+                    self.sink.changes(page_changes)
             group[0].history_pages += pager.pages
             _warn_hidden(group[0], pager, "sys_audit", "state history may be incomplete")
         for f in group:
             f.changes = _dedupe(found[f.table])
+            f.changes_landed = self.sink is not None
 
     def _metrics(self, out: TableFetch, keys: list[str]) -> list[ChangeRow] | None:
         """Changes from metric_instance, or None when the metric is not kept for this table."""

@@ -1,7 +1,10 @@
-"""Landing a run's reads into the raw layer: DataFrames, one statement per table.
+"""Landing a run's reads into the raw layer, inside the caller's ONE transaction (together
+with the cursor move), so readers see either the previous sync or this one, never half.
 
-Called inside the caller's transaction, together with the cursor move, so readers see either
-the previous sync or this one, never half.
+Records and sys_audit history land batch by batch while they are read (`BatchLander`: each
+page as Arrow columns, one set-based upsert, run while the prefetch thread reads the next
+page); the small rest (labels, groups, tombstones, quarantine, fallback history) lands at the
+end from DataFrames, one statement per table.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from connectors.landing import upsert_frame
 from connectors.servicenow.client import Row
@@ -22,6 +26,7 @@ from connectors.servicenow.records import (
     ref_value,
     text_value,
 )
+from connectors.staging import StagedRows, upsert_latest
 
 TS = "datetime64[us, UTC]"
 
@@ -170,10 +175,10 @@ def apply_tombstones(con: duckdb.DuckDBPyConnection, table: str,
             "update raw.servicenow_records r set is_deleted = true, deleted_at = f.deleted_at"
             " from _snow_tombstones f where r.sys_id = f.sys_id and r.table_name = ?",
             [table],
-        ).fetchone()
+        ).fetchall()  # to the end: the run's transaction goes on on this connection
     finally:
         con.unregister("_snow_tombstones")
-    return int(row[0]) if row else 0
+    return int(row[0][0]) if row else 0
 
 
 def mark_history_approximate(con: duckdb.DuckDBPyConnection, table: str,
@@ -185,3 +190,87 @@ def mark_history_approximate(con: duckdb.DuckDBPyConnection, table: str,
         " where source = 'servicenow' and stream = ?",
         [since, since, table],
     )
+
+
+_TS = pa.timestamp("us", tz="UTC")
+#: raw.servicenow_records as staged per batch: RECORD_COLUMNS (in RecordRow order) + synced_at;
+#: is_deleted / deleted_at take the table's defaults (false / NULL) like a fresh copy should.
+RECORD_SCHEMA = pa.schema(
+    [(n, _TS if n in _RECORD_TS else pa.string()) for n in RECORD_COLUMNS]
+    + [("synced_at", _TS)]
+)
+CHANGE_SCHEMA = pa.schema([
+    (n, _TS if n == "changed_at" else pa.int64() if n == "record_checkpoint" else pa.string())
+    for n in CHANGE_COLUMNS
+])
+_LANDED_RECORD = len(RECORD_COLUMNS)  # RecordRow[:this] are the landed columns (mod_count last)
+assert RecordRow._fields[:_LANDED_RECORD] == RECORD_COLUMNS
+
+
+class BatchLander:
+    """Lands records and sys_audit history one batch at a time, inside the run's transaction.
+
+    * Records: each batch's rows replace the stored ones by sys_id; within a batch a later
+      copy wins (the caller passes only copies that win over what it already landed, so the
+      result equals landing the run's newest copy per record once).
+    * History: upserted by change_id (the sys_audit sys_id), exactly like the end-of-run
+      landing it replaces: a re-read record's older history rows stay (an incremental run
+      reads only the window's sys_audit rows). A change_id seen earlier in the run is
+      skipped (the first copy wins, as `fetch._dedupe` keeps it).
+    * Before a record's first copy of the run lands, its stored (state, updated_at) is kept
+      (`prior`), so the observed-history fallback compares with the previous sync, not with
+      the copy this run has just written.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, synced_at: datetime) -> None:
+        self.con = con
+        self.synced_at = synced_at
+        self._tail = (synced_at,)
+        self._seq = 0
+        self._prior: dict[str, tuple[str | None, datetime]] = {}
+        self._records_seen: set[str] = set()
+        self._change_ids: set[str] = set()
+        self.changes_landed = 0
+
+    def _seqs(self, n: int) -> range:
+        start = self._seq + 1
+        self._seq += n
+        return range(start, self._seq + 1)
+
+    def records(self, rows: Sequence[RecordRow]) -> None:
+        """Upsert one batch of records (later rows of the batch win over earlier ones)."""
+        if not rows:
+            return
+        new = [r.sys_id for r in rows if r.sys_id not in self._records_seen]
+        if new:
+            self._records_seen.update(new)
+            for sys_id, state, updated_at in self.con.execute(
+                "select sys_id, state, updated_at from raw.servicenow_records"
+                " where sys_id in (select unnest(?::varchar[]))", [new],
+            ).fetchall():  # to the end: the transaction goes on on this connection
+                self._prior[sys_id] = (state, updated_at)
+        staged = StagedRows(RECORD_SCHEMA)
+        n, tail = _LANDED_RECORD, self._tail
+        staged.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
+        upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"])
+
+    def changes(self, rows: Sequence[ChangeRow]) -> int:
+        """Upsert one batch of state changes by change_id; returns the rows landed."""
+        seen = self._change_ids
+        fresh: list[ChangeRow] = []
+        for c in rows:
+            if c.change_id not in seen:
+                seen.add(c.change_id)
+                fresh.append(c)
+        if not fresh:
+            return 0
+        staged = StagedRows(CHANGE_SCHEMA)
+        staged.add(fresh, self._seqs(len(fresh)))
+        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"])
+        self.changes_landed += len(fresh)
+        return len(fresh)
+
+    def prior(self, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
+        """The (state, updated_at) stored before this run for these sys_ids (landed ones only)."""
+        got = self._prior
+        return {k: got[k] for k in keys if k in got}

@@ -1,9 +1,11 @@
 """`sync_servicenow`: one incremental (or full) sync of the configured ServiceNow tables.
 
-Order of work: plan a window per table from its cursor, read every table completely (records,
-history, deletions, labels) and the assignment groups, then land it all and move the cursors in
-ONE transaction. Any failure before the commit leaves the warehouse and the cursors as they
-were and writes a 'failed' row per stream to raw.sync_runs.
+Order of work: plan a window per table from its cursor; then, in ONE transaction, read every
+table (records, history, deletions, labels) and the assignment groups -- each records page and
+each sys_audit page lands as soon as it is mapped (`land.BatchLander`; DuckDB writes while the
+prefetch thread reads the next page) -- land the rest and move the cursors. Any failure before
+the commit (or a kill) rolls all of it back: the warehouse and the cursors stay as they were,
+and a 'failed' row per stream goes to raw.sync_runs.
 """
 
 from __future__ import annotations
@@ -93,14 +95,21 @@ def sync_servicenow(
     try:
         scope = validate_scope(snow_cfg.query)
         client = ServiceNowClient(settings, verify=snow_cfg.verify_tls, policy=policy)
-        reader = TableReader(client, settings, scope=scope,
-                             page_size=clamp_page_size(sync_cfg.page_size), progress=progress)
-        fetches, groups = reader.read_all(
-            tables, windows, lambda keys: _landed(con, keys),
-            _catalogue(con, tables, timedelta(days=sync_cfg.census_days)),
-        )
-        warnings: list[str] = [w for f in fetches for w in f.warnings]
-        result = _land(con, run_id, started, fetches, groups, warnings)
+        # ONE transaction for the whole run: batches land as they are read, yet a failure
+        # anywhere rolls all of it back, so readers see last night's raw layer or tonight's.
+        # (read before BEGIN: read_state leaves its result unfinished, and inside the
+        # transaction DuckDB then refuses the next `register`)
+        catalogue = _catalogue(con, tables, timedelta(days=sync_cfg.census_days))
+        with transaction(con):
+            # records' synced_at: when this run began landing (one instant for the run)
+            lander = land.BatchLander(con, datetime.now(UTC))
+            reader = TableReader(client, settings, scope=scope,
+                                 page_size=clamp_page_size(sync_cfg.page_size),
+                                 progress=progress, sink=lander)
+            # observed history compares with the state stored BEFORE this run's copies landed
+            fetches, groups = reader.read_all(tables, windows, lander.prior, catalogue)
+            warnings: list[str] = [w for f in fetches for w in f.warnings]
+            result = _land(con, run_id, started, fetches, groups, warnings)
     except SourceError as exc:
         _record_failure(con, run_id, started, windows, str(exc))
         raise
@@ -124,32 +133,36 @@ def _land(
     groups: Sequence[dict[str, object]] | None,
     warnings: list[str],
 ) -> SyncResult:
+    """What is left once records and sys_audit history are in (inside the run's transaction):
+    fallback history, labels, tombstones, quarantine, cursors, run records, groups."""
     finished = datetime.now(UTC)
     result = SyncResult(source=SOURCE, run_id=run_id, warnings=warnings)
-    with transaction(con):
-        for f in fetches:
-            records = land.land_records(con, f.records, finished)
-            histories = land.land_changes(con, f.changes)
-            if f.choices is not None:
-                land.land_choices(con, f.table, f.choices, finished)
-            deleted = land.apply_tombstones(con, f.table, f.deletions)
-            land.land_quarantine(con, f.quarantined, run_id, finished)
-            advance_cursor(con, SOURCE, f.table, f.window, finished_at=finished,
-                           census=f.catalogue_read)
-            if f.approximate_since is not None:
-                land.mark_history_approximate(con, f.table, f.approximate_since)
-            record_run(con, run_id=run_id, source=SOURCE, stream=f.table, window=f.window,
-                       started_at=started, finished_at=finished, status="success",
-                       records=records, histories=histories, deleted=deleted,
-                       requests=f.requests)
-            result.streams.append(StreamResult(
-                source=SOURCE, stream=f.table, mode=f.window.mode,
-                window_start=f.window.start, window_end=f.window.end, records=records,
-                histories=histories, deleted=deleted, quarantined=len(f.quarantined),
-                requests=f.requests, seconds=f.seconds,
-            ))
-        if groups is not None:
-            land.land_groups(con, groups, finished)
+    for f in fetches:
+        records = len(f.records)  # landed page by page (one row per sys_id)
+        # sys_audit rows landed page by page (one per change_id); metric_instance / observed
+        # history is computed after its scan and lands here
+        histories = (len(f.changes) if f.changes_landed
+                     else land.land_changes(con, f.changes))
+        if f.choices is not None:
+            land.land_choices(con, f.table, f.choices, finished)
+        deleted = land.apply_tombstones(con, f.table, f.deletions)
+        land.land_quarantine(con, f.quarantined, run_id, finished)
+        advance_cursor(con, SOURCE, f.table, f.window, finished_at=finished,
+                       census=f.catalogue_read)
+        if f.approximate_since is not None:
+            land.mark_history_approximate(con, f.table, f.approximate_since)
+        record_run(con, run_id=run_id, source=SOURCE, stream=f.table, window=f.window,
+                   started_at=started, finished_at=finished, status="success",
+                   records=records, histories=histories, deleted=deleted,
+                   requests=f.requests)
+        result.streams.append(StreamResult(
+            source=SOURCE, stream=f.table, mode=f.window.mode,
+            window_start=f.window.start, window_end=f.window.end, records=records,
+            histories=histories, deleted=deleted, quarantined=len(f.quarantined),
+            requests=f.requests, seconds=f.seconds,
+        ))
+    if groups is not None:
+        land.land_groups(con, groups, finished)
     return result
 
 
@@ -184,16 +197,6 @@ def _catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
         read_at={t: v if isinstance(v, datetime) else None for t, v in read_at.items()},
         now=datetime.now(UTC), max_age=max_age,
     )
-
-
-def _landed(con: duckdb.DuckDBPyConnection, keys: Sequence[str]
-            ) -> Mapping[str, tuple[str | None, datetime]]:
-    rows = con.execute(
-        "select sys_id, state, updated_at from raw.servicenow_records"
-        " where sys_id in (select unnest(?::varchar[]))",
-        [list(keys)],
-    ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def _record_failure(con: duckdb.DuckDBPyConnection, run_id: str, started: datetime,

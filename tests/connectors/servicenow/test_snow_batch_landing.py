@@ -1,0 +1,160 @@
+"""Records and sys_audit history land page by page inside the run's ONE transaction.
+
+Through the real pysnow client against the fake Table API (`responses`): a failure after some
+pages were landed rolls all of them back (cursor, records, history as before the run), and
+batch landing keeps the end-of-run semantics (later copies win, history upserted by change_id,
+so an incremental run keeps a re-read record's older history).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from snow_fake import NOW, audit, incident, make_cfg, sys_id
+
+from connectors.result import SourceError
+from connectors.servicenow import sync_servicenow
+
+RAW = ("raw.servicenow_records", "raw.servicenow_state_changes", "raw.servicenow_choices",
+       "raw.servicenow_groups", "raw.quarantine", "raw.sync_state")
+N = 600  # two records pages of 500; two audit rows per record a night: three sys_audit pages
+
+
+def snapshot(con) -> dict[str, list[tuple]]:
+    out = {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in RAW}
+    out["runs"] = sorted(con.execute(
+        "select run_id, stream, status from raw.sync_runs where status = 'success'").fetchall())
+    return out
+
+
+def night_one(fake) -> list[dict]:
+    rows = [incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}", state="1")
+            for i in range(N)]
+    fake.tables["incident"] = rows
+    fake.tables["sys_audit"] = [
+        audit(2 * i + k, sys_id(i), f"2024-02-0{1 + k} 09:{i // 60:02d}:{i % 60:02d}",
+              "" if k == 0 else "1", "1" if k == 0 else "2", k + 1)
+        for i in range(N) for k in range(2)
+    ]
+    return rows
+
+
+def night_two(fake, rows) -> None:
+    """Every record changes state twice after the cursor (2 -> 3 -> 6): two audit rows each."""
+    for i, row in enumerate(rows):
+        at = f"2024-03-10 12:{10 + i // 60:02d}:{i % 60:02d}"
+        row.update(state="6", sys_updated_on=at, sys_mod_count="4")
+        fake.tables["sys_audit"] += [
+            audit(10_000 + i, sys_id(i), f"2024-03-10 12:{5 + i // 60:02d}:{i % 60:02d}",
+                  "2", "3", 3),
+            audit(20_000 + i, sys_id(i), at, "3", "6", 4),
+        ]
+
+
+@pytest.mark.parametrize("failure", ["http_401", "sys_audit_403"])
+def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
+        con, settings, fake, policy, failure):
+    cfg = make_cfg(page_size=500)
+    rows = night_one(fake)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    before = snapshot(con)
+    assert len(before["raw.servicenow_records"]) == N
+    assert len(before["raw.servicenow_state_changes"]) == 2 * N
+
+    night_two(fake, rows)
+    seen_in_run: list[tuple[int, int]] = []
+
+    def progress(source, stream, message, count):
+        # main thread, inside the run's transaction: what the run itself has landed so far
+        seen_in_run.append(con.execute(
+            "select (select count(*) from raw.servicenow_records where state = '6'),"
+            " (select count(*) from raw.servicenow_state_changes"
+            "  where changed_at >= '2024-03-10')"
+        ).fetchall()[0])
+
+    audit_before = len(fake.table_requests("sys_audit"))
+
+    def fail_on_third_audit_page(req):
+        if req.table == "sys_audit" and len(fake.table_requests("sys_audit")) == audit_before + 2:
+            if failure == "http_401":  # not retried: the run stops here
+                fake.queued.append((401, {}, {"error": {"message": "User Not Authenticated"},
+                                              "status": "failure"}))
+            else:  # sys_audit readable for one page, then refused
+                fake.forbidden.add("sys_audit")
+    fake.after_request = fail_on_third_audit_page
+
+    later = NOW + timedelta(hours=1)
+    with pytest.raises(SourceError) as err:
+        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy,
+                        progress=progress)
+    if failure == "sys_audit_403":
+        assert "sys_audit became unreadable in the middle" in str(err.value)
+        assert not fake.table_requests("metric_instance")  # no mixed-source fallback
+    # the pages before the failure really were landed (then rolled back): all records, the
+    # first sys_audit page ...
+    assert max(seen_in_run) == (N, 500)
+    # ... and nothing of them is left: records, history, cursor as before the run
+    after = snapshot(con)
+    assert after == before
+    failed = con.execute("select status from raw.sync_runs where status <> 'success'").fetchall()
+    assert failed == [("failed",)]
+
+    # the next run (the instance healthy again) lands everything
+    fake.after_request = None
+    fake.forbidden.discard("sys_audit")
+    result = sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
+    assert result.streams[0].records == N and result.streams[0].histories == 2 * N
+    assert con.execute("select count(*) from raw.servicenow_records where state = '6'"
+                       ).fetchall() == [(N,)]
+    assert con.execute("select count(*) from raw.servicenow_state_changes").fetchall() == [
+        (4 * N,)]
+
+
+def test_sys_audit_forbidden_from_the_first_page_still_falls_back(con, settings, fake, policy):
+    """Nothing of sys_audit landed yet: the metric_instance fallback is taken as before."""
+    cfg = make_cfg(page_size=500)
+    night_one(fake)
+    fake.forbidden = {"sys_audit"}
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert fake.table_requests("metric_instance")
+    assert any("sys_audit is not readable" in w for w in result.warnings)
+    assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]
+
+
+def test_incremental_keeps_older_history_of_re_read_records(con, settings, fake, policy):
+    """History is upserted by change_id, never replaced per record: an incremental run reads
+    only the window's sys_audit rows, so a re-read record's earlier changes must stay."""
+    cfg = make_cfg(page_size=500)
+    rows = night_one(fake)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    night_two(fake, rows)
+    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
+                             policy=policy)
+    assert result.streams[0].mode == "incremental"
+    assert result.streams[0].records == N and result.streams[0].histories == 2 * N
+    per_record = con.execute(
+        "select list(to_value order by changed_at) from raw.servicenow_state_changes"
+        " where record_sys_id = ?", [sys_id(7)]).fetchall()
+    assert per_record == [(["1", "2", "3", "6"],)]
+    assert con.execute("select count(*), count(distinct change_id)"
+                       " from raw.servicenow_state_changes").fetchall() == [(4 * N, 4 * N)]
+
+
+def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
+        con, settings, fake, policy):
+    """Updated mid-scan: the record's first copy lands with page 1, its newer copy with page
+    2 replaces it (one row, the newer state)."""
+    cfg = make_cfg(page_size=500)
+    rows = [incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}") for i in range(N)]
+    fake.tables["incident"] = rows
+
+    def touch(req):
+        if req.table == "incident" and len(fake.table_requests("incident")) == 1:
+            rows[3].update(sys_updated_on="2024-03-05 09:00:00", state="6")
+    fake.after_request = touch
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert con.execute("select state, updated_at::varchar from raw.servicenow_records"
+                       " where sys_id = ?", [sys_id(3)]).fetchall() == [
+        ("6", "2024-03-05 09:00:00+00")]
+    assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]
