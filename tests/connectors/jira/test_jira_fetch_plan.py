@@ -193,3 +193,65 @@ def test_prefetched_runs_the_producer_on_one_other_thread_and_reraises():
     assert out == [0, 1, 2]
     assert set(seen) == {"t-prefetch"}
     assert not [t for t in threading.enumerate() if t.name == "t-prefetch"]
+
+
+# -- staged landing -------------------------------------------------------------------------
+
+
+def _raw_tables(con):
+    return (
+        con.execute("select issue_id, status_id, changelog_total, status_histories, payload"
+                    " from raw.jira_issues order by issue_id").fetchall(),
+        con.execute("select issue_id, history_id, item_index, to_status_id, source_order"
+                    " from raw.jira_status_changes order by all").fetchall(),
+    )
+
+
+@pytest.mark.parametrize("flush_rows", [1, 500_000])
+def test_a_later_copy_on_a_later_page_wins_whether_flushed_per_batch_or_once(
+    con, settings, cfg, cloud, policy, monkeypatch, flush_rows
+):
+    # PAY-1 is on page 1 in status 3 (history 1->3), then moves on while we page: page 3
+    # brings it again in status 5 with a longer history. Only the later copy may be landed.
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+    monkeypatch.setattr(jira_sync, "FLUSH_ROWS", flush_rows)
+    early = make_issue("10001", "PAY-1", status="3", updated="2024-03-01T10:00:00.000+0000")
+    other = make_issue("10002", "PAY-2", status="5")
+    late = make_issue("10001", "PAY-1", status="5", updated="2024-03-01T11:00:00.000+0000")
+    cloud.add(other, chain(10002, ["1", "3", "5"]))
+    cloud.add(late, chain(10001, ["1", "3", "5"]))  # bulkfetch serves the latest history
+    cloud.search_script = [
+        {"issues": [early], "nextPageToken": "p2"},
+        {"issues": [other], "nextPageToken": "p3"},
+        {"issues": [late], "isLast": True},
+    ]
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy, full=True)
+    issues, changes = _raw_tables(con)
+    assert [(i[0], i[1]) for i in issues] == [("10001", "5"), ("10002", "5")]
+    # chain(.., ["1", "3", "5"]) = two status histories per issue, each with one status item
+    assert [(c[0], c[3]) for c in changes] == [
+        ("10001", "3"), ("10001", "5"), ("10002", "3"), ("10002", "5")]
+    assert cloud.count("bulkfetch") == 3  # one per batch of BULK_IDS = 1
+
+
+def test_a_failure_after_rows_were_flushed_lands_nothing(
+    con, settings, cfg, cloud, policy, monkeypatch
+):
+    seed(cloud, 2)
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    before = _raw_tables(con)
+    state = con.execute("select * from raw.sync_state").fetchall()
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+    monkeypatch.setattr(jira_sync, "FLUSH_ROWS", 1)  # page 1 is written before page 2 fails
+    changed = make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:30:00.000+0000")
+    cloud.add(changed, chain(10001, ["1", "3"]))
+    cloud.search_script = [
+        {"issues": [changed], "nextPageToken": "p2"},
+        {"issues": [changed], "nextPageToken": "p3"},
+        (400, {}, json.dumps({"errorMessages": ["boom on page 3"]})),
+    ]
+    with pytest.raises(SourceError, match=r"HTTP 400.*boom on page 3"):
+        sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
+    assert _raw_tables(con) == before
+    assert con.execute("select * from raw.sync_state").fetchall() == state
+    assert [t for t in threading.enumerate() if t.name == "jira-writer"] == []
