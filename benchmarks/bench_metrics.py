@@ -597,25 +597,29 @@ def main(argv: list[str] | None = None) -> int:
         counts = generate(gen_db, args.items, args.transitions_per_item)
         print(f"generated in {counts.pop('seconds'):.1f}s: {counts}", flush=True)
         builds, pandas_runs, same_runs = [], [], []
-        for i in range(args.runs):
-            db = tmp / f"run{i}.duckdb"
-            shutil.copy(gen_db, db)  # every rebuild starts from the same freshly-landed file
-            builds.append(run_child_json([__file__, "--child", "build", "--db", str(db)]))
-            print(f"rebuild {i + 1}/{args.runs}: {builds[-1]['seconds']:.1f}s, "
-                  f"peak {builds[-1]['peak_mb']:.0f} MiB", flush=True)
-            db.unlink()
-        if not args.no_pandas:
-            for i in range(args.pandas_runs):
+        pandas_rounds = 0 if args.no_pandas else args.pandas_runs
+        # Rounds interleave the rebuild, pandas and the one-query SQL, so a ratio compares runs
+        # that saw the same machine load (the box is shared); per-round ratios are printed.
+        for i in range(max(args.runs, pandas_rounds)):
+            if i < args.runs:
+                db = tmp / f"run{i}.duckdb"
+                shutil.copy(gen_db, db)  # every rebuild starts from the same freshly-landed file
+                builds.append(run_child_json([__file__, "--child", "build", "--db", str(db)]))
+                print(f"rebuild {i + 1}/{args.runs}: {builds[-1]['seconds']:.1f}s, "
+                      f"peak {builds[-1]['peak_mb']:.0f} MiB", flush=True)
+                db.unlink()
+            if i < pandas_rounds:
                 pandas_runs.append(run_child_json([__file__, "--child", "pandas", "--db",
                                                    str(gen_db)], timeout=3600))
-                print(f"pandas {i + 1}/{args.pandas_runs}: {pandas_runs[-1]['seconds']:.1f}s, "
+                print(f"pandas {i + 1}/{pandas_rounds}: {pandas_runs[-1]['seconds']:.1f}s "
+                      f"(+ {pandas_runs[-1]['load_seconds']:.1f}s load), "
                       f"peak {pandas_runs[-1]['peak_mb']:.0f} MiB", flush=True)
                 db = tmp / f"same{i}.duckdb"
                 shutil.copy(gen_db, db)
                 same_runs.append(run_child_json([__file__, "--child", "same-work", "--db",
                                                  str(db)], timeout=3600))
                 db.unlink()
-                print(f"same work in one SQL query {i + 1}/{args.pandas_runs}: "
+                print(f"same work in one SQL query {i + 1}/{pandas_rounds}: "
                       f"{same_runs[-1]['seconds']:.1f}s", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -659,6 +663,12 @@ def main(argv: list[str] | None = None) -> int:
         agree = agree and all(
             math.isclose(same_runs[0]["check"][k], builds[0]["check"][k], rel_tol=1e-9)
             for k in builds[0]["check"])
+        rounds = range(min(len(builds), len(pandas_runs)))
+        comparable_rounds = [sum(builds[i]["steps"][k] for k in COMPARABLE) for i in rounds]
+        notes.append("per-round ratios, pandas load + compute / SQL comparable steps: "
+                     + ", ".join(f"{pl[i] / comparable_rounds[i]:.2f}" for i in rounds)
+                     + "; / one-query SQL: "
+                     + ", ".join(f"{pl[i] / ss[i]:.2f}" for i in range(len(ss))))
         notes.append(f"pandas vs the whole rebuild {med_pl / sorted(secs)[len(secs) // 2]:.1f}x "
                      f"(load + compute); pandas peak RSS "
                      f"{max(r['peak_mb'] for r in pandas_runs):.0f} MiB")
