@@ -24,6 +24,24 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 SEQ = "_seq"
 
 
+def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
+    """One column; text that is not valid Unicode (a lone surrogate, which JSON can escape and
+    the stdlib parser lets through) becomes U+FFFD in the extracted column -- the payload keeps
+    the original escape -- rather than failing the whole batch."""
+    try:
+        return pa.array(values, type=type_)
+    except UnicodeEncodeError:
+        return pa.array([_clean(v) for v in values], type=type_)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 class StagedRows:
     """Row tuples in `schema` order, kept as one Arrow table per batch."""
 
@@ -44,7 +62,7 @@ class StagedRows:
         columns = list(zip(*rows, strict=True))
         if len(columns) != len(self.schema):
             raise ValueError(f"rows have {len(columns)} values, the schema {len(self.schema)}")
-        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, self.schema, strict=True)]
+        arrays = [_array(col, f.type) for col, f in zip(columns, self.schema, strict=True)]
         arrays.append(pa.array(seqs, type=pa.int64()))
         self._tables.append(pa.Table.from_arrays(arrays, schema=self._full))
         self.rows += len(rows)

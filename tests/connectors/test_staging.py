@@ -65,3 +65,9 @@ def test_identifiers_are_checked(con):
     staged.add([("a", "x", T1)], [1])
     with pytest.raises(ValueError, match="not a plain identifier"):
         upsert_latest(con, "raw.t; drop table raw.t", staged, ["k"])
+
+
+def test_text_that_is_not_valid_unicode_becomes_the_replacement_character():
+    staged = StagedRows(SCHEMA)
+    staged.add([("a", "Zoë \ud800", T1)], [1])  # a lone surrogate: no UTF-8 encoding exists
+    assert staged.table().column("v").to_pylist() == ["Zoë \ufffd"]

@@ -411,3 +411,29 @@ def test_no_bulkfetch_and_no_paged_changelog_reads_issue_expand(con, settings, c
     assert cloud.count("/issue/7/changelog") == 1  # tried once, then the route is known missing
     assert cloud.count("/issue/8/changelog") == 0
     assert any("expand=changelog" in w for w in result.warnings)
+
+
+def test_payloads_orjson_refuses_still_land_as_the_same_json(con, settings, cfg, cloud, policy):
+    # A 70-bit integer in a custom field, non-ASCII text, and a history author whose name holds
+    # a lone surrogate escape (legal JSON text, refused by orjson both ways, and by DuckDB's
+    # JSON type): all must land, the payloads equal in meaning to what JIRA sent except that
+    # the lone surrogate becomes U+FFFD (in the payload and in the extracted column).
+    import json
+
+    issue = make_issue("10001", "PAY-1", status="3")
+    issue["fields"]["summary"] = "Café naïve ✓"
+    issue["fields"]["customfield_10100"] = 2 ** 70
+    history = make_history("5001", "2024-01-03T10:00:00.000+0000", "1", "3")
+    history["author"] = {"displayName": "Zoë \ud800"}
+    cloud.add(issue, [history])
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    summary, payload = con.execute(
+        "select summary, payload from raw.jira_issues where issue_id = '10001'").fetchone()
+    assert summary == "Café naïve ✓"
+    assert json.loads(payload)["fields"]["customfield_10100"] == 2 ** 70
+    assert json.loads(payload) == issue
+    author, hist = con.execute(
+        "select author, payload from raw.jira_status_changes where issue_id = '10001'").fetchone()
+    assert author == "Zoë \ufffd"
+    assert json.loads(hist)["author"]["displayName"] == "Zoë \ufffd"
+    assert json.loads(hist)["created"] == history["created"]
