@@ -26,8 +26,8 @@ SEQ = "_seq"
 
 def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     """One column; text that is not valid Unicode (a lone surrogate, which JSON can escape and
-    the stdlib parser lets through) becomes U+FFFD in the extracted column -- the payload keeps
-    the original escape -- rather than failing the whole batch."""
+    the stdlib parser lets through) becomes U+FFFD rather than failing the whole batch: no
+    UTF-8 text, Arrow string or DuckDB value can hold it."""
     try:
         return pa.array(values, type=type_)
     except UnicodeEncodeError:
