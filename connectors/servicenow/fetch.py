@@ -79,6 +79,10 @@ class BatchSink(Protocol):
 
     def changes(self, rows: Sequence[ChangeRow]) -> int: ...
 
+    def flush(self) -> None: ...
+
+    def discard_changes(self) -> None: ...
+
 
 @dataclass
 class TableFetch:
@@ -265,6 +269,8 @@ class TableReader:
                 sink.records(winners)
             self.progress(SOURCE, table, f"page {pager.pages}: {len(latest)} records read",
                           len(latest))
+        if sink is not None:
+            sink.flush()  # all records are in before the history scan starts
         out.records = list(latest.values())
         out.record_pages = pager.pages
         if pager.denied_rows:
@@ -283,15 +289,17 @@ class TableReader:
                 f.history_source = SYS_AUDIT
             return
         except TableForbidden as exc:
-            if self.sink is not None and self.sink.changes_landed:
-                # sys_audit answered, then refused mid-scan: its rows already landed in this
-                # run's transaction cannot be taken back one by one (they replaced stored rows
-                # by change_id), so fail the run -- all of it rolls back -- rather than mix
-                # two history sources; the next run starts over.
-                raise SourceError(
-                    f"sys_audit became unreadable in the middle of the history scan ({exc}); "
-                    "nothing was landed, the next sync starts over"
-                ) from exc
+            if self.sink is not None:
+                if self.sink.changes_landed:
+                    # sys_audit answered, then refused after more than FLUSH_ROWS of its rows
+                    # were written in this run's transaction: they cannot be taken back one by
+                    # one (they replaced stored rows by change_id), so fail the run -- all of
+                    # it rolls back -- rather than mix two history sources.
+                    raise SourceError(
+                        f"sys_audit became unreadable in the middle of the history scan "
+                        f"({exc}); nothing was landed, the next sync starts over"
+                    ) from exc
+                self.sink.discard_changes()  # staged only: fall back exactly as before
             for f in changed:
                 f.changes = []
                 f.warnings.append(f"{f.table}: sys_audit is not readable ({exc}); trying "
@@ -371,6 +379,8 @@ class TableReader:
                     # all records of these tables landed before this scan began; a re-read
                     # record's older history stays, these rows replace theirs by change_id
                     self.sink.changes(page_changes)
+            if self.sink is not None:
+                self.sink.flush()
             group[0].history_pages += pager.pages
             _warn_hidden(group[0], pager, "sys_audit", "state history may be incomplete")
         for f in group:

@@ -207,12 +207,25 @@ _LANDED_RECORD = len(RECORD_COLUMNS)  # RecordRow[:this] are the landed columns 
 assert RecordRow._fields[:_LANDED_RECORD] == RECORD_COLUMNS
 
 
-class BatchLander:
-    """Lands records and sys_audit history one batch at a time, inside the run's transaction.
+#: Staged rows (per table) after which `BatchLander` lands them before the scan ends: roughly
+#: 350 MB of Arrow at typical payload sizes (a 20k full sync stages ~100k rows). Below it, each
+#: scan lands once, at its end: per-page statements cost DuckDB several times the CPU (each
+#: delete scans the rows landed so far) and hid less than they cost on a busy 2-core box.
+FLUSH_ROWS = 500_000
 
-    * Records: each batch's rows replace the stored ones by sys_id; within a batch a later
-      copy wins (the caller passes only copies that win over what it already landed, so the
-      result equals landing the run's newest copy per record once).
+
+class BatchLander:
+    """Stages records and sys_audit history as they are read; lands them inside the run's
+    transaction at the end of each scan (`flush`), or every `flush_rows` rows.
+
+    Each page is converted to Arrow columns when it is handed over (`records`, `changes`),
+    on the mapping thread while the prefetch thread waits for the next page, so at the end
+    only one set-based upsert per scan is left (in the middle of the run: the sys_audit scan
+    follows the records scans; the deletions, labels and groups requests follow it).
+
+    * Records: the staged rows replace the stored ones by sys_id; a later copy wins (the
+      caller hands over only copies that win over what it already handed over, so the result
+      equals landing the run's newest copy per record once).
     * History: upserted by change_id (the sys_audit sys_id), exactly like the end-of-run
       landing it replaces: a re-read record's older history rows stay (an incremental run
       reads only the window's sys_audit rows). A change_id seen earlier in the run is
@@ -222,14 +235,20 @@ class BatchLander:
       the copy this run has just written.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, synced_at: datetime) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, *,
+                 flush_rows: int | None = None) -> None:
         self.con = con
         self.synced_at = synced_at
+        self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
         self._tail = (synced_at,)
         self._seq = 0
         self._prior: dict[str, tuple[str | None, datetime]] = {}
         self._records_seen: set[str] = set()
+        self._new_ids: list[str] = []
+        self._records = StagedRows(RECORD_SCHEMA)
         self._change_ids: set[str] = set()
+        self._changes = StagedRows(CHANGE_SCHEMA)
+        #: state changes written to the table so far this run (staged ones not counted)
         self.changes_landed = 0
 
     def _seqs(self, n: int) -> range:
@@ -238,24 +257,21 @@ class BatchLander:
         return range(start, self._seq + 1)
 
     def records(self, rows: Sequence[RecordRow]) -> None:
-        """Upsert one batch of records (later rows of the batch win over earlier ones)."""
+        """Stage one page of records (later rows win over earlier ones); land when due."""
         if not rows:
             return
-        new = [r.sys_id for r in rows if r.sys_id not in self._records_seen]
-        if new:
-            self._records_seen.update(new)
-            for sys_id, state, updated_at in self.con.execute(
-                "select sys_id, state, updated_at from raw.servicenow_records"
-                " where sys_id in (select unnest(?::varchar[]))", [new],
-            ).fetchall():  # to the end: the transaction goes on on this connection
-                self._prior[sys_id] = (state, updated_at)
-        staged = StagedRows(RECORD_SCHEMA)
+        seen = self._records_seen
+        for r in rows:
+            if r.sys_id not in seen:
+                seen.add(r.sys_id)
+                self._new_ids.append(r.sys_id)
         n, tail = _LANDED_RECORD, self._tail
-        staged.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
-        upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"])
+        self._records.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
+        if self._records.rows >= self.flush_rows:
+            self._flush_records()
 
     def changes(self, rows: Sequence[ChangeRow]) -> int:
-        """Upsert one batch of state changes by change_id; returns the rows landed."""
+        """Stage one page of state changes; land when due. Returns the rows taken."""
         seen = self._change_ids
         fresh: list[ChangeRow] = []
         for c in rows:
@@ -264,11 +280,42 @@ class BatchLander:
                 fresh.append(c)
         if not fresh:
             return 0
-        staged = StagedRows(CHANGE_SCHEMA)
-        staged.add(fresh, self._seqs(len(fresh)))
-        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"])
-        self.changes_landed += len(fresh)
+        self._changes.add(fresh, self._seqs(len(fresh)))
+        if self._changes.rows >= self.flush_rows:
+            self._flush_changes()
         return len(fresh)
+
+    def flush(self) -> None:
+        """Land whatever is staged (the end of a scan)."""
+        self._flush_records()
+        self._flush_changes()
+
+    def _flush_records(self) -> None:
+        if self._records.rows == 0:
+            return
+        if self._new_ids:
+            for sys_id, state, updated_at in self.con.execute(
+                "select sys_id, state, updated_at from raw.servicenow_records"
+                " where sys_id in (select unnest(?::varchar[]))", [self._new_ids],
+            ).fetchall():  # to the end: the transaction goes on on this connection
+                self._prior[sys_id] = (state, updated_at)
+            self._new_ids = []
+        staged, self._records = self._records, StagedRows(RECORD_SCHEMA)
+        upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"])
+
+    def _flush_changes(self) -> None:
+        if self._changes.rows == 0:
+            return
+        staged, self._changes = self._changes, StagedRows(CHANGE_SCHEMA)
+        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"])
+        self.changes_landed += staged.rows
+
+    def discard_changes(self) -> None:
+        """Drop the staged, not yet landed state changes (their scan failed; another history
+        source takes over). Their change_ids may come again."""
+        self._change_ids.difference_update(
+            self._changes.table().column("change_id").to_pylist())
+        self._changes = StagedRows(CHANGE_SCHEMA)
 
     def prior(self, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
         """The (state, updated_at) stored before this run for these sys_ids (landed ones only)."""

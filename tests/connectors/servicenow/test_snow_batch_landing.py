@@ -1,24 +1,31 @@
-"""Records and sys_audit history land page by page inside the run's ONE transaction.
+"""Records and sys_audit history are staged page by page and land inside the run's ONE
+transaction as each scan ends (or every `land.FLUSH_ROWS` rows), not after the last request.
 
 Through the real pysnow client against the fake Table API (`responses`): a failure after some
-pages were landed rolls all of them back (cursor, records, history as before the run), and
+rows were landed rolls all of them back (cursor, records, history as before the run), and
 batch landing keeps the end-of-run semantics (later copies win, history upserted by change_id,
 so an incremental run keeps a re-read record's older history).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from snow_fake import NOW, audit, incident, make_cfg, sys_id
 
 from connectors.result import SourceError
-from connectors.servicenow import sync_servicenow
+from connectors.servicenow import land, sync_servicenow
 
 RAW = ("raw.servicenow_records", "raw.servicenow_state_changes", "raw.servicenow_choices",
        "raw.servicenow_groups", "raw.quarantine", "raw.sync_state")
-N = 600  # two records pages of 500; two audit rows per record a night: three sys_audit pages
+#: records pages of 500, two audit rows per record a night: three sys_audit pages of 500
+N = 600
+
+
+def ts(base: str, seconds: int) -> str:
+    return (datetime.fromisoformat(base) + timedelta(seconds=seconds)).strftime(
+        "%Y-%m-%d %H:%M:%S")
 
 
 def snapshot(con) -> dict[str, list[tuple]]:
@@ -29,11 +36,10 @@ def snapshot(con) -> dict[str, list[tuple]]:
 
 
 def night_one(fake) -> list[dict]:
-    rows = [incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}", state="1")
-            for i in range(N)]
+    rows = [incident(i, ts("2024-03-01 10:00:00", i), state="1") for i in range(N)]
     fake.tables["incident"] = rows
     fake.tables["sys_audit"] = [
-        audit(2 * i + k, sys_id(i), f"2024-02-0{1 + k} 09:{i // 60:02d}:{i % 60:02d}",
+        audit(2 * i + k, sys_id(i), ts(f"2024-02-0{1 + k} 09:00:00", i),
               "" if k == 0 else "1", "1" if k == 0 else "2", k + 1)
         for i in range(N) for k in range(2)
     ]
@@ -43,18 +49,20 @@ def night_one(fake) -> list[dict]:
 def night_two(fake, rows) -> None:
     """Every record changes state twice after the cursor (2 -> 3 -> 6): two audit rows each."""
     for i, row in enumerate(rows):
-        at = f"2024-03-10 12:{10 + i // 60:02d}:{i % 60:02d}"
+        at = ts("2024-03-10 12:10:00", i // 3)  # all inside the next night's window
         row.update(state="6", sys_updated_on=at, sys_mod_count="4")
         fake.tables["sys_audit"] += [
-            audit(10_000 + i, sys_id(i), f"2024-03-10 12:{5 + i // 60:02d}:{i % 60:02d}",
-                  "2", "3", 3),
-            audit(20_000 + i, sys_id(i), at, "3", "6", 4),
+            audit(100_000 + i, sys_id(i), ts("2024-03-10 12:05:00", i // 3), "2", "3", 3),
+            audit(200_000 + i, sys_id(i), at, "3", "6", 4),
         ]
 
 
 @pytest.mark.parametrize("failure", ["http_401", "sys_audit_403"])
 def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
-        con, settings, fake, policy, failure):
+        con, settings, fake, policy, failure, monkeypatch):
+    """Records land at the end of their scan, sys_audit rows every 500 (FLUSH_ROWS made
+    small): the third sys_audit page fails after the first one was landed."""
+    monkeypatch.setattr(land, "FLUSH_ROWS", 500)
     cfg = make_cfg(page_size=500)
     rows = night_one(fake)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
@@ -75,14 +83,15 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
 
     audit_before = len(fake.table_requests("sys_audit"))
 
-    def fail_on_third_audit_page(req):
-        if req.table == "sys_audit" and len(fake.table_requests("sys_audit")) == audit_before + 2:
+    def fail_on_a_later_audit_page(req):
+        if (req.table == "sys_audit"
+                and len(fake.table_requests("sys_audit")) == audit_before + 2):
             if failure == "http_401":  # not retried: the run stops here
                 fake.queued.append((401, {}, {"error": {"message": "User Not Authenticated"},
                                               "status": "failure"}))
             else:  # sys_audit readable for one page, then refused
                 fake.forbidden.add("sys_audit")
-    fake.after_request = fail_on_third_audit_page
+    fake.after_request = fail_on_a_later_audit_page
 
     later = NOW + timedelta(hours=1)
     with pytest.raises(SourceError) as err:
@@ -91,8 +100,8 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
     if failure == "sys_audit_403":
         assert "sys_audit became unreadable in the middle" in str(err.value)
         assert not fake.table_requests("metric_instance")  # no mixed-source fallback
-    # the pages before the failure really were landed (then rolled back): all records, the
-    # first sys_audit page ...
+    # rows before the failure really were landed (then rolled back): all records, some of
+    # the history ...
     assert max(seen_in_run) == (N, 500)
     # ... and nothing of them is left: records, history, cursor as before the run
     after = snapshot(con)
@@ -111,15 +120,36 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
         (4 * N,)]
 
 
-def test_sys_audit_forbidden_from_the_first_page_still_falls_back(con, settings, fake, policy):
-    """Nothing of sys_audit landed yet: the metric_instance fallback is taken as before."""
+@pytest.mark.parametrize("page", [1, 2])
+def test_sys_audit_forbidden_before_any_of_it_landed_still_falls_back(
+        con, settings, fake, policy, page):
+    """403 on the first sys_audit page, or on a later one while its rows are only staged:
+    the staged rows are dropped and the metric_instance fallback is taken, as before."""
     cfg = make_cfg(page_size=500)
     night_one(fake)
-    fake.forbidden = {"sys_audit"}
+    fake.tables["metric_instance"] = [  # periods in state 1, then 2: one transition each
+        {"sys_id": f"m{k}{i}", "definition": "d", "id": sys_id(i), "table": "incident",
+         "field": "state", "value": v, "field_value": v, "start": start, "end": end,
+         "calculation_complete": "true"}
+        for i in range(N)
+        for k, (v, start, end) in enumerate([("1", "2024-02-01 09:00:00", "2024-02-02 09:00:00"),
+                                             ("2", "2024-02-02 09:00:00", "")])
+    ]
+
+    def refuse(req):
+        if req.table == "sys_audit" and len(fake.table_requests("sys_audit")) == page - 1:
+            fake.forbidden.add("sys_audit")
+    if page == 1:
+        fake.forbidden = {"sys_audit"}
+    else:
+        fake.after_request = refuse
     result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
-    assert fake.table_requests("metric_instance")
     assert any("sys_audit is not readable" in w for w in result.warnings)
     assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]
+    # only metric_instance history: nothing of the sys_audit page read before the 403
+    assert con.execute("select history_source, count(*) from raw.servicenow_state_changes"
+                       " group by 1").fetchall() == [("metric_instance", N)]
+    assert result.streams[0].histories == N
 
 
 def test_incremental_keeps_older_history_of_re_read_records(con, settings, fake, policy):
@@ -146,7 +176,7 @@ def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
     """Updated mid-scan: the record's first copy lands with page 1, its newer copy with page
     2 replaces it (one row, the newer state)."""
     cfg = make_cfg(page_size=500)
-    rows = [incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}") for i in range(N)]
+    rows = [incident(i, ts("2024-03-01 10:00:00", i)) for i in range(N)]
     fake.tables["incident"] = rows
 
     def touch(req):
