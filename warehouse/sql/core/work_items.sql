@@ -1,11 +1,16 @@
 -- core.work_items: one row per item created by as_of (deleted ones kept, flagged is_deleted).
 -- Status, stage and kind come from the last status interval; value stream and flow type from
 -- the configured rules (first match wins), then SPEC 2's flow-type defaults.
+--
+-- `jira` and `source` are read three times each (rule matching, type/label defaults, the final
+-- row). They are NOT MATERIALIZED on purpose: a materialised CTE copies every column of 1M
+-- items (titles, urls, label lists) once more before anything reads it, while each inlined read
+-- scans raw with only the columns it needs (1M items: work_items ~10 % less CPU, same rows).
 with settings as (
     select as_of, debt_regex, risk_types from core.build_settings
 ),
 
-jira as (
+jira as not materialized (
     select
         'jira:' || i.issue_key as item_id,
         'jira' as source,
@@ -62,7 +67,7 @@ servicenow as (
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
 ),
 
-source as (
+source as not materialized (
     select * from jira
     union all
     select * from servicenow
