@@ -97,8 +97,10 @@ class TableFetch:
     choices: list[Row] | None = None
     deletions: list[tuple[str, datetime]] = field(default_factory=list)
     history_source: str = SYS_AUDIT
-    #: `changes` already went to the reader's sink page by page (sys_audit with a sink)
+    #: the history went to the reader's sink page by page (sys_audit with a sink): `changes`
+    #: is then left empty (not kept twice in memory) and `history_rows` counts them
     changes_landed: bool = False
+    history_rows: int = 0
     approximate_since: datetime | None = None
     record_pages: int = 0
     history_pages: int = 0
@@ -348,6 +350,9 @@ class TableReader:
             list(batches) if len(batches) <= self.audit_batches else [None])
         seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
         found: dict[str, list[ChangeRow]] = {t: [] for t in tables}
+        read: dict[str, int] = dict.fromkeys(tables, 0)
+        taken: dict[str, int] = dict.fromkeys(tables, 0)  # by the sink (first copy per id)
+        sink = self.sink
         for batch in keyed:
             pager: Pager[tuple[str, str]] = Pager(
                 self.client, "sys_audit", AUDIT_FIELDS,
@@ -366,26 +371,27 @@ class TableReader:
                             continue  # a record not read this run (window scan)
                         f = next((g for g in group if g.table == tablename), group[0])
                     per_table.setdefault(f.table, []).append(row)
-                page_changes: list[ChangeRow] = []
                 for table, rows in per_table.items():
                     f = next(g for g in group if g.table == table)
                     got, bad = audit_changes(table, rows, seen[table])
-                    found[table].extend(got)
-                    page_changes.extend(got)
+                    if sink is not None:
+                        # staged now, landed when the scan ends (all records are in by then);
+                        # a re-read record's older history stays: upserted by change_id
+                        taken[table] += sink.changes(got)
+                    else:
+                        found[table].extend(got)
+                    read[table] += len(got)
                     f.quarantined.extend(bad)
-                    self.progress(SOURCE, table, f"state history: {len(found[table])} changes",
+                    self.progress(SOURCE, table, f"state history: {read[table]} changes",
                                   len(f.records))
-                if self.sink is not None:
-                    # all records of these tables landed before this scan began; a re-read
-                    # record's older history stays, these rows replace theirs by change_id
-                    self.sink.changes(page_changes)
-            if self.sink is not None:
-                self.sink.flush()
+            if sink is not None:
+                sink.flush()
             group[0].history_pages += pager.pages
             _warn_hidden(group[0], pager, "sys_audit", "state history may be incomplete")
         for f in group:
             f.changes = _dedupe(found[f.table])
-            f.changes_landed = self.sink is not None
+            f.changes_landed = sink is not None
+            f.history_rows = taken[f.table] if sink is not None else len(f.changes)
 
     def _metrics(self, out: TableFetch, keys: list[str]) -> list[ChangeRow] | None:
         """Changes from metric_instance, or None when the metric is not kept for this table."""

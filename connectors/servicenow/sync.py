@@ -141,7 +141,7 @@ def _land(
         records = len(f.records)  # landed page by page (one row per sys_id)
         # sys_audit rows landed page by page (one per change_id); metric_instance / observed
         # history is computed after its scan and lands here
-        histories = (len(f.changes) if f.changes_landed
+        histories = (f.history_rows if f.changes_landed
                      else land.land_changes(con, f.changes))
         if f.choices is not None:
             land.land_choices(con, f.table, f.choices, finished)

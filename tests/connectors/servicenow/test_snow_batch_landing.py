@@ -61,7 +61,7 @@ def night_two(fake, rows) -> None:
 def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
         con, settings, fake, policy, failure, monkeypatch):
     """Records land at the end of their scan, sys_audit rows every 500 (FLUSH_ROWS made
-    small): the third sys_audit page fails after the first one was landed."""
+    small): the third sys_audit page fails after the first two were landed."""
     monkeypatch.setattr(land, "FLUSH_ROWS", 500)
     cfg = make_cfg(page_size=500)
     rows = night_one(fake)
@@ -102,7 +102,7 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
         assert not fake.table_requests("metric_instance")  # no mixed-source fallback
     # rows before the failure really were landed (then rolled back): all records, some of
     # the history ...
-    assert max(seen_in_run) == (N, 500)
+    assert max(seen_in_run) == (N, 1000)  # sys_audit pages 1 and 2
     # ... and nothing of them is left: records, history, cursor as before the run
     after = snapshot(con)
     assert after == before
