@@ -4,11 +4,13 @@ Order of work: read the window from the cursor; on a full sync (or when the stor
 older than `sync.census_days`) fetch the status catalogue; page the search and, every 1000
 issues, fetch their complete status histories (one bulkfetch call on Cloud) -- all of these
 requests on ONE background thread that keeps a page or two ahead (`prefetch.prefetched`), while
-this thread maps each batch to rows and checks it; re-read per issue what bulkfetch left short;
-re-read the catalogue when an issue is in a status the warehouse does not know; when due, take
-an id census; then land statuses, issues, status changes, quarantine, deletions, the run record
-and the cursor in ONE transaction. Nothing is written before that, so a failure anywhere leaves
-the warehouse as it was (plus a 'failed' run row) and the next run re-reads the same window.
+this thread maps each batch to rows, checks it and stages it as Arrow columns; re-read per issue
+what bulkfetch left short; re-read the catalogue when an issue is in a status the warehouse does
+not know; when due, take an id census; then land statuses, issues, status changes, quarantine,
+deletions, the run record and the cursor. All of it happens inside ONE transaction opened
+before the first request (staged rows are written at the end, or every `FLUSH_ROWS` on a very
+large sync), so a failure anywhere rolls everything back: the warehouse stays as it was (plus a
+'failed' run row) and the next run re-reads the same window.
 """
 
 from __future__ import annotations
