@@ -144,9 +144,9 @@ def sync_jira(
     census_due = full or _census_due(state.get("last_census_at"), started, sync.census_days)
     stats = RequestStats()
     try:
-        # ONE transaction for the whole run: each batch lands as soon as it is mapped (the
-        # insert runs while the next page is on the wire), yet a failure anywhere rolls all of
-        # it back, so readers see either last night's raw layer or tonight's, never half.
+        # ONE transaction for the whole run (rows a very large sync writes before the end are
+        # in it too): a failure anywhere rolls all of it back, so readers see either last
+        # night's raw layer or tonight's, never half.
         with transaction(con):
             found = _extract(
                 con, settings, cfg, window, started, census_due, stats, policy, progress
@@ -258,13 +258,13 @@ def _extract(
                 _, batch, histories = item
                 _collect(found, batch, histories, settings.url, now)
                 if found.issue_rows.rows + found.change_rows.rows >= FLUSH_ROWS:
-                    writer.submit(_land_batch, con, *found.take_rows())
+                    writer.submit(_land_staged, con, *found.take_rows())
     if found.reread:
         # bulkfetch reports no total: re-read those issues by a route that does
         pending = list(found.reread.values())
         found.reread.clear()
         _collect(found, pending, fetcher.reread(pending), settings.url, now, final=True)
-    _land_batch(con, *found.take_rows())
+    _land_staged(con, *found.take_rows())
     progress(SOURCE, STREAM, f"{len(found.issues)} issues with status history", len(found.issues))
     if known is not None:
         unknown = set(found.issues.values()) - known - {None}
@@ -380,7 +380,7 @@ def _collect(
     found.change_rows.add(change_rows, change_seqs)
 
 
-def _land_batch(
+def _land_staged(
     con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows
 ) -> None:
     """Upsert staged issues and replace their whole status history (entries may have gone
