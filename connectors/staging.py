@@ -31,14 +31,18 @@ def _array(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     try:
         return pa.array(values, type=type_)
     except UnicodeEncodeError:
-        return pa.array([_clean(v) for v in values], type=type_)
+        return pa.array([valid_text(v) for v in values], type=type_)
 
 
-def _clean(value: Any) -> Any:
+def valid_text(value: Any) -> Any:
+    """`value` with lone surrogates in its strings (dict keys and nested values included)
+    replaced by U+FFFD; anything else unchanged."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {valid_text(k): valid_text(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [valid_text(v) for v in value]
     return value
 
 

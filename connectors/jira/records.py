@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from connectors.staging import valid_text
+
 #: Fields asked of search: exactly what `core` derives from (warehouse/sql/core/*.sql reads
 #: summary, status, issuetype, project, priority, labels, components, parent, created and
 #: updated; `id`/`key` always come). At most 10 on purpose: Cloud grants far fewer issues per
@@ -56,18 +58,7 @@ def _dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return _std_dumps(_valid_text(value)).encode()
-
-
-def _valid_text(value: Any) -> Any:
-    """`value` with lone surrogates in its strings (keys included) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_valid_text(v) for v in value]
-    return value
+        return _std_dumps(valid_text(value)).encode()
 
 
 class BadRecord(ValueError):

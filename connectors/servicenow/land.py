@@ -47,18 +47,6 @@ def _columns(rows: Sequence[tuple], names: Sequence[str]) -> dict[str, Sequence[
     return dict(zip(names, cols, strict=True))
 
 
-def records_frame(records: Sequence[RecordRow], synced_at: datetime) -> pd.DataFrame:
-    cols = _columns(records, RecordRow._fields)
-    frame = pd.DataFrame({
-        n: _ts(cols[n]) if n in _RECORD_TS else pd.Series(cols[n], dtype=object)
-        for n in RECORD_COLUMNS
-    })
-    frame["synced_at"] = pd.Series(pd.Timestamp(synced_at), index=frame.index, dtype=TS)
-    frame["is_deleted"] = False
-    frame["deleted_at"] = pd.Series(pd.NaT, index=frame.index, dtype=TS)
-    return frame
-
-
 def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
     cols = _columns(changes, CHANGE_COLUMNS)
     return pd.DataFrame({
@@ -117,14 +105,6 @@ def quarantine_frame(
     if not frame.empty:
         frame["seen_at"] = _ts(list(frame["seen_at"]))
     return frame
-
-
-def land_records(con: duckdb.DuckDBPyConnection, records: Sequence[RecordRow],
-                 synced_at: datetime) -> int:
-    if not records:
-        return 0
-    return upsert_frame(con, "raw.servicenow_records", records_frame(records, synced_at),
-                        ["sys_id"])
 
 
 def land_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeRow]) -> int:
