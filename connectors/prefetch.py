@@ -2,9 +2,12 @@
 consumer (the mapping of what came back), so client CPU work hides behind server latency.
 
 Rules that keep this safe:
-* One worker thread owns the producer, and so the source client's `requests.Session` (not
-  guaranteed thread-safe), from start to finish; the consumer must not use the client until
-  the iterator is exhausted or closed (the worker has then been joined).
+* One worker thread owns the producer, and so the source client, from start to finish; the
+  consumer must not use the client until the iterator is exhausted or closed (the worker has
+  then been joined). A producer may itself read a `prefetched` producer (a two-stage pipeline:
+  JIRA reads search pages on one thread and their histories on another); the two stages then
+  share the client, which the caller must show is safe (`requests.Session` is, for separate
+  requests, through urllib3's thread-safe pool and the cookie jar's lock).
 * The queue holds at most `depth` items, so memory stays bounded by a page or two.
 * An exception in the producer is re-raised in the consumer, with its traceback; an exception
   (or an early stop) in the consumer tells the worker to stop before its next request and waits

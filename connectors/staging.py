@@ -86,13 +86,17 @@ def upsert_latest(
     *,
     winners: tuple[StagedRows, str] | None = None,
     tiebreak: str | None = None,
+    unique: bool = False,
 ) -> int:
     """Replace the rows of `table` whose `keys` were staged by the staged copy with the highest
     sequence number per key (then the highest `tiebreak`); returns the rows inserted. Run
     inside the caller's transaction.
 
     `winners` = (other staged rows, key column): land only rows whose (key, seq) is the latest
-    (key, seq) there -- e.g. the history rows of the copy of an issue that won.
+    (key, seq) there -- e.g. the history rows of the copy of an issue that won. `unique`: the
+    caller guarantees each key is staged once (and, with `winners`, only the winners' rows),
+    so the rows are inserted as they are -- the latest-copy window over every staged row is
+    the dearer half of the statement.
     """
     for name in (table, *keys, *staged.schema.names, *([winners[1]] if winners else []),
                  *([tiebreak] if tiebreak else [])):
@@ -116,10 +120,12 @@ def upsert_latest(
         order = f"{SEQ} desc" + (f", {tiebreak} desc" if tiebreak else "")
         match = " and ".join(f"t.{k} = f.{k}" for k in keys)
         con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
-        inserted = con.execute(
-            f"insert into {table} ({cols}) select {cols} from {source}"  # noqa: S608
-            f" qualify row_number() over (partition by {key_list} order by {order}) = 1"
-        ).fetchall()
+        if unique:
+            sql = f"insert into {table} ({cols}) select {cols} from {view}"  # noqa: S608
+        else:
+            sql = (f"insert into {table} ({cols}) select {cols} from {source}"  # noqa: S608
+                   f" qualify row_number() over (partition by {key_list} order by {order}) = 1")
+        inserted = con.execute(sql).fetchall()
         crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     finally:
         for name in registered:

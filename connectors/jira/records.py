@@ -248,6 +248,9 @@ def scan_histories(
     scan = HistoryScan()
     rows = scan.rows
     order = 0
+    ids = [h.get("id") for h in histories]
+    if len(set(ids)) != len(ids):
+        histories = last_copies(histories)
     for history in histories:
         status_items = None
         for index, item in enumerate(history.get("items") or ()):
@@ -294,6 +297,18 @@ def scan_histories(
                 payload,
             ))
     return scan
+
+
+def last_copies(histories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The histories with only the last copy of each id (a history read twice, e.g. over
+    overlapping changelog pages, is one change): so the rows of one issue copy are unique by
+    (history_id, item_index) and land without a latest-copy pass. Histories without an id are
+    all kept (they are quarantined)."""
+    last = {str(h.get("id")): n for n, h in enumerate(histories) if h.get("id") is not None}
+    return [
+        h for n, h in enumerate(histories)
+        if h.get("id") is None or last[str(h.get("id"))] == n
+    ]
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -2,9 +2,10 @@
 
 Order of work: read the window from the cursor; on a full sync (or when the stored catalogue is
 older than `sync.census_days`) fetch the status catalogue; page the search and, every 1000
-issues, fetch their complete status histories (one bulkfetch call on Cloud) -- all of these
-requests on ONE background thread that keeps a page or two ahead (`prefetch.prefetched`), while
-this thread maps each batch to rows, checks it and stages it as Arrow columns; re-read per issue
+issues, fetch their complete status histories (one bulkfetch call on Cloud) -- these requests
+on two background threads (search pages one page ahead of the history requests, which keep a
+batch or two ahead: `prefetch.prefetched`, see `_fetch`), while this thread maps each batch to
+rows, checks it and stages it as Arrow columns; re-read per issue
 what bulkfetch left short; re-read the catalogue when an issue is in a status the warehouse does
 not know; when due, take an id census; then land statuses, issues, status changes, quarantine,
 deletions, the run record and the cursor. All of it happens inside ONE transaction opened
@@ -19,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,13 +90,17 @@ class _Extract:
 
     `issues` maps the ids read to their current status id; `copies` numbers every issue copy
     mapped, so a later copy of an issue wins within the staged rows (and a later flush
-    replaces an earlier one).
+    replaces an earlier one). `staged_ids` are the issues in the staged rows and
+    `staged_twice` says whether one of them is there twice (it moved between search pages):
+    only then must landing choose the latest copy, the costlier statement.
     """
 
     issues: dict[str, str | None] = field(default_factory=dict)
     copies: int = 0
     issue_rows: StagedRows = field(default_factory=lambda: StagedRows(ISSUE_SCHEMA))
     change_rows: StagedRows = field(default_factory=lambda: StagedRows(CHANGE_SCHEMA))
+    staged_ids: set[str] = field(default_factory=set)
+    staged_twice: bool = False
     landed_histories: dict[str, int] = field(default_factory=dict)
     reread: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
@@ -102,11 +108,14 @@ class _Extract:
     census_ids: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def take_rows(self) -> tuple[StagedRows, StagedRows]:
-        """The staged (issue, status-change) rows, leaving empty ones in their place."""
-        taken = self.issue_rows, self.change_rows
+    def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
+        """The staged (issue, status-change) rows and whether each issue is in them once,
+        leaving empty ones in their place."""
+        taken = self.issue_rows, self.change_rows, not self.staged_twice
         self.issue_rows = StagedRows(ISSUE_SCHEMA)
         self.change_rows = StagedRows(CHANGE_SCHEMA)
+        self.staged_ids = set()
+        self.staged_twice = False
         return taken
 
     @property
@@ -244,7 +253,7 @@ def _extract(
         expand=expand,
         warnings=found.warnings,
     )
-    # Requests run on the prefetch thread (it owns `client` until the loop ends), mapping
+    # Requests run on the prefetch threads (they own `client` until the loop ends), mapping
     # here; rows are staged as Arrow and written in as few statements as memory allows: one
     # at the end for up to FLUSH_ROWS rows (per-batch statements cost DuckDB ~3x the CPU and
     # a slow commit), else every FLUSH_ROWS on the writer thread (it owns `con` until the
@@ -281,16 +290,27 @@ def _fetch(
     search: Iterator[list[dict[str, Any]]], fetcher: ChangelogFetcher
 ) -> Iterator[tuple[Any, ...]]:
     """The requests of a sync, in order: ("page", n, size, read so far) after each search page,
-    ("batch", issues, histories) for every `BULK_IDS` issues and for the rest at the end."""
+    ("batch", issues, histories) for every `BULK_IDS` issues and for the rest at the end.
+
+    Search pages are read on their own thread, one page ahead of the history requests, so the
+    next search page and the current batch's bulkfetch are in flight together: the server
+    never waits for us to read and parse an answer before it gets the next question (on the
+    sandbox that took the fetch chain from ~1.2x to ~0.9x of a one-request-at-a-time loop;
+    against JIRA Cloud's per-request latency it saves more). Both threads share the client's
+    session: urllib3's pool and the cookie jar lock for themselves, `RequestStats` counts
+    under a lock, and no request is shared. Closing this generator stops the search thread
+    before its next request and waits for it.
+    """
     pending: list[dict[str, Any]] = []
     read = 0
-    for pages, page in enumerate(search, start=1):
-        pending.extend(page)
-        read += len(page)
-        yield ("page", pages, len(page), read)
-        while len(pending) >= BULK_IDS:
-            batch, pending = pending[:BULK_IDS], pending[BULK_IDS:]
-            yield ("batch", batch, fetcher.fetch([i for i in batch if i.get("id")]))
+    with closing(prefetched(search, depth=1, name="jira-search")) as pages:
+        for count, page in enumerate(pages, start=1):
+            pending.extend(page)
+            read += len(page)
+            yield ("page", count, len(page), read)
+            while len(pending) >= BULK_IDS:
+                batch, pending = pending[:BULK_IDS], pending[BULK_IDS:]
+                yield ("batch", batch, fetcher.fetch([i for i in batch if i.get("id")]))
     if pending:
         yield ("batch", pending, fetcher.fetch([i for i in pending if i.get("id")]))
 
@@ -372,6 +392,9 @@ def _collect(
         found.copies += 1
         found.issues[issue_id] = row[ISSUE_STATUS_ID]
         found.landed_histories[issue_id] = scan.landed
+        if issue_id in found.staged_ids:
+            found.staged_twice = True
+        found.staged_ids.add(issue_id)
         issue_rows.append(row)
         issue_seqs.append(found.copies)
         change_rows.extend(scan.rows)
@@ -381,13 +404,15 @@ def _collect(
 
 
 def _land_staged(
-    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows
+    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows, once: bool = False
 ) -> None:
     """Upsert staged issues and replace their whole status history (entries may have gone
-    since an earlier copy was landed)."""
+    since an earlier copy was landed). `once`: every issue is staged once (and so, by
+    `scan_histories`, each history item), so the rows go in as they are: no latest-copy
+    window, ~20 % less landing time at 20k issues."""
     if issues.rows == 0:
         return
-    upsert_latest(con, "raw.jira_issues", issues, ["issue_id"])
+    upsert_latest(con, "raw.jira_issues", issues, ["issue_id"], unique=once)
     ids = issues.table().column("issue_id").unique().to_pylist()
     delete_where_in(con, "raw.jira_status_changes", "issue_id", ids)
     upsert_latest(
@@ -397,6 +422,7 @@ def _land_staged(
         ["issue_id", "history_id", "item_index"],
         winners=(issues, "issue_id"),
         tiebreak="source_order",
+        unique=once,
     )
 
 

@@ -89,6 +89,9 @@ class FakeJira:
         self.embedded_cap: int | None = None
         self.faults: dict[str, list[tuple[int, dict[str, str], str]]] = defaultdict(list)
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        #: called with (method, path, query or body) before each request is answered, on the
+        #: thread that sent it (tests use it to see which requests are in flight together)
+        self.before: list[Any] = []
         self._register()
 
     # -- scripting ----------------------------------------------------------------------
@@ -131,6 +134,8 @@ class FakeJira:
             query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(parts.query).items()}
             body = json.loads(request.body) if request.body else None
             self.calls.append((request.method, parts.path, body if body is not None else query))
+            for hook in self.before:
+                hook(request.method, parts.path, body if body is not None else query)
             for part, queue in self.faults.items():
                 if part in parts.path and queue:
                     status, headers, text = queue.pop(0)

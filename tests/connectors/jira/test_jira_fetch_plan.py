@@ -34,7 +34,7 @@ def status_reads(fake):
 
 
 def prefetch_threads():
-    return [t for t in threading.enumerate() if t.name == "jira-prefetch"]
+    return [t for t in threading.enumerate() if t.name in ("jira-prefetch", "jira-search")]
 
 
 # -- fields ---------------------------------------------------------------------------------
@@ -175,6 +175,48 @@ def test_failure_while_mapping_stops_the_prefetch_thread(
     # the worker stopped within its bounded lead: never all 6 pages
     assert cloud.count("search/jql") < 6
     assert con.execute("select count(*) from raw.jira_issues").fetchone() == (0,)
+
+
+def test_next_search_page_is_in_flight_while_a_batch_is_bulkfetched(
+    con, settings, cfg, cloud, policy, monkeypatch
+):
+    seed(cloud, 3)
+    cloud.search_cap = 1
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+    asked_page_two = threading.Event()
+    overlapped: list[bool] = []
+
+    def watch(method, path, query):
+        if path.endswith("search/jql") and query.get("nextPageToken"):
+            asked_page_two.set()
+        if path.endswith("bulkfetch") and not overlapped:
+            # one request at a time would ask for page 2 only after this answer: time out
+            overlapped.append(asked_page_two.wait(timeout=5))
+
+    cloud.before.append(watch)
+    result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert overlapped == [True]
+    assert result.requests == 2 + 3 + 3  # serverInfo, statuses, 3 pages, 3 bulkfetches
+    assert con.execute("select count(*) from raw.jira_status_changes").fetchone() == (6,)
+    assert prefetch_threads() == []
+
+
+def test_a_failed_bulkfetch_stops_the_search_thread_and_lands_nothing(
+    con, settings, cfg, cloud, policy, monkeypatch
+):
+    seed(cloud, 6)
+    cloud.search_cap = 1
+    monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
+    cloud.fault("bulkfetch", 400, body={"errorMessages": ["bulk refused"]})
+    with pytest.raises(SourceError, match="bulk refused"):
+        sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    assert prefetch_threads() == []
+    asked = cloud.count("search/jql")
+    assert asked < 6  # the search thread stopped within its one-page lead
+    threading.Event().wait(0.2)
+    assert cloud.count("search/jql") == asked  # and nothing runs on after the failure
+    assert con.execute("select count(*) from raw.jira_issues").fetchone() == (0,)
+    assert con.execute("select count(*) from raw.sync_state").fetchone() == (0,)
 
 
 def test_prefetched_runs_the_producer_on_one_other_thread_and_reraises():
