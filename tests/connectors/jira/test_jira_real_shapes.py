@@ -111,3 +111,29 @@ def test_server_reopen_without_field_ids_reaches_core_as_rework(con, dc_settings
         " where item_id = 'jira:PUP-3483'"
     ).fetchone()
     assert item == ("Open", "wait", None, 1)
+
+
+def test_fieldless_copy_sharing_an_id_does_not_fail_the_run(con, dc_settings, cfg, dc, policy):
+    # A real capture holds two copies with one id, each with its own embedded changelog: a
+    # good one and one without `fields`. The good one lands with its own history; the other
+    # is quarantined. (Before: the run failed, "incomplete changelog" for the good copy.)
+    def copy(key: str, hid: str, frm: str, to: str, fields: bool) -> dict:
+        issue = _server_issue("10010", key, {"id": to, "name": to, "statusCategory": {
+            "key": "done"}}, "2018-05-14T23:54:10.593+0200", "2018-05-14T23:59:02.635+0200")
+        if not fields:
+            del issue["fields"]
+        history = {"id": hid, "created": "2018-05-14T23:56:02.246+0200",
+                   "items": [_server_item(frm, frm, to, to)]}
+        return {**issue, "changelog": {"startAt": 0, "maxResults": 1, "total": 1,
+                                       "histories": [history]}}
+
+    dc.issues = [copy("CONTRIB-5", "10025", "10016", "10021", True),
+                 copy("CONTRIB-4", "10029", "10013", "10015", False)]
+    dc._with_changelog = lambda issue, newest_first: issue  # each copy keeps its own
+    result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
+    assert result.records == 1 and result.streams[0].quarantined == 1
+    assert con.execute(
+        "select issue_key, history_id, to_status_id from raw.jira_issues join"
+        " raw.jira_status_changes using (issue_id)"
+    ).fetchall() == [("CONTRIB-5", "10025", "10021")]
+    assert "without fields" in con.execute("select reason from raw.quarantine").fetchone()[0]
