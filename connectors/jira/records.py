@@ -155,7 +155,11 @@ def issue_row(
     key = issue.get("key")
     if not key:
         raise BadRecord("issue without a key")
-    fields = issue.get("fields") or {}
+    fields = issue.get("fields")
+    if not isinstance(fields, dict) or not fields:
+        # seen in real captures (an issue copy with no `fields` at all): say so, rather than
+        # naming the first field that happens to be missing
+        raise BadRecord("issue without fields: the payload has no `fields` object to map")
     try:
         created = parse_ts(fields.get("created"))
     except ValueError as exc:

@@ -155,3 +155,40 @@ def test_servicenow_explicit_by_value_or_label_then_defaults() -> None:
     assert (new.stage, new.kind) == ("Backlog", W)
     cancelled = resolve_servicenow_state(CFG, "change_request", "4", "Canceled")
     assert (cancelled.stage, cancelled.kind) == ("Done", X)
+
+
+@pytest.mark.parametrize(
+    ("category", "name", "kind"),
+    [  # statuses of real JIRA captures under the SPEC defaults (docs/metrics.md)
+        ("new", "Reopened", W),
+        ("new", "Ready for Engineering", W),
+        ("indeterminate", "Ready for Merge", W),
+        ("indeterminate", "Ready for CI", W),
+        ("indeterminate", "Analysis Active", A),
+        ("indeterminate", "Dev Done", A),  # SPEC: category first; configure it as wait
+        ("indeterminate", "Fix Licenses", A),
+        ("done", "Licenses Validated", D),
+    ],
+)
+def test_real_jira_statuses(category: str, name: str, kind: StatusKind) -> None:
+    assert default_jira_kind(category, name) == kind
+
+
+def test_old_incident_state_model_and_an_unlabelled_value() -> None:
+    # the UCI event log: pre-Helsinki labels, plus a value sys_choice does not describe
+    cfg = parse_yaml("stages: [Backlog, Development, Done]\n", "test.yaml")
+    for value, label in (("3", "Awaiting Problem"), ("4", "Awaiting User Info"),
+                         ("5", "Awaiting Evidence"), ("10", "Awaiting Vendor")):
+        got = resolve_servicenow_state(cfg, "incident", value, label)
+        assert (got.kind, got.is_default) == (W, True), label
+    invalid = resolve_servicenow_state(cfg, "incident", "-100", None)
+    assert (invalid.stage, invalid.kind, invalid.is_default) == ("Development", A, True)
+    # values decide for the known model, whatever the instance's label says
+    reused = resolve_servicenow_state(cfg, "incident", "8", "Awaiting Vendor")
+    assert (reused.kind, reused.is_default) == (X, True)
+    mapped = parse_yaml(
+        "statuses:\n  servicenow:\n    incident:\n      -100: {stage: Backlog, kind: wait}\n",
+        "test.yaml",
+    )
+    explicit = resolve_servicenow_state(mapped, "incident", "-100", None)
+    assert (explicit.stage, explicit.kind, explicit.is_default) == ("Backlog", W, False)
