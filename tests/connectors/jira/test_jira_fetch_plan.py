@@ -297,3 +297,26 @@ def test_a_failure_after_rows_were_flushed_lands_nothing(
     assert _raw_tables(con) == before
     assert con.execute("select * from raw.sync_state").fetchall() == state
     assert [t for t in threading.enumerate() if t.name == "jira-writer"] == []
+
+
+def test_a_history_served_twice_lands_once_as_its_last_copy(con, settings, cfg, cloud, policy):
+    # Overlapping changelog pages can repeat a history. Each issue is staged once here, so the
+    # rows go in without the latest-copy window: the repeat must be gone before that, and the
+    # last copy served is the one kept (as the window would have kept it).
+    first, second = chain(10001, ["1", "3", "5"])
+    stale = {**first, "author": {"displayName": "Old copy"}}
+    cloud.add(make_issue("10001", "PAY-1", status="5"), [stale, second, first])
+    cloud.add(make_issue("10002", "PAY-2", status="5"), chain(10002, ["1", "3", "5"]))
+    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
+    rows = con.execute(
+        "select issue_id, history_id, to_status_id, author, source_order"
+        " from raw.jira_status_changes order by issue_id, source_order").fetchall()
+    # served (bulkfetch, in time order): stale copy, first, second -> the stale copy is gone
+    assert rows == [
+        ("10001", "10001000", "3", "Mia", 1),
+        ("10001", "10001001", "5", "Mia", 2),
+        ("10002", "10002000", "3", "Mia", 1),
+        ("10002", "10002001", "5", "Mia", 2),
+    ]
+    assert con.execute("select status_histories from raw.jira_issues order by issue_id"
+                       ).fetchall() == [(2,), (2,)]
