@@ -226,6 +226,8 @@ class BatchLander:
         self._records_seen: set[str] = set()
         self._new_ids: list[str] = []
         self._records = StagedRows(RECORD_SCHEMA)
+        self._staged_ids: set[str] = set()  # sys_ids in `_records`
+        self._staged_twice = False  # one of them is there twice (updated mid-scan)
         self._change_ids: set[str] = set()
         self._changes = StagedRows(CHANGE_SCHEMA)
         #: state changes written to the table so far this run (staged ones not counted)
@@ -240,11 +242,14 @@ class BatchLander:
         """Stage one page of records (later rows win over earlier ones); land when due."""
         if not rows:
             return
-        seen = self._records_seen
+        seen, staged = self._records_seen, self._staged_ids
         for r in rows:
             if r.sys_id not in seen:
                 seen.add(r.sys_id)
                 self._new_ids.append(r.sys_id)
+            if r.sys_id in staged:
+                self._staged_twice = True
+            staged.add(r.sys_id)
         n, tail = _LANDED_RECORD, self._tail
         self._records.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
         if self._records.rows >= self.flush_rows:
@@ -281,13 +286,17 @@ class BatchLander:
                 self._prior[sys_id] = (state, updated_at)
             self._new_ids = []
         staged, self._records = self._records, StagedRows(RECORD_SCHEMA)
-        upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"])
+        once, self._staged_ids, self._staged_twice = not self._staged_twice, set(), False
+        # each sys_id staged once: rows go in as they are, no latest-copy window
+        upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"], unique=once)
 
     def _flush_changes(self) -> None:
         if self._changes.rows == 0:
             return
         staged, self._changes = self._changes, StagedRows(CHANGE_SCHEMA)
-        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"])
+        # `changes` stages the first copy of each change_id only: unique by construction
+        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"],
+                      unique=True)
         self.changes_landed += staged.rows
 
     def discard_changes(self) -> None:

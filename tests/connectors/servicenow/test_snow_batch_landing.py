@@ -171,10 +171,13 @@ def test_incremental_keeps_older_history_of_re_read_records(con, settings, fake,
                        " from raw.servicenow_state_changes").fetchall() == [(4 * N, 4 * N)]
 
 
+@pytest.mark.parametrize("flush_rows", [1, 500_000])
 def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
-        con, settings, fake, policy):
-    """Updated mid-scan: the record's first copy lands with page 1, its newer copy with page
-    2 replaces it (one row, the newer state)."""
+        con, settings, fake, policy, monkeypatch, flush_rows):
+    """Updated mid-scan: the record's newer copy (page 2) replaces its first copy (page 1):
+    one row, the newer state -- whether page 1 was already written (flush_rows=1) or both
+    copies are staged together and landing must pick the later one."""
+    monkeypatch.setattr(land, "FLUSH_ROWS", flush_rows)
     cfg = make_cfg(page_size=500)
     rows = [incident(i, ts("2024-03-01 10:00:00", i)) for i in range(N)]
     fake.tables["incident"] = rows
