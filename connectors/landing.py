@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -11,6 +13,26 @@ import pandas as pd
 from flowmetrics.faultpoints import crash_point
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data: Any) -> Iterator[str]:
+    """`data` (a DataFrame or Arrow table) readable in SQL as `name` for the block.
+
+    Why not a plain try/finally: once a statement in the block fails, DuckDB aborts the
+    transaction and refuses even `unregister`, and that refusal ("Current transaction is
+    aborted") would replace the error that names the cause -- a constraint, a bad value. So on
+    failure the unregister is tried and its refusal dropped; the view then lives on until the
+    name is registered again or the connection closes.
+    """
+    con.register(name, data)
+    try:
+        yield name
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def upsert_frame(
@@ -30,16 +52,12 @@ def upsert_frame(
         if not _IDENT.match(name):
             raise ValueError(f"not a plain identifier: {name!r}")
     frame = frame.drop_duplicates(subset=list(keys), keep="last")
-    view = f"_upsert_{table.replace('.', '_')}"
-    con.register(view, frame)
-    try:
+    with registered(con, f"_upsert_{table.replace('.', '_')}", frame) as view:
         match = " and ".join(f"t.{k} = f.{k}" for k in keys)
         con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
         cols = ", ".join(frame.columns)
         con.execute(f"insert into {table} ({cols}) select {cols} from {view}")  # noqa: S608
         crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
-    finally:
-        con.unregister(view)
     return len(frame)
 
 

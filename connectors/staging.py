@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from connectors.landing import registered
 from flowmetrics.faultpoints import crash_point
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
@@ -105,15 +107,13 @@ def upsert_latest(
     if staged.rows == 0:
         return 0
     view = f"_staged_{table.replace('.', '_')}"
-    registered = [view]
-    con.register(view, staged.table())
-    try:
+    with ExitStack() as views:
+        views.enter_context(registered(con, view, staged.table()))
         source = view
-        if winners is not None:
+        if winners is not None and not unique:
             other, key = winners
-            registered.append(f"{view}_winners")
-            con.register(registered[-1], other.table())
-            latest = f"select {key}, max({SEQ}) as {SEQ} from {registered[-1]} group by {key}"  # noqa: S608
+            won = views.enter_context(registered(con, f"{view}_winners", other.table()))
+            latest = f"select {key}, max({SEQ}) as {SEQ} from {won} group by {key}"  # noqa: S608
             source = f"(select s.* from {view} s semi join ({latest}) w using ({key}, {SEQ}))"  # noqa: S608
         key_list = ", ".join(keys)
         cols = ", ".join(staged.schema.names)
@@ -127,7 +127,4 @@ def upsert_latest(
                    f" qualify row_number() over (partition by {key_list} order by {order}) = 1")
         inserted = con.execute(sql).fetchall()
         crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
-    finally:
-        for name in registered:
-            con.unregister(name)
     return int(inserted[0][0]) if inserted else 0

@@ -51,7 +51,7 @@ from connectors.jira.records import (
 )
 from connectors.jira.search import iter_issue_pages
 from connectors.jira.settings import JiraSettings
-from connectors.landing import delete_where_in, upsert_frame
+from connectors.landing import delete_where_in, registered, upsert_frame
 from connectors.prefetch import prefetched
 from connectors.result import (
     Progress,
@@ -476,15 +476,12 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, r
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
     if found.quarantine:
         frame = pd.DataFrame(found.quarantine).assign(run_id=run_id)
-        con.register("_jira_quarantine", frame)
-        try:
+        with registered(con, "_jira_quarantine", frame):
             con.execute(
                 "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"
                 " seen_at) select source, stream, record_key, reason, payload, run_id, seen_at"
                 " from _jira_quarantine"
             )
-        finally:
-            con.unregister("_jira_quarantine")
     if not found.census_ids:
         return 0  # no census, or nothing it could affect (see _census)
     present = sorted(set(found.census_ids) | set(found.issues))

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from connectors.landing import upsert_frame
+from connectors.landing import registered, upsert_frame
 from connectors.servicenow.client import Row
 from connectors.servicenow.history import ChangeRow
 from connectors.servicenow.records import (
@@ -129,15 +129,12 @@ def land_quarantine(con: duckdb.DuckDBPyConnection, items: Sequence[Quarantined]
     if not items:
         return 0
     frame = quarantine_frame(items, run_id, seen_at)
-    con.register("_snow_quarantine", frame)
-    try:
+    with registered(con, "_snow_quarantine", frame):
         con.execute(
             "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"
             " seen_at) select source, stream, record_key, reason, payload, run_id, seen_at"
             " from _snow_quarantine"
         )
-    finally:
-        con.unregister("_snow_quarantine")
     return len(frame)
 
 
@@ -149,15 +146,12 @@ def apply_tombstones(con: duckdb.DuckDBPyConnection, table: str,
     frame = pd.DataFrame({"sys_id": [d[0] for d in deletions],
                           "deleted_at": _ts([d[1] for d in deletions])})
     frame = frame.sort_values("deleted_at").drop_duplicates("sys_id", keep="last")
-    con.register("_snow_tombstones", frame)
-    try:
+    with registered(con, "_snow_tombstones", frame):
         row = con.execute(
             "update raw.servicenow_records r set is_deleted = true, deleted_at = f.deleted_at"
             " from _snow_tombstones f where r.sys_id = f.sys_id and r.table_name = ?",
             [table],
         ).fetchall()  # to the end: the run's transaction goes on on this connection
-    finally:
-        con.unregister("_snow_tombstones")
     return int(row[0][0]) if row else 0
 
 

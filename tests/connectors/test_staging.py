@@ -71,3 +71,26 @@ def test_text_that_is_not_valid_unicode_becomes_the_replacement_character():
     staged = StagedRows(SCHEMA)
     staged.add([("a", "Zoë \ud800", T1)], [1])  # a lone surrogate: no UTF-8 encoding exists
     assert staged.table().column("v").to_pylist() == ["Zoë \ufffd"]
+
+
+def test_unique_rows_go_in_as_they_are_and_replace_stored_ones(con):
+    con.execute("insert into raw.t values ('a', 'old', null), ('z', 'kept', null)")
+    staged = StagedRows(SCHEMA)
+    staged.add([("a", "new", T1), ("b", "x", T1)], [1, 2])
+    assert upsert_latest(con, "raw.t", staged, ["k"], unique=True) == 2
+    assert con.execute("select k, v from raw.t order by k").fetchall() == [
+        ("a", "new"), ("b", "x"), ("z", "kept")]
+
+
+def test_a_failed_insert_reports_its_own_cause_not_the_aborted_transaction(con):
+    # A caller that wrongly promises unique keys hits the primary key. DuckDB then refuses
+    # every statement of the transaction, unregistering the staged view included; that refusal
+    # must not hide the constraint error.
+    staged = StagedRows(SCHEMA)
+    staged.add([("a", "1", T1), ("a", "2", T1)], [1, 2])
+    con.execute("begin")
+    with pytest.raises(duckdb.ConstraintException, match='duplicate key "a"'):
+        upsert_latest(con, "raw.t", staged, ["k"], unique=True)
+    con.execute("rollback")
+    assert upsert_latest(con, "raw.t", staged, ["k"]) == 1  # the view name is free again
+    assert con.execute("select k, v from raw.t").fetchall() == [("a", "2")]
