@@ -108,3 +108,45 @@ def test_kill_9_then_next_run_equals_an_uninterrupted_one(world, tmp_path, point
         statuses = [r.status for r in instance.get_runs()]
     assert statuses.count(dg.DagsterRunStatus.FAILURE) == 1
     assert dg.DagsterRunStatus.STARTED not in statuses
+
+
+def _by_source(rows: list[tuple], source: str) -> list[tuple]:
+    return [r for r in rows if r[0] == source]
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "extract:9",  # JIRA answered 4 and landed; the 5th ServiceNow response is being read
+        "land:5",     # inside ServiceNow's landing transaction, after its incident records
+    ],
+)
+def test_kill_9_while_servicenow_is_read_or_landed(world, tmp_path, point):
+    """JIRA (run first, committed on its own) is tonight's; every ServiceNow table and cursor
+    is still last night's, whole; the next run equals an uninterrupted one."""
+    sb = world["sb"]
+    shutil.copy(world["base_db"], tmp_path / "flow.duckdb")
+    env = job_env(tmp_path, sb.env)
+
+    crashed = run_job_subprocess(env, sb.now, extra_env={CRASH_ENV: point})
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    assert "servicenow/incident" in crashed.stderr  # it died inside the ServiceNow sync
+
+    after, base, ref = snapshot(tmp_path / "flow.duckdb"), world["base"], world["ref"]
+    for name in after:
+        if name.startswith("raw.servicenow_"):
+            assert same_rows(after[name], base[name]), f"{name} changed by a killed sync"
+        elif name.startswith("raw.jira_"):
+            assert same_rows(after[name], ref[name]), f"{name} is not tonight's"
+    for source, want in (("servicenow", base), ("jira", ref)):
+        assert same_rows(_by_source(after["raw.sync_state"], source),
+                         _by_source(want["raw.sync_state"], source)), source
+    con = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
+    newest = con.execute("select max(cursor_end) from raw.sync_state"
+                         " where source = 'servicenow'").fetchone()[0]
+    con.close()
+    assert newest < sb.now - timedelta(hours=12)  # still night 1's cursor
+
+    outcome = run_job(env, sb.now)
+    assert outcome.success, outcome.failures
+    assert_same_warehouse(snapshot(tmp_path / "flow.duckdb"), world["ref"])
