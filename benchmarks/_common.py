@@ -267,6 +267,9 @@ class Recorded:
     status: int
     response_bytes: int
     items: int | None = None  # issues / result rows in the response, when it has a list
+    #: issues of a search page whose embedded changelog is cut (total > histories shown):
+    #: each needs one more request for its full history (Data Center's minimum)
+    cut_changelogs: int = 0
 
 
 class RequestRecorder:
@@ -290,16 +293,22 @@ class RequestRecorder:
             resp = orig(adapter, request, *args, **kwargs)
             body = request.body.encode() if isinstance(request.body, str) else request.body
             items = None
+            cut = 0
             try:
                 data = json.loads(resp.content) if resp.content else None
                 if isinstance(data, dict):
                     for k in ("issues", "result", "issueChangeLogs"):
                         if isinstance(data.get(k), list):
                             items = len(data[k])
+                    for issue in data.get("issues") or []:
+                        log_ = issue.get("changelog") if isinstance(issue, dict) else None
+                        if isinstance(log_, dict) and (log_.get("total") or 0) > len(
+                                log_.get("histories") or []):
+                            cut += 1
             except ValueError:
                 pass
             log.append(Recorded(request.method, request.url, dict(request.headers), body,
-                                resp.status_code, len(resp.content), items))
+                                resp.status_code, len(resp.content), items, cut))
             return resp
 
         HTTPAdapter.send = send  # type: ignore[method-assign]

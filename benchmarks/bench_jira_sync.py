@@ -1,5 +1,6 @@
 """JIRA full sync vs the floor (bare requests + json over the same pages), requests vs the
-minimum, peak RSS.  `python benchmarks/bench_jira_sync.py [--size 20000] [--runs 3]`
+minimum, peak RSS.
+`python benchmarks/bench_jira_sync.py [--size 20000] [--runs 3] [--mode cloud|datacenter]`
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from _syncbench import bench_sync, parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser(__doc__ or "", 20000).parse_args(argv)
+    p = parser(__doc__ or "", 20000)
+    p.add_argument("--mode", choices=["cloud", "datacenter"], default="cloud",
+                   help="sandbox deployment (datacenter: /search pages of 50 with embedded "
+                        "changelogs, full history per issue where they are cut)")
+    args = p.parse_args(argv)
     bench_sync("jira", args.size, args.runs, args.seed, args.json,
-               f"JIRA full sync, sandbox size {args.size}")
+               f"JIRA full sync ({args.mode}), sandbox size {args.size}", mode=args.mode)
     return 0
 
 
