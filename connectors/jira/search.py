@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from connectors.jira.client import JiraClient
@@ -82,8 +83,17 @@ def _dc_pages(
     expand: str | None,
     warnings: list[str],
 ) -> Iterator[list[dict[str, Any]]]:
-    start = 0
-    while True:
+    """`/search` by `startAt`, advancing by what came back (the server caps `maxResults`).
+
+    Two pages are in flight at once: while the next page is read, the one after it is asked
+    for at the place it will start if the next page is full (the first page shows the server's
+    page size and the total). A page may come back short before the end (the cap changed,
+    issues moved out of the query); then the guess is dropped -- one wasted request -- and the
+    right place is asked. Nothing is asked beyond the total. Why: Data Center has no bulkfetch
+    to overlap with, so its pages were one strictly sequential chain.
+    """
+
+    def ask(start: int) -> dict[str, Any]:
         params: dict[str, Any] = {
             "jql": jql,
             "startAt": start,
@@ -92,12 +102,25 @@ def _dc_pages(
         }
         if expand:
             params["expand"] = expand
-        page = client.get(DC_SEARCH, params) or {}
-        issues = page.get("issues") or []
-        if not issues:
-            return
-        yield issues
-        start += len(issues)  # the server may cap maxResults: trust what came back
-        total = page.get("total")
-        if isinstance(total, int) and start >= total:
-            return
+        return client.get(DC_SEARCH, params) or {}
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="jira-dc-search") as pool:
+        asked: dict[int, Future[dict[str, Any]]] = {}
+        start, page, granted = 0, ask(0), 0
+        while True:
+            issues = page.get("issues") or []
+            if not issues:
+                return
+            granted = granted or len(issues)
+            start += len(issues)
+            total = page.get("total")
+            if isinstance(total, int) and start >= total:
+                yield issues
+                return
+            for at in (start, start + granted):
+                if at not in asked and (not isinstance(total, int) or at < total):
+                    asked[at] = pool.submit(ask, at)
+            yield issues
+            for at in [k for k in asked if k not in (start, start + granted)]:
+                del asked[at]  # a guess a short page made wrong: its answer is dropped
+            page = asked.pop(start).result()

@@ -82,6 +82,8 @@ class FakeJira:
         self.statuses = [dict(s) for s in STATUSES]
         self.search_script: list[dict[str, Any]] | None = None
         self.search_cap = 5000
+        #: Data Center: startAt -> a smaller page size for that one page (a short page mid-scan)
+        self.dc_short: dict[int, int] = {}
         self.bulk_cap = 10000
         self.bulk_404 = False
         self.issue_changelog_404 = False
@@ -184,7 +186,7 @@ class FakeJira:
         if self.cloud:
             return 410, {}, json.dumps({"errorMessages": ["The requested API has been removed."]})
         start = int(q.get("startAt", 0))
-        size = min(int(q.get("maxResults", 50)), self.search_cap)
+        size = min(int(q.get("maxResults", 50)), self.search_cap, self.dc_short.get(start, 10**9))
         page = self.issues[start:start + size]
         if q.get("expand") == "changelog":
             page = [self._with_changelog(i, newest_first=False) for i in page]
