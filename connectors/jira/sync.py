@@ -90,9 +90,9 @@ class _Extract:
 
     `issues` maps the ids read to their current status id; `copies` numbers every issue copy
     mapped, so a later copy of an issue wins within the staged rows (and a later flush
-    replaces an earlier one). `staged_ids` are the issues in the staged rows and
-    `staged_twice` says whether one of them is there twice (it moved between search pages):
-    only then must landing choose the latest copy, the costlier statement.
+    replaces an earlier one). `staged_ids` are the issues in the staged rows: fewer ids than
+    rows means one is there twice (it moved between search pages), and only then must landing
+    choose the latest copy, the costlier statement.
     """
 
     issues: dict[str, str | None] = field(default_factory=dict)
@@ -100,7 +100,6 @@ class _Extract:
     issue_rows: StagedRows = field(default_factory=lambda: StagedRows(ISSUE_SCHEMA))
     change_rows: StagedRows = field(default_factory=lambda: StagedRows(CHANGE_SCHEMA))
     staged_ids: set[str] = field(default_factory=set)
-    staged_twice: bool = False
     landed_histories: dict[str, int] = field(default_factory=dict)
     reread: dict[str, dict[str, Any]] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
@@ -111,11 +110,10 @@ class _Extract:
     def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
         """The staged (issue, status-change) rows and whether each issue is in them once,
         leaving empty ones in their place."""
-        taken = self.issue_rows, self.change_rows, not self.staged_twice
+        taken = self.issue_rows, self.change_rows, len(self.staged_ids) == self.issue_rows.rows
         self.issue_rows = StagedRows(ISSUE_SCHEMA)
         self.change_rows = StagedRows(CHANGE_SCHEMA)
         self.staged_ids = set()
-        self.staged_twice = False
         return taken
 
     @property
@@ -392,8 +390,6 @@ def _collect(
         found.copies += 1
         found.issues[issue_id] = row[ISSUE_STATUS_ID]
         found.landed_histories[issue_id] = scan.landed
-        if issue_id in found.staged_ids:
-            found.staged_twice = True
         found.staged_ids.add(issue_id)
         issue_rows.append(row)
         issue_seqs.append(found.copies)

@@ -220,8 +220,8 @@ class BatchLander:
         self._records_seen: set[str] = set()
         self._new_ids: list[str] = []
         self._records = StagedRows(RECORD_SCHEMA)
-        self._staged_ids: set[str] = set()  # sys_ids in `_records`
-        self._staged_twice = False  # one of them is there twice (updated mid-scan)
+        self._staged_ids: set[str] = set()  # sys_ids in `_records` (fewer than rows: one is
+        # there twice, updated mid-scan)
         self._change_ids: set[str] = set()
         self._changes = StagedRows(CHANGE_SCHEMA)
         #: state changes written to the table so far this run (staged ones not counted)
@@ -241,8 +241,6 @@ class BatchLander:
             if r.sys_id not in seen:
                 seen.add(r.sys_id)
                 self._new_ids.append(r.sys_id)
-            if r.sys_id in staged:
-                self._staged_twice = True
             staged.add(r.sys_id)
         n, tail = _LANDED_RECORD, self._tail
         self._records.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
@@ -280,7 +278,7 @@ class BatchLander:
                 self._prior[sys_id] = (state, updated_at)
             self._new_ids = []
         staged, self._records = self._records, StagedRows(RECORD_SCHEMA)
-        once, self._staged_ids, self._staged_twice = not self._staged_twice, set(), False
+        once, self._staged_ids = len(self._staged_ids) == staged.rows, set()
         # each sys_id staged once: rows go in as they are, no latest-copy window
         upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"], unique=once)
 
