@@ -28,19 +28,14 @@ from typing import Any
 
 import duckdb
 
+from warehouse import registry
 from warehouse.build import METRICS_TABLES  # the contract's tables, in build order
 
-#: The natural key of each table, in sort order. `value_stream` and `flow_type` sort the
-#: organisation-wide row ('all') first; other tables fall back to all of their columns.
+#: The natural key of each table, in sort order, from its SQL file's `-- sort:` line
+#: (`warehouse.registry`). `value_stream` and `flow_type` sort the organisation-wide row ('all')
+#: first; a table without a sort line falls back to all of its columns.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    "item_flow": ("value_stream", "item_id"),
-    "lead_time": ("value_stream", "flow_type"),
-    "wait_states": ("value_stream", "rank", "stage", "status"),
-    "rework": ("value_stream", "stage_order", "stage"),
-    "value_stream_map": ("value_stream", "stage_order", "stage"),
-    "value_stream_summary": ("value_stream",),
-    "flow_distribution": ("value_stream", "period_start"),
-    "scorecard": ("value_stream", "target"),
+    m.table: m.sort_keys for m in registry.models() if m.schema == "metrics"
 }
 
 #: The configured target keys, in the order of `flow.yaml`; unknown targets sort after them.

@@ -5,13 +5,13 @@ no negative durations. Warnings where a person should look but the numbers stand
 fell back to defaults, stale syncs, quarantined records, approximate history, missed targets.
 """
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from pipelines.resources import FlowConfigResource, WarehouseResource
-from warehouse.build import CORE_TABLES, METRICS_TABLES, check_sql, run_check
+from warehouse import registry
+from warehouse.build import run_check
 
 #: A sync older than this is stale (nightly schedule plus a day of slack).
 FRESHNESS_HOURS = 36
@@ -42,29 +42,38 @@ def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.Metadata
     return dg.MetadataValue.md("\n".join(lines) if lines else "_none_")
 
 
-_BUILD_ORDER = [("core", t) for t in CORE_TABLES] + [("metrics", t) for t in METRICS_TABLES]
-_REF = re.compile(r"\b(core|metrics)\.([a-z_][a-z0-9_]*)\b")
+_BUILD_ORDER = [m.key for m in registry.models()]
 
 
 def check_targets(name: str) -> tuple[dg.AssetKey, list[dg.AssetKey]]:
-    """The asset a SQL check is attached to (the last table it reads, in build order) and the
-    other tables it reads, which must be built before the check runs."""
-    refs = {(m.group(1), m.group(2)) for m in _REF.finditer(check_sql(name))}
-    ordered = [ref for ref in _BUILD_ORDER if ref in refs]
+    """The asset a SQL check is attached to (its `-- attach:` line, else the last table it
+    reads in build order) and the other tables it reads, which must be built first."""
+    spec = _check_spec(name)
+    ordered = [ref for ref in _BUILD_ORDER if ref in spec.reads]
+    if spec.attach is not None:
+        ordered = [ref for ref in ordered if ref != spec.attach] + [spec.attach]
     if not ordered:
         raise ValueError(f"check {name} reads no core or metrics table")
     *before, last = ordered
     return dg.AssetKey(list(last)), [dg.AssetKey(list(ref)) for ref in before]
 
 
-def _sql_check(name: str, check_name: str, description: str, *, blocking: bool):
-    asset, others = check_targets(name)
+def _check_spec(name: str) -> registry.Check:
+    for spec in registry.checks():
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown check {name!r}")
+
+
+def _sql_check(spec: registry.Check) -> dg.AssetChecksDefinition:
+    """One Dagster check per `warehouse/checks/*.sql` file: offending rows fail it."""
+    asset, others = check_targets(spec.name)
 
     @dg.asset_check(
         asset=asset,
-        name=check_name,
-        description=description,
-        blocking=blocking,
+        name=spec.check_name,
+        description=spec.description,
+        blocking=spec.blocking,
         additional_deps=others,
     )
     def _check(
@@ -72,40 +81,17 @@ def _sql_check(name: str, check_name: str, description: str, *, blocking: bool):
     ) -> dg.AssetCheckResult:
         cfg = flow_config.load()
         with warehouse.connect(cfg, read_only=True) as con:
-            bad = run_check(con, name)
+            bad = run_check(con, spec.name)
         return dg.AssetCheckResult(
             passed=not bad,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
             metadata={"offending_rows": dg.MetadataValue.int(len(bad)), "sample": _rows_md(bad)},
         )
 
     return _check
 
 
-unique_item_ids = _sql_check(
-    "work_items_unique_ids",
-    "unique_item_ids",
-    "Every item_id appears once in core.work_items.",
-    blocking=True,
-)
-intervals_tile = _sql_check(
-    "intervals_tile",
-    "intervals_tile",
-    "Each item's status intervals tile [created_at, as_of] with no gap and no overlap.",
-    blocking=True,
-)
-no_negative_durations = _sql_check(
-    "no_negative_durations",
-    "no_negative_durations",
-    "No interval, lead, cycle, process or wait time is negative.",
-    blocking=True,
-)
-ratios_in_range = _sql_check(
-    "ratios_in_range",
-    "ratios_in_range",
-    "Every ratio in the metrics tables lies in [0, 1].",
-    blocking=True,
-)
+SQL_CHECKS = [_sql_check(spec) for spec in registry.checks()]
 
 
 @dg.asset_check(
@@ -254,10 +240,7 @@ def no_quarantined_records(
 
 
 ASSET_CHECKS = [
-    unique_item_ids,
-    intervals_tile,
-    no_negative_durations,
-    ratios_in_range,
+    *SQL_CHECKS,
     statuses_use_defaults,
     history_complete,
     sync_fresh,

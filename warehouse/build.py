@@ -14,36 +14,17 @@ from importlib import resources
 import duckdb
 
 from models.config import FlowConfig
+from warehouse import registry
 from warehouse.params import write_build_params
 from warehouse.runner import build_table
 
-#: Core tables in dependency order (each reads only raw, params and the ones before it).
-CORE_TABLES: tuple[str, ...] = (
-    "transitions",
-    "status_intervals",
-    "work_items",
-    "unmapped_statuses",
-)
-
-#: Metrics tables in dependency order.
-METRICS_TABLES: tuple[str, ...] = (
-    "item_flow",
-    "lead_time",
-    "wait_states",
-    "rework",
-    "value_stream_map",
-    "value_stream_summary",
-    "flow_distribution",
-    "scorecard",
-)
+#: Core and metrics tables in build order, derived from the SQL files (`warehouse.registry`):
+#: adding a table is adding `warehouse/sql/<schema>/<table>.sql`.
+CORE_TABLES: tuple[str, ...] = registry.tables("core")
+METRICS_TABLES: tuple[str, ...] = registry.tables("metrics")
 
 #: The SQL assertions in `warehouse/checks/`; each returns the offending rows (none = pass).
-CHECKS: tuple[str, ...] = (
-    "work_items_unique_ids",
-    "intervals_tile",
-    "no_negative_durations",
-    "ratios_in_range",
-)
+CHECKS: tuple[str, ...] = tuple(c.name for c in registry.checks())
 
 _TABLES = {"core": CORE_TABLES, "metrics": METRICS_TABLES}
 

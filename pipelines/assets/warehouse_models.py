@@ -6,7 +6,6 @@ Each asset rebuilds its table in one transaction: a reader never sees half a tab
 """
 
 
-import re
 from datetime import datetime
 
 import dagster as dg
@@ -15,11 +14,9 @@ from models.config import resolved_as_of
 from pipelines.assets.common import run_started_at
 from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import FlowConfigResource, WarehouseResource
+from warehouse import registry
 from warehouse.build import CORE_TABLES, METRICS_TABLES, build_one
-from warehouse.db import sql_text
 from warehouse.params import write_build_params
-
-_REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
 
 #: raw tables -> the raw assets that fill them.
 RAW_TABLE_ASSETS: dict[str, list[list[str]]] = {
@@ -45,31 +42,9 @@ PARAM_TABLES = frozenset(
     }
 )
 
-DESCRIPTIONS: dict[str, str] = {
-    "transitions": "One row per status change of an item, in the shared vocabulary (as of as_of).",
-    "status_intervals": "One row per interval an item spent in one status; intervals tile [created_at, as_of].",
-    "work_items": "One row per JIRA issue or ServiceNow record, mapped to value stream, flow type, stage and kind.",
-    "unmapped_statuses": "One row per raw status that fell back to a default mapping, with the items it affects.",
-    "item_flow": "One row per item: lead, cycle, process and wait time, flow efficiency, backward moves, age.",
-    "lead_time": "One row per value stream x flow type (and 'all'): lead and cycle time percentiles over the window.",
-    "wait_states": "One row per value stream x stage x wait status: where work waits, ranked.",
-    "rework": "One row per value stream x stage: rework generated and received, %C/A.",
-    "value_stream_map": "One row per value stream x process block (stage): lead time, process time, %C/A.",
-    "value_stream_summary": "One row per value stream: totals, activity ratio, rolled %C/A, debt and unplanned ratios.",
-    "flow_distribution": "One row per value stream x period: items done by flow type, debt ratios, WIP, arrivals.",
-    "scorecard": "One row per value stream x configured target: target, actual, met, gap.",
-}
-
-
 def referenced(schema: str, table: str) -> set[tuple[str, str]]:
-    """(schema, table) pairs a model's SQL reads, itself excluded."""
-    try:
-        text = sql_text(f"{schema}/{table}.sql")
-    except FileNotFoundError:
-        return set()  # a model not written yet still gets an asset, which fails loudly if run
-    refs = {(m.group(1), m.group(2)) for m in _REF.finditer(text)}
-    refs.discard((schema, table))
-    return refs
+    """(schema, table) pairs a model's SQL reads, itself excluded (from `warehouse.registry`)."""
+    return set(registry.model(schema, table).reads)
 
 
 def _deps(schema: str, table: str) -> list[dg.AssetKey]:
@@ -128,7 +103,7 @@ def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
         pool=WAREHOUSE_POOL,
         deps=_deps(schema, table),
-        description=DESCRIPTIONS.get(table, f"{schema}.{table}"),
+        description=registry.model(schema, table).description,
     )
     def _build(
         context: dg.AssetExecutionContext,

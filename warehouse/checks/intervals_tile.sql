@@ -1,3 +1,7 @@
+-- Each item's status intervals tile [created_at, as_of] with no gap and no overlap.
+-- name: intervals_tile
+-- blocking: true
+--
 -- Offending rows: status intervals that do not tile [created_at, as_of] (a gap or an overlap
 -- with the previous interval, a first interval not at created_at, a last one still closed).
 with settings as (

@@ -1,3 +1,7 @@
+-- No interval, lead, cycle, process or wait time is negative.
+-- name: no_negative_durations
+-- blocking: true
+--
 -- Offending rows: any negative duration in core or metrics.
 select 'core.status_intervals' as tbl, item_id, 'duration_days' as col, duration_days as value
 from core.status_intervals where duration_days < 0

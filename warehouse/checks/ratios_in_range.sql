@@ -1,3 +1,7 @@
+-- Every ratio in the metrics tables lies in [0, 1].
+-- name: ratios_in_range
+-- blocking: true
+--
 -- Offending rows: a ratio outside [0, 1] (NULL is allowed: a zero denominator).
 with ratios as (
     select 'metrics.item_flow' as tbl, item_id as row_key, 'flow_efficiency' as col,

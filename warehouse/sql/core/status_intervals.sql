@@ -1,4 +1,5 @@
--- core.status_intervals: the timeline of each item, tiling [created_at, as_of].
+-- core.status_intervals: one row per interval an item spent in one status: the timeline of
+-- each item, tiling [created_at, as_of].
 -- Interval 1 starts at created_at in the initial status (the `from` of the first transition,
 -- even one after as_of; the current raw status when there is none); interval k + 1 starts at
 -- transition k in its `to` status. The last interval is open (exited_at NULL) and runs to as_of.

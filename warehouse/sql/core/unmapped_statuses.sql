@@ -1,4 +1,4 @@
--- core.unmapped_statuses: every status that a default rule mapped (no explicit config), with
+-- core.unmapped_statuses: one row per status that a default rule mapped (no explicit config), with
 -- the kind and stage chosen and how many items (deleted included) had an interval in it.
 with defaults as (
     select source, scope, status_key, status, kind, stage

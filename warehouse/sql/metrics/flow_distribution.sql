@@ -1,4 +1,4 @@
--- metrics.flow_distribution: per value stream x period (week | 2weeks | month, UTC), from the
+-- metrics.flow_distribution: one row per value stream x period (week | 2weeks | month, UTC), from the
 -- period holding the stream's earliest created_at to the one holding as_of, empty periods
 -- included: items done by flow type, debt and unplanned ratios, WIP at the period's end (at
 -- as_of for the last period) and arrivals.
@@ -8,6 +8,7 @@
 -- all items, not summed from the streams) without copying the events per stream. Instants are
 -- made naive UTC with integer arithmetic (make_timestamp(epoch_us(...))) rather than a
 -- time-zone conversion per row.
+-- sort: value_stream, period_start
 with settings as (
     select
         as_of,

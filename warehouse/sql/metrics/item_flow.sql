@@ -1,5 +1,6 @@
 -- metrics.item_flow: one row per (not deleted) item, done or not: its lead, cycle, process and
 -- wait time, flow efficiency, backward moves and reopens, and the age of open items.
+-- sort: value_stream, item_id
 with settings as (
     select as_of from core.build_settings
 ),

@@ -1,5 +1,6 @@
--- metrics.lead_time: per value stream x flow type (plus flow_type 'all'), over the window's
+-- metrics.lead_time: one row per value stream x flow type (plus flow_type 'all'), over the window's
 -- items: lead and cycle time percentiles and the share done within the lead-time target.
+-- sort: value_stream, flow_type
 with settings as (
     select window_start, as_of, lead_time_target_days from core.build_settings
 ),

@@ -1,5 +1,6 @@
--- metrics.rework: per value stream x stage, over the window's items: how often work that left
+-- metrics.rework: one row per value stream x stage, over the window's items: how often work that left
 -- a stage came back to it (%C/A, "percent complete and accurate"), and where rework was found.
+-- sort: value_stream, stage_order, stage
 with settings as (
     select window_start, as_of from core.build_settings
 ),

@@ -1,5 +1,6 @@
--- metrics.scorecard: per value stream x configured target: the actual value, whether the target
+-- metrics.scorecard: one row per value stream x configured target: the actual value, whether the target
 -- is met and the gap, signed so that positive is better (a NULL actual is not met).
+-- sort: value_stream, target
 with summary as (
     select * from metrics.value_stream_summary
 ),

@@ -1,7 +1,8 @@
--- metrics.value_stream_map: per value stream x stage (stage order, the final done stage left
+-- metrics.value_stream_map: one row per value stream x stage (stage order, the final done stage left
 -- out), over the window's items: the mean time a window item spent in the stage's non-done
 -- intervals (0 for items that never visited it, so the blocks add up to the mean lead time),
 -- the active part of it, how many items visited, and the stage's %C/A.
+-- sort: value_stream, stage_order, stage
 with settings as (
     select window_start, as_of, done_stage from core.build_settings
 ),

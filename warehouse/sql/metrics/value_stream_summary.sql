@@ -1,4 +1,5 @@
 -- metrics.value_stream_summary: one row per value stream (and 'all'): the window's totals.
+-- sort: value_stream
 with settings as (
     select window_start, as_of, window_days from core.build_settings
 ),

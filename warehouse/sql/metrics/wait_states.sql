@@ -1,5 +1,6 @@
--- metrics.wait_states: per value stream x stage x wait status, over the window's items: where
+-- metrics.wait_states: one row per value stream x stage x wait status, over the window's items: where
 -- work waits. Only statuses where some window item spent time (> 0 s) get a row.
+-- sort: value_stream, rank, stage, status
 with settings as (
     select window_start, as_of from core.build_settings
 ),
