@@ -34,9 +34,12 @@ from warehouse.build import METRICS_TABLES  # the contract's tables, in build or
 #: The natural key of each table, in sort order, from its SQL file's `-- sort:` line
 #: (`warehouse.registry`). `value_stream` and `flow_type` sort the organisation-wide row ('all')
 #: first; a table without a sort line falls back to all of its columns.
-NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    m.table: m.sort_keys for m in registry.models() if m.schema == "metrics"
-}
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {m.table: m.sort_keys for m in registry.models()}
+
+#: `core` tables whose SQL header asks for a CSV (`-- export: true`), e.g. blocked stretches.
+EXPORTED_CORE_TABLES: tuple[str, ...] = tuple(
+    m.table for m in registry.models() if m.schema == "core" and m.exported
+)
 
 #: The configured target keys, in the order of `flow.yaml`; unknown targets sort after them.
 TARGET_ORDER: tuple[str, ...] = (
@@ -107,15 +110,15 @@ def _order_by(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]
 
 
 def fetch_table(
-    con: duckdb.DuckDBPyConnection, table: str
+    con: duckdb.DuckDBPyConnection, table: str, schema: str = "metrics"
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """All rows of `metrics.<table>` in natural-key order, with the column names."""
-    columns = table_columns(con, "metrics", table)
+    """All rows of `<schema>.<table>` in natural-key order, with the column names."""
+    columns = table_columns(con, schema, table)
     if not columns:
-        raise LookupError(f"metrics.{table} does not exist")
+        raise LookupError(f"{schema}.{table} does not exist")
     select = ", ".join(f"t.{quote_ident(c)}" for c in columns)
     sql = (
-        f"select {select} from metrics.{quote_ident(table)} t"  # noqa: S608 - catalog names, quoted
+        f"select {select} from {quote_ident(schema)}.{quote_ident(table)} t"  # noqa: S608 - catalog names, quoted
         f" order by {_order_by(con, table, columns)}"
     )
     return columns, con.execute(sql).fetchall()
@@ -178,9 +181,11 @@ def atomic_writer(path: Path, *, newline: str | None = None) -> Iterator[io.Text
         raise
 
 
-def write_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> Path:
-    """Export `metrics.<table>` to `path` (atomically)."""
-    columns, rows = fetch_table(con, table)
+def write_csv(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, schema: str = "metrics"
+) -> Path:
+    """Export `<schema>.<table>` to `path` (atomically)."""
+    columns, rows = fetch_table(con, table, schema)
     with atomic_writer(path, newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
@@ -207,11 +212,15 @@ def read_snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyCon
 
 
 def _write_csvs(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, Path]:
-    return {t: write_csv(con, t, out / f"{t}.csv") for t in metrics_tables(con)}
+    paths = {t: write_csv(con, t, out / f"{t}.csv") for t in metrics_tables(con)}
+    for table in EXPORTED_CORE_TABLES:
+        if table not in paths and table_columns(con, "core", table):
+            paths[table] = write_csv(con, table, out / f"{table}.csv", "core")
+    return paths
 
 
 def write_csvs(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """One CSV per table in schema `metrics`; returns table name -> file path."""
+    """One CSV per table in schema `metrics` (and per exported core table); name -> path."""
     with read_snapshot(con) as cur:
         return _write_csvs(cur, Path(out_dir))
 

@@ -10,6 +10,8 @@ a hand-kept list is derived here, so it cannot drift from the SQL:
   its first blank comment line, without the `schema.table:` prefix;
 - the export sort key: a `-- sort: col, col` line in the leading comment (CSV files are
   written in that order, the remaining columns breaking ties);
+- CSV export: every `metrics` table; a `core` table too when its header says
+  `-- export: true` (written as `<table>.csv` beside the metrics files);
 - for checks: `-- name: x` (the Dagster check name; default the file stem),
   `-- blocking: true|false` (default true: an offending row stops the numbers being
   published) and `-- attach: schema.table` when the check must hang on another asset than
@@ -32,7 +34,7 @@ MODEL_SCHEMAS: tuple[str, ...] = ("core", "metrics")
 
 _REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_DIRECTIVE = re.compile(r"^--\s*(sort|blocking|attach|name):\s*(.*?)\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^--\s*(sort|blocking|attach|name|export):\s*(.*?)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Model:
     description: str
     reads: frozenset[tuple[str, str]]
     sort_keys: tuple[str, ...]
+    exported: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -122,13 +125,16 @@ def _read_models(root: Traversable) -> dict[tuple[str, str], Model]:
                 raise ValueError(f"warehouse/sql/{schema}/{entry.name}: not a table name")
             text = entry.read_text(encoding="utf-8")
             lines = header(text)
-            sort = _directives(lines).get("sort", "")
+            found = _directives(lines)
+            sort = found.get("sort", "")
+            exported = schema == "metrics" or found.get("export", "").lower() == "true"
             models[(schema, table)] = Model(
                 schema=schema,
                 table=table,
                 description=description(lines, f"{schema}.{table}") or f"{schema}.{table}",
                 reads=references(text) - {(schema, table)},
                 sort_keys=tuple(c.strip() for c in sort.split(",") if c.strip()),
+                exported=exported,
             )
     return models
 
