@@ -53,6 +53,7 @@ class Sandbox:
         self.bulkfetch_disabled = False
         self.bulkfetch_epoch_created = False
         self.audit_inserts = False
+        self.malformed: dict[str, dict[str, Any]] = {}
         self.faults = Faults()
         self._counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
@@ -149,7 +150,8 @@ class Sandbox:
     def set_knobs(self, *, bulkfetch_disabled: bool | None = None,
                   bulkfetch_epoch_created: bool | None = None,
                   forbidden_tables: set[str] | None = None,
-                  audit_inserts: bool | None = None) -> None:
+                  audit_inserts: bool | None = None,
+                  malformed: dict[str, dict[str, Any]] | None = None) -> None:
         """Behaviour switches that are not random faults (see docs/sandbox.md)."""
         if bulkfetch_disabled is not None:
             self.bulkfetch_disabled = bulkfetch_disabled
@@ -157,6 +159,8 @@ class Sandbox:
             self.bulkfetch_epoch_created = bulkfetch_epoch_created
         if forbidden_tables is not None:
             self.forbidden_tables = set(forbidden_tables)
+        if malformed is not None:
+            self.malformed = dict(malformed)
         if audit_inserts is not None and audit_inserts != self.audit_inserts:
             with self.lock:
                 self.audit_inserts = audit_inserts
