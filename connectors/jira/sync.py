@@ -37,6 +37,7 @@ from connectors.jira.changelog import (
     check_complete,
 )
 from connectors.jira.client import JiraClient
+from connectors.jira.deletions import confirm_gone, scope_count
 from connectors.jira.errors import explain
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
 from connectors.jira.records import (
@@ -106,6 +107,8 @@ class _Extract:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     census_ids: list[str] | None = None
+    #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
+    gone: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
@@ -280,8 +283,12 @@ def _extract(
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
-    if census_due:
-        found.census_ids = _census(con, client, census_jql, found, cfg.sync.page_size)
+    try:
+        count_jql = build_census_jql(scope, window.end)
+    except JqlScopeError as exc:  # pragma: no cover - the same scope was accepted above
+        raise SourceError(str(exc)) from None
+    _deletions(con, client, census_jql, count_jql, window.end, found, cfg.sync.page_size,
+               due=census_due)
     return found
 
 
@@ -459,35 +466,81 @@ def _quarantine_row(key: str, reason: str, payload: Any, seen_at: datetime) -> d
     }
 
 
-def _census(
+def _deletions(
     con: duckdb.DuckDBPyConnection,
     client: JiraClient,
-    jql: str,
+    census_jql: str,
+    count_jql: str,
+    end: datetime,
     found: _Extract,
     page_size: int,
-) -> list[str] | None:
-    """All issue ids in scope, or None when nothing in the warehouse could be affected.
+    *,
+    due: bool,
+) -> None:
+    """Set `found.census_ids` and `found.gone` (see `connectors.jira.deletions`).
 
-    Skipped (free) when every stored issue was re-read in this run, e.g. a first full sync.
+    Nothing to do when every stored issue was re-read in this run (e.g. a first full sync).
+    Otherwise the id census is taken when it is due (`sync.census_days`, the backstop) or when
+    JIRA's count for the scope differs from the warehouse's after tonight's issues landed.
     """
     row = con.execute(
-        "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))",
+        "select count(*) from raw.jira_issues"
+        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))",
         [list(found.issues)],
     ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
     if not row or row[0][0] == 0:
-        return []
-    ids: list[str] = []
-    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
-    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
-        ids.extend(str(i["id"]) for i in page if i.get("id"))
-    log.info("JIRA census: %d issue ids in scope", len(ids))
-    if not ids and not found.issues:
+        found.census_ids = []
+        return
+    if not due:
+        theirs = scope_count(client, count_jql)
+        ours = _warehouse_count(con, end, found)
+        if theirs == ours:
+            return
+        log.info("JIRA holds %d issues in scope, the warehouse %d: taking the id census",
+                 theirs, ours)
+    found.census_ids = _census(client, census_jql, found, page_size)
+    if not found.census_ids and not found.issues:
         message = (
             "JIRA census found no issues in scope although the warehouse holds some: "
             "deletions were NOT marked (lost Browse permission looks the same)"
         )
         log.warning(message)
         found.warnings.append(message)
+        return
+    present = set(found.census_ids) | set(found.issues)
+    stored = con.execute(
+        "select issue_id from raw.jira_issues where not is_deleted"
+    ).fetchall()
+    candidates = [r[0] for r in stored if r[0] not in present]
+    if candidates:
+        found.gone = confirm_gone(client, census_jql, candidates, page_size)
+
+
+def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
+    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
+    issues quarantined tonight that raw does not hold (JIRA counts them)."""
+    quarantined = sorted({
+        q["record_key"] for q in found.quarantine
+        if q["record_key"] and "/" not in q["record_key"] and q["record_key"] not in found.issues
+    })
+    row = con.execute(
+        "select count(*) filter (where not is_deleted and created_at < ?),"
+        " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
+        " from raw.jira_issues",
+        [end, quarantined],
+    ).fetchall()
+    return row[0][0] + len(quarantined) - row[0][1]
+
+
+def _census(
+    client: JiraClient, jql: str, found: _Extract, page_size: int
+) -> list[str]:
+    """All issue ids in scope. A census cut short raises (`search.iter_issue_pages`)."""
+    ids: list[str] = []
+    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
+    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
+        ids.extend(str(i["id"]) for i in page if isinstance(i, dict) and i.get("id"))
+    log.info("JIRA census: %d issue ids in scope", len(ids))
     return ids
 
 
@@ -504,21 +557,23 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, r
                 " from _jira_quarantine"
             )
     if not found.census_ids:
-        return 0  # no census, or nothing it could affect (see _census)
+        return 0  # no census, or nothing it could affect (see _deletions)
     present = sorted(set(found.census_ids) | set(found.issues))
     con.execute(
         "update raw.jira_issues set is_deleted = false, deleted_at = null"
         " where is_deleted and issue_id in (select unnest(?::varchar[]))",
         [present],
     )
+    if not found.gone:
+        return 0
     row = con.execute(
         "update raw.jira_issues set is_deleted = true, deleted_at = ?"
-        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
+        " where not is_deleted and issue_id in (select unnest(?::varchar[]))"
         " returning issue_id",
-        [observed, present],
+        [observed, sorted(found.gone)],
     ).fetchall()
     if row:
-        log.info("JIRA census: %d issues no longer in JIRA marked deleted", len(row))
+        log.info("JIRA census: %d issues no longer in scope marked deleted (confirmed)", len(row))
     return len(row)
 
 
