@@ -279,7 +279,7 @@ class JiraApi:
             page = [store.issues[i] for i in ids[start:start + limit]]
             more = start + limit < len(ids)
             next_token = {"o": start + limit} if more else None
-        fault = self.page_fault()
+        fault = self.page_fault(jql)
         if fault == "empty":
             # an empty page that still carries a token to the same place (followed, it loses
             # nothing); a different string, so it is not a repeated token
@@ -302,11 +302,14 @@ class JiraApi:
         self.edit_after(page, fault)
         return json_response(200, body)
 
-    def page_fault(self) -> str | None:
+    def page_fault(self, jql: str) -> str | None:
         """Count a search page and say which `search_fault` knob fires on it (once each):
         "empty" (no issues, total or token kept), "repeat" (Cloud: the token asked with comes
-        back), "edit" (the page's first issue is edited right after the page is served)."""
+        back), "edit" (the page's first issue is edited right after the page is served).
+        Only searches whose JQL contains the knob's `match` text are counted."""
         state = self.state
+        if state.search_fault_match not in jql:
+            return None
         state.search_pages += 1
         fault = state.search_fault
         if fault and state.search_pages == state.search_fault_page:
@@ -353,7 +356,7 @@ class JiraApi:
         ids = self.matching(jql, parsed)
         store = self.state.jira
         base = self.base(req)
-        fault = self.page_fault()
+        fault = self.page_fault(jql)
         page = [] if fault == "empty" else [store.issues[i] for i in ids[start:start + limit]]
         issues = [self.damaged(issue_json(base, store.lookup, i, fields,
                                           "full" if changelog else None, True)) for i in page]

@@ -132,7 +132,6 @@ def _dc_pages(
 
     after: str | None = None
     start = 0
-    seen: set[str] = set()
     pages = 0
     while True:
         query = jql if after is None else f"({body}) AND {after} {_ORDERS[keyset]}"
@@ -150,10 +149,9 @@ def _dc_pages(
                     "was landed, no issue was marked deleted and the cursor was not moved"
                 )
             return
-        fresh = [i for i in issues if _issue_id(i) not in seen]
-        seen.update(_issue_id(i) for i in fresh)
-        if fresh:
-            yield fresh
+        # every copy is yielded: an issue edited mid-scan comes again at the end, and that
+        # later copy must win (the sync keeps the last copy of an id)
+        yield issues
         if isinstance(total, int) and len(issues) >= total:
             return
         if keyset:
@@ -186,13 +184,9 @@ def _keyset_of(jql: str) -> tuple[str, str | None]:
     return body, next((name for name, o in _ORDERS.items() if o == order), None)
 
 
-def _issue_id(issue: Any) -> str:
-    return str(issue.get("id")) if isinstance(issue, dict) else repr(issue)
-
-
 def _after(issues: list[Any], keyset: str) -> str | None:
     """The keyset clause for the issues after the last well-formed one of `issues` (a
-    malformed record at the end is read again and dropped as seen; it is quarantined later)."""
+    malformed record at the end is read again; the copy is quarantined like the first)."""
     for issue in reversed(issues):
         if not isinstance(issue, dict):
             continue
