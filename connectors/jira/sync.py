@@ -109,6 +109,10 @@ class _Extract:
     census_ids: list[str] | None = None
     #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
     gone: dict[str, str] = field(default_factory=dict)
+    #: JIRA's own count of the scope (issues created before the window's end), and whether
+    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    source_count: tuple[int, bool] | None = None
+    quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
@@ -181,6 +185,7 @@ def sync_jira(
                 deleted=deleted,
                 requests=stats.requests,
             )
+            _record_count(con, run_id, window.end, found, synced)
             advance_cursor(
                 con, SOURCE, STREAM, window, finished_at=synced, census=found.census_ids is not None
             )
@@ -233,7 +238,9 @@ def _extract(
     scope = cfg.sources.jira.jql
     try:
         jql = build_issue_jql(scope, window.start, window.end)
-        census_jql = build_census_jql(scope, started)
+        # the census and the count cover what the warehouse can hold after this run: issues
+        # created before the window's end (later ones cannot have been read yet)
+        census_jql = build_census_jql(scope, window.end)
     except JqlScopeError as exc:
         raise SourceError(str(exc)) from None
     found = _Extract()
@@ -283,12 +290,7 @@ def _extract(
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
-    try:
-        count_jql = build_census_jql(scope, window.end)
-    except JqlScopeError as exc:  # pragma: no cover - the same scope was accepted above
-        raise SourceError(str(exc)) from None
-    _deletions(con, client, census_jql, count_jql, window.end, found, cfg.sync.page_size,
-               due=census_due)
+    _deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
     return found
 
 
@@ -470,18 +472,20 @@ def _deletions(
     con: duckdb.DuckDBPyConnection,
     client: JiraClient,
     census_jql: str,
-    count_jql: str,
     end: datetime,
     found: _Extract,
     page_size: int,
     *,
     due: bool,
 ) -> None:
-    """Set `found.census_ids` and `found.gone` (see `connectors.jira.deletions`).
+    """Set `found.census_ids`, `found.gone` and `found.source_count` (see
+    `connectors.jira.deletions`).
 
-    Nothing to do when every stored issue was re-read in this run (e.g. a first full sync).
-    Otherwise the id census is taken when it is due (`sync.census_days`, the backstop) or when
-    JIRA's count for the scope differs from the warehouse's after tonight's issues landed.
+    Nothing is asked when every stored issue was re-read in this run (e.g. a first full
+    sync): nothing could be missing. Otherwise JIRA's count for the scope is asked (one
+    request) unless the census is due (`sync.census_days`, the backstop); the census is taken
+    when it is due or when that count differs from the warehouse's after tonight's issues
+    landed.
     """
     row = con.execute(
         "select count(*) from raw.jira_issues"
@@ -489,16 +493,18 @@ def _deletions(
         [list(found.issues)],
     ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
     if not row or row[0][0] == 0:
-        found.census_ids = []
+        found.census_ids = []  # no count asked either: a first sync costs what it did
         return
+    ours = _warehouse_count(con, end, found)
     if not due:
-        theirs = scope_count(client, count_jql)
-        ours = _warehouse_count(con, end, found)
+        theirs = scope_count(client, census_jql)
+        found.source_count = (theirs, client.is_cloud is False)
         if theirs == ours:
             return
         log.info("JIRA holds %d issues in scope, the warehouse %d: taking the id census",
                  theirs, ours)
     found.census_ids = _census(client, census_jql, found, page_size)
+    found.source_count = (len(set(found.census_ids)), True)
     if not found.census_ids and not found.issues:
         message = (
             "JIRA census found no issues in scope although the warehouse holds some: "
@@ -518,7 +524,8 @@ def _deletions(
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
     """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
-    issues quarantined tonight that raw does not hold (JIRA counts them)."""
+    issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter."""
     quarantined = sorted({
         q["record_key"] for q in found.quarantine
         if q["record_key"] and "/" not in q["record_key"] and q["record_key"] not in found.issues
@@ -529,7 +536,22 @@ def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extr
         " from raw.jira_issues",
         [end, quarantined],
     ).fetchall()
-    return row[0][0] + len(quarantined) - row[0][1]
+    found.quarantined_absent = len(quarantined) - row[0][1]
+    return row[0][0] + found.quarantined_absent
+
+
+def _record_count(
+    con: duckdb.DuckDBPyConnection, run_id: str, end: datetime, found: _Extract, at: datetime
+) -> None:
+    """raw.source_counts: what JIRA counts in scope, for the `matches_source` asset check."""
+    if found.source_count is None:
+        return
+    count, exact = found.source_count
+    con.execute(
+        "insert into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, SOURCE, STREAM, at, end, count, exact, found.quarantined_absent,
+         found.census_ids is not None and bool(found.census_ids or found.gone)],
+    )
 
 
 def _census(
