@@ -37,6 +37,7 @@ from connectors.jira.changelog import (
     check_complete,
 )
 from connectors.jira.client import JiraClient
+from connectors.jira.deletions import confirm_gone, scope_count
 from connectors.jira.errors import explain
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
 from connectors.jira.records import (
@@ -45,6 +46,7 @@ from connectors.jira.records import (
     ISSUE_SCHEMA,
     ISSUE_STATUS_ID,
     BadRecord,
+    check_shape,
     issue_row,
     scan_histories,
     status_row,
@@ -105,6 +107,12 @@ class _Extract:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     census_ids: list[str] | None = None
+    #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
+    gone: dict[str, str] = field(default_factory=dict)
+    #: JIRA's own count of the scope (issues created before the window's end), and whether
+    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    source_count: tuple[int, bool] | None = None
+    quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
@@ -177,6 +185,7 @@ def sync_jira(
                 deleted=deleted,
                 requests=stats.requests,
             )
+            _record_count(con, run_id, window.end, found, synced)
             advance_cursor(
                 con, SOURCE, STREAM, window, finished_at=synced, census=found.census_ids is not None
             )
@@ -229,7 +238,9 @@ def _extract(
     scope = cfg.sources.jira.jql
     try:
         jql = build_issue_jql(scope, window.start, window.end)
-        census_jql = build_census_jql(scope, started)
+        # the census and the count cover what the warehouse can hold after this run: issues
+        # created before the window's end (later ones cannot have been read yet)
+        census_jql = build_census_jql(scope, window.end)
     except JqlScopeError as exc:
         raise SourceError(str(exc)) from None
     found = _Extract()
@@ -279,8 +290,7 @@ def _extract(
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
-    if census_due:
-        found.census_ids = _census(con, client, census_jql, found, cfg.sync.page_size)
+    _deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
     return found
 
 
@@ -308,9 +318,21 @@ def _fetch(
             yield ("page", count, len(page), read)
             while len(pending) >= BULK_IDS:
                 batch, pending = pending[:BULK_IDS], pending[BULK_IDS:]
-                yield ("batch", batch, fetcher.fetch([i for i in batch if i.get("id")]))
+                yield ("batch", batch, fetcher.fetch(_well_formed(batch)))
     if pending:
-        yield ("batch", pending, fetcher.fetch([i for i in pending if i.get("id")]))
+        yield ("batch", pending, fetcher.fetch(_well_formed(pending)))
+
+
+def _well_formed(issues: list[Any]) -> list[dict[str, Any]]:
+    """The issues whose history is worth a request (the rest are quarantined by `_collect`)."""
+    out = []
+    for issue in issues:
+        try:
+            check_shape(issue)
+        except BadRecord:
+            continue
+        out.append(issue)
+    return out
 
 
 def _known_statuses(
@@ -356,9 +378,10 @@ def _collect(
     change_rows: list[tuple[Any, ...]] = []
     change_seqs: list[int] = []
     for issue in issues:
-        issue_id = str(issue.get("id") or "")
         bad: list[tuple[str, str, dict[str, Any]]] = []
         try:
+            check_shape(issue)  # first: what follows may then trust the JSON types
+            issue_id = str(issue["id"])
             got = histories.get(issue_id)
             if got is None:
                 raise BadRecord("issue without an id")
@@ -377,7 +400,7 @@ def _collect(
                 status_histories=scan.status_histories,
             )
         except BadRecord as exc:
-            bad.append((issue_id or str(issue.get("key") or ""), str(exc), issue))
+            bad.append((_record_key(issue), str(exc), issue))
             found.quarantine.extend(_quarantine_row(k, r, p, synced_at) for k, r, p in bad)
             continue
         if mismatch:
@@ -397,6 +420,17 @@ def _collect(
         change_seqs.extend([found.copies] * len(scan.rows))
     found.issue_rows.add(issue_rows, issue_seqs)
     found.change_rows.add(change_rows, change_seqs)
+
+
+def _record_key(issue: Any) -> str:
+    """The id (else the key) a quarantined issue is filed under, whatever its shape."""
+    if not isinstance(issue, dict):
+        return ""
+    for name in ("id", "key"):
+        value = issue.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return ""
 
 
 def _land_staged(
@@ -434,35 +468,101 @@ def _quarantine_row(key: str, reason: str, payload: Any, seen_at: datetime) -> d
     }
 
 
-def _census(
+def _deletions(
     con: duckdb.DuckDBPyConnection,
     client: JiraClient,
-    jql: str,
+    census_jql: str,
+    end: datetime,
     found: _Extract,
     page_size: int,
-) -> list[str] | None:
-    """All issue ids in scope, or None when nothing in the warehouse could be affected.
+    *,
+    due: bool,
+) -> None:
+    """Set `found.census_ids`, `found.gone` and `found.source_count` (see
+    `connectors.jira.deletions`).
 
-    Skipped (free) when every stored issue was re-read in this run, e.g. a first full sync.
+    Nothing is asked when every stored issue was re-read in this run (e.g. a first full
+    sync): nothing could be missing. Otherwise JIRA's count for the scope is asked (one
+    request) unless the census is due (`sync.census_days`, the backstop); the census is taken
+    when it is due or when that count differs from the warehouse's after tonight's issues
+    landed.
     """
     row = con.execute(
-        "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))",
+        "select count(*) from raw.jira_issues"
+        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))",
         [list(found.issues)],
     ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
     if not row or row[0][0] == 0:
-        return []
-    ids: list[str] = []
-    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
-    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
-        ids.extend(str(i["id"]) for i in page if i.get("id"))
-    log.info("JIRA census: %d issue ids in scope", len(ids))
-    if not ids and not found.issues:
+        found.census_ids = []  # no count asked either: a first sync costs what it did
+        return
+    ours = _warehouse_count(con, end, found)
+    if not due:
+        theirs = scope_count(client, census_jql)
+        found.source_count = (theirs, client.is_cloud is False)
+        if theirs == ours:
+            return
+        log.info("JIRA holds %d issues in scope, the warehouse %d: taking the id census",
+                 theirs, ours)
+    found.census_ids = _census(client, census_jql, found, page_size)
+    found.source_count = (len(set(found.census_ids)), True)
+    if not found.census_ids and not found.issues:
         message = (
             "JIRA census found no issues in scope although the warehouse holds some: "
             "deletions were NOT marked (lost Browse permission looks the same)"
         )
         log.warning(message)
         found.warnings.append(message)
+        return
+    present = set(found.census_ids) | set(found.issues)
+    stored = con.execute(
+        "select issue_id from raw.jira_issues where not is_deleted"
+    ).fetchall()
+    candidates = [r[0] for r in stored if r[0] not in present]
+    if candidates:
+        found.gone = confirm_gone(client, census_jql, candidates, page_size)
+
+
+def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
+    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
+    issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter."""
+    quarantined = sorted({
+        q["record_key"] for q in found.quarantine
+        if q["record_key"] and "/" not in q["record_key"] and q["record_key"] not in found.issues
+    })
+    row = con.execute(
+        "select count(*) filter (where not is_deleted and created_at < ?),"
+        " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
+        " from raw.jira_issues",
+        [end, quarantined],
+    ).fetchall()
+    found.quarantined_absent = len(quarantined) - row[0][1]
+    return row[0][0] + found.quarantined_absent
+
+
+def _record_count(
+    con: duckdb.DuckDBPyConnection, run_id: str, end: datetime, found: _Extract, at: datetime
+) -> None:
+    """raw.source_counts: what JIRA counts in scope, for the `matches_source` asset check."""
+    if found.source_count is None:
+        return
+    count, exact = found.source_count
+    con.execute(
+        "insert into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, SOURCE, STREAM, at, end, count, exact, found.quarantined_absent,
+         found.census_ids is not None and bool(found.census_ids or found.gone)],
+    )
+
+
+def _census(
+    client: JiraClient, jql: str, found: _Extract, page_size: int
+) -> list[str]:
+    """All issue ids in scope. A census cut short raises (`search.iter_issue_pages`)."""
+    ids: list[str] = []
+    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
+    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
+        ids.extend(str(i["id"]) for i in page if isinstance(i, dict) and i.get("id"))
+    log.info("JIRA census: %d issue ids in scope", len(ids))
     return ids
 
 
@@ -479,21 +579,23 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, r
                 " from _jira_quarantine"
             )
     if not found.census_ids:
-        return 0  # no census, or nothing it could affect (see _census)
+        return 0  # no census, or nothing it could affect (see _deletions)
     present = sorted(set(found.census_ids) | set(found.issues))
     con.execute(
         "update raw.jira_issues set is_deleted = false, deleted_at = null"
         " where is_deleted and issue_id in (select unnest(?::varchar[]))",
         [present],
     )
+    if not found.gone:
+        return 0
     row = con.execute(
         "update raw.jira_issues set is_deleted = true, deleted_at = ?"
-        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
+        " where not is_deleted and issue_id in (select unnest(?::varchar[]))"
         " returning issue_id",
-        [observed, present],
+        [observed, sorted(found.gone)],
     ).fetchall()
     if row:
-        log.info("JIRA census: %d issues no longer in JIRA marked deleted", len(row))
+        log.info("JIRA census: %d issues no longer in scope marked deleted (confirmed)", len(row))
     return len(row)
 
 
