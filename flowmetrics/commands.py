@@ -69,22 +69,37 @@ def export(args: argparse.Namespace) -> int:
 
 
 def sql(args: argparse.Namespace) -> int:
+    """One SELECT over the warehouse in a sandbox (flowmetrics.sqlguard says what and why)."""
     import duckdb
+
+    from flowmetrics.sqlguard import QueryRefused, check_query, sandboxed
 
     cfg = _use_config(args)
     if not Path(cfg.warehouse).exists():
         raise RunFailed(f"no warehouse at {cfg.warehouse}: run `flowmetrics sync` first")
     try:
-        con = connect(cfg.warehouse, read_only=True)
-    except WarehouseError as exc:
-        raise RunFailed(str(exc)) from None
-    try:
-        frame = con.execute(args.query).df()
+        query = check_query(args.query)
+    except QueryRefused as exc:
+        print(f"SQL refused: {exc}", file=sys.stderr)
+        return 2
     except duckdb.Error as exc:
         print(f"SQL error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        con.close()
+    try:
+        with sandboxed(cfg.warehouse) as con:
+            frame = con.execute(query).df()
+    except WarehouseError as exc:
+        raise RunFailed(str(exc)) from None
+    except duckdb.PermissionException as exc:
+        print(
+            f"SQL refused: flowmetrics sql reads the warehouse only (no files, extensions or "
+            f"settings): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    except duckdb.Error as exc:
+        print(f"SQL error: {exc}", file=sys.stderr)
+        return 2
     if args.csv:
         frame.to_csv(sys.stdout, index=False)
     else:

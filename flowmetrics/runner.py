@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
 
+from flowmetrics.reaper import HOST_TAG, PID_TAG, reap_dead_runs, run_tags
 from pipelines.assets.common import CLOCK_TAG
 from pipelines.instance import ensure_dagster_home
 from pipelines.jobs import NIGHTLY_JOB
 
 log = logging.getLogger(__name__)
 
-#: Run tags naming the process that executes an in-process run (to spot runs that died).
-PID_TAG = "flowmetrics/pid"
-HOST_TAG = "flowmetrics/host"
+__all__ = ["HOST_TAG", "PID_TAG", "RunOutcome", "reap_dead_runs", "run_nightly"]
 
 
 @dataclass
@@ -75,7 +73,7 @@ def run_nightly(
     tags = {"flowmetrics/started_by": "cli", "flowmetrics/full": str(full).lower()}
     if clock is not None:
         tags[CLOCK_TAG] = clock.isoformat()
-    tags |= {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    tags |= run_tags()  # the process's identity, for `reap_dead_runs` (flowmetrics.reaper)
     with dg.DagsterInstance.get() as instance:
         reap_dead_runs(instance)
         result = job.execute_in_process(
@@ -102,37 +100,6 @@ def run_nightly(
                         f" ({evaluation.severity.value})"
                     )
     return outcome
-
-
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed the runs of this host whose process is gone, and free their pool slots.
-
-    A run killed with SIGKILL (or OOM, or a power cut) never reports its end: it stays
-    "started" and keeps the warehouse pool's only slot, so every later run would wait for that
-    slot forever. Only runs tagged by `run_nightly` on this host are judged.
-    """
-    reaped: list[str] = []
-    active = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
-    for run in instance.get_runs(filters=dg.RunsFilter(job_name=NIGHTLY_JOB, statuses=active)):
-        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
-        if not pid or host != socket.gethostname() or _alive(int(pid)):
-            continue
-        instance.report_run_failed(run, f"the process running it (pid {pid}) died")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        log.warning("run %s died with its process (pid %s): marked failed, pool slot freed",
-                    run.run_id, pid)
-        reaped.append(run.run_id)
-    return reaped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _failure_message(error) -> str:

@@ -78,6 +78,10 @@ class SyncSettings(_Strict):
     lag_minutes: float = Field(default=1.0, ge=0)
     census_days: float = Field(default=7.0, ge=0)
     page_size: int = Field(default=1000, ge=1, le=5000)
+    #: Run-level bounds of one source's sync (connectors/http.py): every retry wait added up,
+    #: and the whole run. A run that would pass either fails naming the source.
+    max_wait_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    deadline_minutes: float = Field(default=360.0, gt=0, le=7 * 24 * 60)
 
 
 class StatusMapping(_Strict):

@@ -19,6 +19,18 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
+# Runs started from the UI (or the schedule) are not tagged for `flowmetrics`' own reaper: the
+# daemon that `dagster dev` runs watches them instead. One that never starts fails after 3
+# minutes; one still going after 24 hours (the next night is due) is canceled; a cancel not
+# acknowledged in 3 minutes (a dead process) is marked canceled anyway; and a pool slot still
+# held a minute after its run ended is freed.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_runtime_seconds: 86400
+  poll_interval_seconds: 120
+  free_slots_after_run_end_seconds: 60
 """
 
 #: The pool every DuckDB-writing asset uses.

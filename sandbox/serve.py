@@ -10,8 +10,13 @@ from sandbox.sandbox import MODES, Sandbox
 
 
 def serve(port: int = 8080, seed: int = 7, size: int = 300, mode: str = "cloud") -> None:
-    """Serve JIRA on ``port`` and ServiceNow on ``port + 1``; block until KeyboardInterrupt."""
-    sb = Sandbox(seed=seed, size=size, mode=mode, jira_port=port, servicenow_port=port + 1)
+    """Serve JIRA on ``port`` and ServiceNow on ``port + 1``; block until KeyboardInterrupt.
+
+    ``port`` 0 lets the system pick two free ports, one for each API (port + 1 of 0 would be
+    port 1); the lines printed below name the ports actually bound.
+    """
+    snow_port = 0 if port == 0 else port + 1
+    sb = Sandbox(seed=seed, size=size, mode=mode, jira_port=port, servicenow_port=snow_port)
     sb.start()
     try:
         print(f"JIRA ({mode})  {sb.jira_url}")
@@ -32,7 +37,7 @@ def serve(port: int = 8080, seed: int = 7, size: int = 300, mode: str = "cloud")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowmetrics sandbox",
                                      description="Serve the local JIRA + ServiceNow simulator.")
-    parser.add_argument("--port", type=int, default=8080, help="JIRA port; ServiceNow is +1")
+    parser.add_argument("--port", type=int, default=8080, help="JIRA port; ServiceNow is +1 (0: two free ports)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=300)
     parser.add_argument("--mode", choices=MODES, default="cloud")

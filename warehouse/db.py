@@ -49,8 +49,13 @@ def connect(
     *,
     read_only: bool = False,
     lock_timeout_s: float | None = None,
+    config: dict[str, object] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating its folder; wait while another process holds the lock."""
+    """Open the warehouse, creating its folder; wait while another process holds the lock.
+
+    `config` is passed to DuckDB at open time (settings it only takes then, e.g. the sandbox
+    of `flowmetrics sql`).
+    """
     target = str(path)
     if target != ":memory:" and not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +66,7 @@ def connect(
     warned = False
     while True:
         try:
-            con = duckdb.connect(target, read_only=read_only)
+            con = duckdb.connect(target, read_only=read_only, config=config or {})
             con.execute("set timezone = 'UTC'")
             memory_limit = os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
             con.execute("set memory_limit = ?", [memory_limit])

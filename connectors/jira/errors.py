@@ -2,7 +2,8 @@
 
 The `jira` library's `JIRAError.__str__` prints the request headers (the Authorization header
 included), so its text is never reused: we keep the status code, the path and JIRA's own
-`errorMessages`, and raise `from None` so no traceback carries the original either.
+`errorMessages`, and raise `from None` so no traceback carries the original either. Any other
+exception is shown by type and a redacted text (`connectors.secrets.describe`), never `str(exc)`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from jira.exceptions import JIRAError
 from connectors.http import RetryBudgetExceeded
 from connectors.jira.settings import JiraSettings
 from connectors.result import SourceError
+from connectors.secrets import describe
 
 
 class JiraHttpError(Exception):
@@ -96,4 +98,5 @@ def explain(exc: BaseException, settings: JiraSettings) -> SourceError:
         host = urlsplit(url).netloc or url
         reason = str(exc) if str(exc).startswith("cannot reach") else type(exc).__name__
         return SourceError(f"cannot reach JIRA host {host} ({reason}); check JIRA_URL")
-    return SourceError(f"JIRA sync failed: {type(exc).__name__}: {exc}")
+    secrets = (settings.api_token, settings.pat)
+    return SourceError(f"JIRA sync failed: {describe(exc, secrets, [settings.email])}")

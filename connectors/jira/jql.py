@@ -1,4 +1,4 @@
-"""The JQL the connector sends: pure functions, tested as exact strings.
+r"""The JQL the connector sends: pure functions, tested as exact strings.
 
 Why epoch milliseconds: a JQL date literal is read in the searching account's time zone, to the
 minute (API-NOTES 1.7), so a UTC literal silently skips or re-reads hours of updates. Epoch
@@ -8,6 +8,11 @@ Why the scope is checked and not only wrapped in parentheses: `AND` binds tighte
 so a scope like `X) OR (1=1` wrapped as `(X) OR (1=1) AND updated >= ...` would escape the
 incremental bound and read everything. A scope whose parentheses do not balance (outside
 quoted strings) is refused; a trailing `ORDER BY` in it is dropped, ours decides the order.
+
+Why a backslash escapes outside quotes too: JQL reads `x\")` as the word `x"` followed by `)`,
+so a guard that only knew escapes inside quotes could be walked past (issue #20:
+`a = x\") OR (b = "\""` closes the scope's group inside it). The guard reads `\` as escaping
+the next character everywhere, as JQL does, and refuses a trailing lone `\`.
 """
 
 from __future__ import annotations
@@ -51,12 +56,14 @@ def clean_scope(scope: str | None) -> str | None:
     escaped = False
     cut: int | None = None
     for pos, ch in enumerate(scope):
+        if escaped:  # the character after a backslash is literal, in quotes or not
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+            continue
         if quote_char:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote_char:
+            if ch == quote_char:
                 quote_char = None
             continue
         if ch in "\"'":
@@ -72,6 +79,8 @@ def clean_scope(scope: str | None) -> str | None:
                 )
         elif depth == 0 and cut is None and _ORDER_BY.match(scope, pos):
             cut = pos  # the regex's \b already refuses "xorder by" and "_order by"
+    if escaped:
+        raise JqlScopeError(f"sources.jira.jql ends with a lone '\\' (escaping nothing): {scope!r}")
     if quote_char:
         raise JqlScopeError(f"sources.jira.jql has an unclosed {quote_char} quote: {scope!r}")
     if depth:

@@ -1,13 +1,22 @@
 """Where JIRA is and who we are there: read from the environment only (SPEC section 3).
 
 Secrets never leave this object in text form: `repr`/`str` show the URL and the account, not
-the token, so a settings object can be logged or put in an exception message safely.
+the token, so a settings object can be logged or put in an exception message safely. Odd shapes
+are refused or cleaned on construction (`connectors.secrets`): a control character or a
+non-Latin-1 character in a credential is an error naming the variable; user-info in `JIRA_URL`
+is removed with a warning, as for `SERVICENOW_URL`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from connectors.result import SourceError
+from connectors.secrets import check_secret, check_url, host_port
+
+ENV_URL = "JIRA_URL"
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,21 @@ class JiraSettings:
     api_token: str | None = field(default=None, repr=False)
     pat: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        for name, value in (("JIRA_EMAIL", self.email), ("JIRA_API_TOKEN", self.api_token),
+                            ("JIRA_PAT", self.pat)):
+            if value is not None:
+                check_secret(name, value)
+        parts = urlsplit(check_url(ENV_URL, self.url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SourceError(
+                f"{ENV_URL} must be a full base URL such as https://acme.atlassian.net or "
+                f"http://127.0.0.1:8080, not {urlunsplit(parts[:1] + (host_port(parts),) + parts[2:])!r}"
+            )
+        # One canonical form: no user-info, no query or fragment, no trailing slash.
+        clean = urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
+        object.__setattr__(self, "url", clean)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JiraSettings | None:
         """Settings from `JIRA_URL` + (`JIRA_EMAIL` and `JIRA_API_TOKEN`, or `JIRA_PAT`).
@@ -26,7 +50,7 @@ class JiraSettings:
         Returns None when the URL or a complete credential is absent: the caller skips the
         source with one log line rather than failing the run.
         """
-        url = (env.get("JIRA_URL") or "").strip().rstrip("/")
+        url = (env.get(ENV_URL) or "").strip().rstrip("/")
         email = (env.get("JIRA_EMAIL") or "").strip()
         token = (env.get("JIRA_API_TOKEN") or "").strip()
         pat = (env.get("JIRA_PAT") or "").strip()

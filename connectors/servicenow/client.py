@@ -21,6 +21,7 @@ from pysnow.exceptions import PysnowException, ResponseError
 
 from connectors.http import RequestStats, RetryBudgetExceeded, RetryPolicy, make_session
 from connectors.result import SourceError
+from connectors.secrets import describe
 from connectors.servicenow.settings import ENV_URL, ServiceNowSettings
 from models.vocabulary import SERVICENOW_TABLES
 
@@ -124,7 +125,7 @@ class ServiceNowClient:
         except PysnowException as exc:
             raise SourceError(
                 f"unexpected answer from ServiceNow at {self.settings.display_url} for table "
-                f"{table}: {type(exc).__name__}: {exc}"
+                f"{table}: {describe(exc, [self.settings.password], [self.settings.user])}"
             ) from None
         return [r if isinstance(r, dict) else {} for r in rows]
 

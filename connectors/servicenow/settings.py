@@ -2,7 +2,9 @@
 
 Why a class of its own: the password must never reach a log line, an exception message or
 Dagster metadata, so the one object that holds it hides it from `repr` and offers a
-`display_url` with any user-info stripped for messages.
+`display_url` with any user-info stripped for messages. Odd shapes are refused or cleaned on
+construction (`connectors.secrets`): a control character or a non-Latin-1 character in the user
+or password is an error naming the variable; user-info in the URL is removed with a warning.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.result import SourceError
+from connectors.secrets import check_secret, check_url, host_port
 
 ENV_URL = "SERVICENOW_URL"
 ENV_USER = "SERVICENOW_USER"
@@ -27,14 +30,16 @@ class ServiceNowSettings:
     password: str = field(repr=False)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
+        check_secret(ENV_USER, self.user)
+        check_secret(ENV_PASSWORD, self.password)
+        parts = urlsplit(check_url(ENV_URL, self.url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SourceError(
                 f"{ENV_URL} must be a full base URL such as https://acme.service-now.com or "
                 f"http://127.0.0.1:8081, not {self.display_url!r}"
             )
         # One canonical form: no trailing slash, no user-info, no query.
-        clean = urlunsplit((parts.scheme, _host_port(parts), parts.path.rstrip("/"), "", ""))
+        clean = urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
         object.__setattr__(self, "url", clean)
 
     @classmethod
@@ -42,7 +47,8 @@ class ServiceNowSettings:
         """The settings, or None when any of the three variables is absent or empty."""
         url = (env.get(ENV_URL) or "").strip()
         user = (env.get(ENV_USER) or "").strip()
-        password = env.get(ENV_PASSWORD) or ""
+        # Spaces may belong to a password; a line ending around it is a paste or a file's.
+        password = (env.get(ENV_PASSWORD) or "").strip("\r\n")
         if not (url and user and password):
             return None
         return cls(url=url, user=user, password=password)
@@ -61,16 +67,9 @@ class ServiceNowSettings:
     def display_url(self) -> str:
         """The URL safe to show: never user-info (someone may put user:password@ in it)."""
         parts = urlsplit(self.url)
-        return urlunsplit((parts.scheme, _host_port(parts), parts.path.rstrip("/"), "", ""))
+        return urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
 
     def record_url(self, table: str, sys_id: str) -> str:
         """The link a person clicks in a dashboard: the record in the classic UI."""
         return f"{self.url}/nav_to.do?uri={table}.do?sys_id={sys_id}"
 
-
-def _host_port(parts: object) -> str:
-    host = getattr(parts, "hostname", None) or ""
-    port = getattr(parts, "port", None)
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return f"{host}:{port}" if port else host

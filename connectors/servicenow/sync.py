@@ -25,6 +25,7 @@ from connectors.result import (
     SyncResult,
     no_progress,
 )
+from connectors.secrets import describe
 from connectors.servicenow import land
 from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.fetch import SOURCE, Catalogue, TableFetch, TableReader
@@ -114,9 +115,11 @@ def sync_servicenow(
         _record_failure(con, run_id, started, windows, str(exc))
         raise
     except Exception as exc:
-        message = f"ServiceNow sync failed: {type(exc).__name__}: {exc}"
+        # Never str(exc): an unexpected exception's text may carry a header or a URL.
+        detail = describe(exc, [settings.password], [settings.user])
+        message = f"ServiceNow sync failed: {detail}"
         _record_failure(con, run_id, started, windows, message)
-        raise SourceError(message) from exc
+        raise SourceError(message) from None
     finally:
         if client is not None:
             client.close()

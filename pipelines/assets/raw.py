@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from connectors.http import RetryPolicy
 from connectors.result import SourceError, SyncResult
 from models.vocabulary import SERVICENOW_TABLES
 from pipelines.assets.common import (
@@ -54,6 +55,8 @@ def _sync(
                 full=config.full,
                 run_started_at=run_started_at(context),
                 progress=ProgressLogger(context),
+                # the run's wait budget and deadline (sync.max_wait_minutes, deadline_minutes)
+                policy=RetryPolicy.for_run(cfg.sync.max_wait_minutes, cfg.sync.deadline_minutes),
             )
         except SourceError as exc:
             raise dg.Failure(description=f"{name} sync failed: {exc}") from None

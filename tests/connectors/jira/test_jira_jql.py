@@ -80,3 +80,35 @@ def test_settings_from_env_and_secret_free_repr():
     assert JiraSettings.from_env({"JIRA_EMAIL": "a@b.c", "JIRA_API_TOKEN": "t"}) is None
     assert JiraSettings.from_env({"JIRA_URL": "http://x", "JIRA_EMAIL": "a@b.c"}) is None
     assert JiraSettings.from_env({}) is None
+
+
+# Outside quotes JQL reads `\x` as an escaped x (issue #20): the guard must read it the same way.
+BYPASS = 'project is not EMPTY OR labels = x\\") OR (labels = "\\""'
+
+
+def test_backslash_outside_quotes_cannot_smuggle_a_closing_parenthesis():
+    # JQL reads: `project is not EMPTY OR labels = x")` then `OR (labels = "\"")`: the first
+    # group is closed inside the scope, so the window would no longer bound it.
+    assert BYPASS == r'project is not EMPTY OR labels = x\") OR (labels = "\""'
+    with pytest.raises(JqlScopeError, match=r"sources\.jira\.jql has a '\)' without its '\('"):
+        build_issue_jql(BYPASS, START, END)
+
+
+def test_escaped_apostrophe_outside_quotes_is_valid_jql():
+    scope = "summary ~ don\\'t"
+    assert scope == r"summary ~ don\'t"
+    assert clean_scope(scope) == r"summary ~ don\'t"
+    assert build_issue_jql(scope, START, END) == (
+        r"(summary ~ don\'t) AND updated >= 1704067200000 AND updated < 1704070800000 "
+        "ORDER BY updated ASC, id ASC"
+    )
+
+
+def test_escaped_parenthesis_outside_quotes_does_not_count():
+    assert clean_scope(r"labels = a\)b") == r"labels = a\)b"
+
+
+@pytest.mark.parametrize("scope", ["summary ~ abc\\", 'summary ~ "abc\\'])
+def test_trailing_backslash_is_refused(scope):
+    with pytest.raises(JqlScopeError, match=r"sources\.jira\.jql ends with a lone '\\'"):
+        clean_scope(scope)
