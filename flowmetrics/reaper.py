@@ -11,8 +11,8 @@ records its process's start time (`/proc/<pid>/stat`, clock ticks since boot) an
 boot id (`/proc/sys/kernel/random/boot_id`), and it is judged dead when
   - the boot id differs from ours: the machine restarted, every process of that boot is gone
     (one Dagster instance per machine is assumed: a DuckDB file has one writer anyway);
-  - on this host (or visibly in our pid namespace on this boot), its pid is gone, or the pid
-    now belongs to a process that started at another time (the pid was reused);
+  - on this host (or visibly in our pid namespace on this boot), its pid is gone or a zombie,
+    or the pid now belongs to a process that started at another time (the pid was reused);
   - neither can be told (another container on this kernel, a system without /proc) and the
     run is older than `FLOW_RUN_MAX_AGE_HOURS` (default 24: a nightly run still going when the
     next night starts is dead or hopeless).
@@ -64,14 +64,16 @@ def boot_id() -> str | None:
 
 def process_start(pid: int) -> str | None:
     """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); None if no such
-    process is visible or there is no /proc."""
+    process is visible, it is a zombie (killed, not yet waited for), or there is no /proc."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             stat = fh.read()
     except OSError:
         return None
     fields = stat[stat.rfind(")") + 2 :].split()  # the name in parentheses may hold spaces
-    return fields[19] if len(fields) > 19 else None
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):  # a zombie has finished: it is gone
+        return None
+    return fields[19]
 
 
 def run_tags(now: datetime | None = None) -> dict[str, str]:
@@ -131,7 +133,7 @@ def why_dead(
                 return None  # the very process that started the run
             if same_host:
                 return f"pid {pid} now belongs to another process (the pid was reused)"
-        elif same_host and current is None and not _alive(pid):
+        elif same_host and current is None and (recorded is not None or not _alive(pid)):
             return f"the process running it (pid {pid}) died"
     at = _started_at(tags, started)
     if at is not None and now - at > limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,3 +113,28 @@ def test_the_instance_settings_enable_run_monitoring_for_ui_runs(instance):
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_max_runtime_seconds == 24 * 3600
     assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 60
+
+
+@linux
+def test_a_killed_process_not_yet_waited_for_is_dead(instance):
+    # SIGKILLed, but its parent has not collected it: the pid is a zombie, which still answers
+    # `kill(pid, 0)`. Its start time is recorded, so the run is judged by /proc, not by kill.
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        recorded = process_start(child.pid)
+        assert recorded is not None
+        run_id = _plant(instance, _me(**{PID_TAG: str(child.pid), PID_START_TAG: recorded}))
+        os.kill(child.pid, signal.SIGKILL)
+        for _ in range(100):
+            if process_start(child.pid) is None:
+                break
+            time.sleep(0.02)
+        assert Path(f"/proc/{child.pid}/stat").exists()  # still a zombie
+        assert reap_dead_runs(instance) == [run_id]
+    finally:
+        child.kill()
+        child.wait()
