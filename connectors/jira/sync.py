@@ -51,7 +51,7 @@ from connectors.jira.records import (
     scan_histories,
     status_row,
 )
-from connectors.jira.search import iter_issue_pages
+from connectors.jira.search import iter_issue_pages, split_order
 from connectors.jira.settings import JiraSettings
 from connectors.landing import delete_where_in, registered, upsert_frame
 from connectors.prefetch import prefetched
@@ -83,6 +83,8 @@ CENSUS_PAGE_CLOUD = 5000
 #: Staged rows (issues + status changes) above which they are written before the run ends:
 #: roughly 350 MB of Arrow at typical payload sizes (20k issues are ~150k rows, ~100 MB).
 FLUSH_ROWS = 500_000
+#: ids per `id in (...)` search when the census finds issues the warehouse lacks
+RECOVER_BATCH = 100
 
 
 @dataclass
@@ -112,6 +114,8 @@ class _Extract:
     #: JIRA's own count of the scope (issues created before the window's end), and whether
     #: it is exact (the census, Data Center's total) or Cloud's approximate count
     source_count: tuple[int, bool] | None = None
+    #: census ids the warehouse lacks (`_recover` reads them)
+    missing: list[str] = field(default_factory=list)
     quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -291,6 +295,8 @@ def _extract(
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
     _deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
+    if found.missing:
+        _recover(con, client, fetcher, census_jql, found, settings.url, now, expand)
     return found
 
 
@@ -514,12 +520,42 @@ def _deletions(
         found.warnings.append(message)
         return
     present = set(found.census_ids) | set(found.issues)
-    stored = con.execute(
+    stored = {r[0] for r in con.execute(
         "select issue_id from raw.jira_issues where not is_deleted"
-    ).fetchall()
-    candidates = [r[0] for r in stored if r[0] not in present]
+    ).fetchall()}
+    candidates = [i for i in stored if i not in present]
     if candidates:
         found.gone = confirm_gone(client, census_jql, candidates, page_size)
+    # In scope at the source, yet not (or only as deleted) in the warehouse and not read
+    # tonight: lost by an earlier run, or back after a deletion flag. Read them now.
+    quarantined = {q["record_key"] for q in found.quarantine}
+    found.missing = sorted(set(found.census_ids) - stored - set(found.issues) - quarantined,
+                           key=lambda i: (len(i), i))
+
+
+def _recover(
+    con: duckdb.DuckDBPyConnection,
+    client: JiraClient,
+    fetcher: ChangelogFetcher,
+    census_jql: str,
+    found: _Extract,
+    base_url: str,
+    now: datetime,
+    expand: str | None,
+) -> None:
+    """Read and stage the census's `found.missing` issues (`id in (...)` searches of
+    `RECOVER_BATCH` ids, then their histories as usual), so a lost issue heals on the next
+    census night instead of staying lost until someone edits it."""
+    log.info("JIRA census: %d issues in scope missing from the warehouse; reading them",
+             len(found.missing))
+    body, order = split_order(census_jql)
+    for start in range(0, len(found.missing), RECOVER_BATCH):
+        ids = found.missing[start:start + RECOVER_BATCH]
+        jql = f"({body}) AND id in ({', '.join(ids)}) {order}".rstrip()
+        for page in iter_issue_pages(client, jql, fields=ISSUE_FIELDS, page_size=RECOVER_BATCH,
+                                     expand=expand, warnings=found.warnings):
+            _collect(found, page, fetcher.fetch(_well_formed(page)), base_url, now, final=True)
+    _land_staged(con, *found.take_rows())
 
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
