@@ -273,10 +273,8 @@ def matches_source(
         """
             with latest as (
                 select * from raw.source_counts
-                qualify row_number() over (
-                    partition by source, stream order by counted_at desc) = 1
             )
-            select l.source, l.stream, l.scope_end, l.source_count, l.exact,
+            select l.source, l.stream, l.scope_end, l.source_count, l.counted_by,
                 l.quarantined_absent,
                 (select count(*) from core.work_items as w
                  where w.source = l.source and not w.is_deleted
