@@ -260,7 +260,8 @@ def no_quarantined_records(
         "Incremental equals full: the items in core (not deleted, created before the last "
         "sync's scope end) are as many as the source itself counted in scope at that sync, "
         "less those quarantined -- what a full re-sync would hold. JIRA: the id census, else "
-        "the scope count (approximate on Cloud, exact on Data Center)."
+        "the scope count of issues also last updated before the scope end (approximate on "
+        "Cloud, exact on Data Center)."
     ),
     blocking=False,
 )
@@ -278,7 +279,9 @@ def matches_source(
                 l.quarantined_absent,
                 (select count(*) from core.work_items as w
                  where w.source = l.source and not w.is_deleted
-                     and w.created_at < l.scope_end) as in_core,
+                     and w.created_at < l.scope_end
+                     -- a count (not the census) covers issues updated before scope_end too
+                     and (l.counted_by = 'census' or w.updated_at < l.scope_end)) as in_core,
                 (select as_of from core.build_settings) >= l.scope_end as comparable
             from latest as l
             order by l.source, l.stream

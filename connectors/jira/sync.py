@@ -505,7 +505,7 @@ def _deletions(
         return
     ours = _warehouse_count(con, end, found)
     if not due:
-        theirs = scope_count(client, census_jql)
+        theirs = scope_count(client, census_jql, end)
         found.source_count = (theirs, client.is_cloud is False)
         if theirs == ours:
             return
@@ -561,18 +561,18 @@ def _recover(
 
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
-    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
-    issues quarantined tonight that raw does not hold (JIRA counts them); sets
-    `found.quarantined_absent` to the latter."""
+    """Non-deleted issues created and updated before `end` in raw (tonight's included: they
+    landed), plus issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter. The same range as `deletions.scope_count`."""
     quarantined = sorted({
         q["record_key"] for q in found.quarantine
         if q["record_key"] and "/" not in q["record_key"] and q["record_key"] not in found.issues
     })
     row = con.execute(
-        "select count(*) filter (where not is_deleted and created_at < ?),"
+        "select count(*) filter (where not is_deleted and created_at < ? and updated_at < ?),"
         " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
         " from raw.jira_issues",
-        [end, quarantined],
+        [end, end, quarantined],
     ).fetchall()
     found.quarantined_absent = len(quarantined) - row[0][1]
     return row[0][0] + found.quarantined_absent

@@ -130,7 +130,8 @@ create table if not exists raw.source_counts (
     stream              varchar not null,
     run_id              varchar not null,
     synced_at           timestamptz not null, -- when the run counted (bookkeeping)
-    scope_end           timestamptz not null, -- items created before this instant
+    scope_end           timestamptz not null, -- items created (and, unless counted_by is
+                                              -- census, last updated) before this instant
     source_count        bigint not null,
     quarantined_absent  bigint not null,      -- in the source, quarantined, not in raw
     counted_by          varchar not null,     -- census | count | approximate count (bookkeeping)
