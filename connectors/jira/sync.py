@@ -10,10 +10,10 @@ what bulkfetch left short; re-read the catalogue when an issue is in a status th
 not know; ask JIRA's count for the scope and take the id census when it differs from the
 warehouse's (or when due), confirm its deletion candidates and read back what the warehouse
 lacks (`_deletions`, `connectors.jira.deletions`); then land statuses, issues, status changes,
-quarantine, deletions, the source count, the run record and the cursor. All of it happens inside ONE transaction opened
-before the first request (staged rows are written at the end, or every `FLUSH_ROWS` on a very
-large sync), so a failure anywhere rolls everything back: the warehouse stays as it was (plus a
-'failed' run row) and the next run re-reads the same window.
+quarantine, deletions, the source count, the run record and the cursor. All of it happens
+inside ONE transaction opened before the first request (staged rows are written at the end, or
+every `FLUSH_ROWS` on a very large sync), so a failure anywhere rolls everything back: the
+warehouse stays as it was (plus a 'failed' run row) and the next run re-reads the same window.
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ class _Extract:
     census_ids: list[str] | None = None
     #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
     gone: dict[str, str] = field(default_factory=dict)
-    #: JIRA's own count of the scope (issues created before the window's end), and whether
-    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    #: JIRA's own count of the scope (the census: issues created before the window's end;
+    #: else the count of those also last updated before it), and whether it is exact (the
+    #: census, Data Center's total) or Cloud's approximate count
     source_count: tuple[int, bool] | None = None
     #: census ids the warehouse lacks (`_recover` reads them)
     missing: list[str] = field(default_factory=list)
