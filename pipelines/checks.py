@@ -246,7 +246,8 @@ def no_quarantined_records(
         "Incremental equals full: the items in core (not deleted, created before the last "
         "sync's scope end) are as many as the source itself counted in scope at that sync, "
         "less those quarantined -- what a full re-sync would hold. JIRA: the id census, else "
-        "the scope count (approximate on Cloud, exact on Data Center)."
+        "the scope count of issues also last updated before the scope end (approximate on "
+        "Cloud, exact on Data Center)."
     ),
     blocking=False,
 )
@@ -259,14 +260,14 @@ def matches_source(
         """
             with latest as (
                 select * from raw.source_counts
-                qualify row_number() over (
-                    partition by source, stream order by counted_at desc) = 1
             )
-            select l.source, l.stream, l.scope_end, l.source_count, l.exact,
+            select l.source, l.stream, l.scope_end, l.source_count, l.counted_by,
                 l.quarantined_absent,
                 (select count(*) from core.work_items as w
                  where w.source = l.source and not w.is_deleted
-                     and w.created_at < l.scope_end) as in_core,
+                     and w.created_at < l.scope_end
+                     -- a count (not the census) covers issues updated before scope_end too
+                     and (l.counted_by = 'census' or w.updated_at < l.scope_end)) as in_core,
                 (select as_of from core.build_settings) >= l.scope_end as comparable
             from latest as l
             order by l.source, l.stream

@@ -7,11 +7,13 @@ on two background threads (search pages one page ahead of the history requests, 
 batch or two ahead: `prefetch.prefetched`, see `_fetch`), while this thread maps each batch to
 rows, checks it and stages it as Arrow columns; re-read per issue
 what bulkfetch left short; re-read the catalogue when an issue is in a status the warehouse does
-not know; when due, take an id census; then land statuses, issues, status changes, quarantine,
-deletions, the run record and the cursor. All of it happens inside ONE transaction opened
-before the first request (staged rows are written at the end, or every `FLUSH_ROWS` on a very
-large sync), so a failure anywhere rolls everything back: the warehouse stays as it was (plus a
-'failed' run row) and the next run re-reads the same window.
+not know; ask JIRA's count for the scope and take the id census when it differs from the
+warehouse's (or when due), confirm its deletion candidates and read back what the warehouse
+lacks (`_deletions`, `connectors.jira.deletions`); then land statuses, issues, status changes,
+quarantine, deletions, the source count, the run record and the cursor. All of it happens
+inside ONE transaction opened before the first request (staged rows are written at the end, or
+every `FLUSH_ROWS` on a very large sync), so a failure anywhere rolls everything back: the
+warehouse stays as it was (plus a 'failed' run row) and the next run re-reads the same window.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from connectors.jira.records import (
     scan_histories,
     status_row,
 )
-from connectors.jira.search import iter_issue_pages
+from connectors.jira.search import iter_issue_pages, split_order
 from connectors.jira.settings import JiraSettings
 from connectors.landing import delete_where_in, registered, upsert_frame
 from connectors.prefetch import prefetched
@@ -83,6 +85,8 @@ CENSUS_PAGE_CLOUD = 5000
 #: Staged rows (issues + status changes) above which they are written before the run ends:
 #: roughly 350 MB of Arrow at typical payload sizes (20k issues are ~150k rows, ~100 MB).
 FLUSH_ROWS = 500_000
+#: ids per `id in (...)` search when the census finds issues the warehouse lacks
+RECOVER_BATCH = 100
 
 
 @dataclass
@@ -109,9 +113,12 @@ class _Extract:
     census_ids: list[str] | None = None
     #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
     gone: dict[str, str] = field(default_factory=dict)
-    #: JIRA's own count of the scope (issues created before the window's end), and whether
-    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    #: JIRA's own count of the scope (the census: issues created before the window's end;
+    #: else the count of those also last updated before it), and whether it is exact (the
+    #: census, Data Center's total) or Cloud's approximate count
     source_count: tuple[int, bool] | None = None
+    #: census ids the warehouse lacks (`_recover` reads them)
+    missing: list[str] = field(default_factory=list)
     quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -291,6 +298,8 @@ def _extract(
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
     _deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
+    if found.missing:
+        _recover(con, client, fetcher, census_jql, found, settings.url, now, expand)
     return found
 
 
@@ -497,7 +506,7 @@ def _deletions(
         return
     ours = _warehouse_count(con, end, found)
     if not due:
-        theirs = scope_count(client, census_jql)
+        theirs = scope_count(client, census_jql, end)
         found.source_count = (theirs, client.is_cloud is False)
         if theirs == ours:
             return
@@ -514,27 +523,57 @@ def _deletions(
         found.warnings.append(message)
         return
     present = set(found.census_ids) | set(found.issues)
-    stored = con.execute(
+    stored = {r[0] for r in con.execute(
         "select issue_id from raw.jira_issues where not is_deleted"
-    ).fetchall()
-    candidates = [r[0] for r in stored if r[0] not in present]
+    ).fetchall()}
+    candidates = [i for i in stored if i not in present]
     if candidates:
         found.gone = confirm_gone(client, census_jql, candidates, page_size)
+    # In scope at the source, yet not (or only as deleted) in the warehouse and not read
+    # tonight: lost by an earlier run, or back after a deletion flag. Read them now.
+    quarantined = {q["record_key"] for q in found.quarantine}
+    found.missing = sorted(set(found.census_ids) - stored - set(found.issues) - quarantined,
+                           key=lambda i: (len(i), i))
+
+
+def _recover(
+    con: duckdb.DuckDBPyConnection,
+    client: JiraClient,
+    fetcher: ChangelogFetcher,
+    census_jql: str,
+    found: _Extract,
+    base_url: str,
+    now: datetime,
+    expand: str | None,
+) -> None:
+    """Read and stage the census's `found.missing` issues (`id in (...)` searches of
+    `RECOVER_BATCH` ids, then their histories as usual), so a lost issue heals on the next
+    census night instead of staying lost until someone edits it."""
+    log.info("JIRA census: %d issues in scope missing from the warehouse; reading them",
+             len(found.missing))
+    body, order = split_order(census_jql)
+    for start in range(0, len(found.missing), RECOVER_BATCH):
+        ids = found.missing[start:start + RECOVER_BATCH]
+        jql = f"({body}) AND id in ({', '.join(ids)}) {order}".rstrip()
+        for page in iter_issue_pages(client, jql, fields=ISSUE_FIELDS, page_size=RECOVER_BATCH,
+                                     expand=expand, warnings=found.warnings):
+            _collect(found, page, fetcher.fetch(_well_formed(page)), base_url, now, final=True)
+    _land_staged(con, *found.take_rows())
 
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
-    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
-    issues quarantined tonight that raw does not hold (JIRA counts them); sets
-    `found.quarantined_absent` to the latter."""
+    """Non-deleted issues created and updated before `end` in raw (tonight's included: they
+    landed), plus issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter. The same range as `deletions.scope_count`."""
     quarantined = sorted({
         q["record_key"] for q in found.quarantine
         if q["record_key"] and "/" not in q["record_key"] and q["record_key"] not in found.issues
     })
     row = con.execute(
-        "select count(*) filter (where not is_deleted and created_at < ?),"
+        "select count(*) filter (where not is_deleted and created_at < ? and updated_at < ?),"
         " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
         " from raw.jira_issues",
-        [end, quarantined],
+        [end, end, quarantined],
     ).fetchall()
     found.quarantined_absent = len(quarantined) - row[0][1]
     return row[0][0] + found.quarantined_absent
@@ -547,10 +586,11 @@ def _record_count(
     if found.source_count is None:
         return
     count, exact = found.source_count
+    census = found.census_ids is not None  # else the count was asked and matched
+    how = "census" if census else "count" if exact else "approximate count"
     con.execute(
-        "insert into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, SOURCE, STREAM, at, end, count, exact, found.quarantined_absent,
-         found.census_ids is not None and bool(found.census_ids or found.gone)],
+        "insert or replace into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [SOURCE, STREAM, run_id, at, end, count, found.quarantined_absent, how],
     )
 
 

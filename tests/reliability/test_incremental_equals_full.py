@@ -69,6 +69,8 @@ def _clock(sb: Sandbox):
 def test_nightly_incremental_equals_a_full_resync(tmp_path, mode, audit_inserts) -> None:
     nightly, full = tmp_path / "nightly.duckdb", tmp_path / "full.duckdb"
     cfg = config(page_size=50)
+    # the weekly census is not due in these four nights: each deletion is found by the count
+    cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"census_days": 7})})
     deleted = 0
     with Sandbox(seed=13, size=200, mode=mode, now=NOW) as sb:
         sb.set_knobs(audit_inserts=audit_inserts)
@@ -102,7 +104,8 @@ def test_nightly_incremental_equals_a_full_resync(tmp_path, mode, audit_inserts)
 
 def test_matches_source_check_passes_nightly_and_catches_a_lost_item(tmp_path) -> None:
     """The Dagster asset check users see: green after incremental nights with deletions;
-    red when an item the source still holds is missing from core."""
+    red when an item the source still holds is missing from core. (An issue missing from raw
+    is read back by the sync itself: test_scan_integrity.)"""
     with Sandbox(seed=17, size=150, mode="cloud", now=NOW) as sb:
         env = job_env(tmp_path, sb.env)
         first = run_job(env, _clock(sb))
@@ -113,17 +116,18 @@ def test_matches_source_check_passes_nightly_and_catches_a_lost_item(tmp_path) -
         con = duckdb.connect(env["FLOW_WAREHOUSE"])
         try:
             counted = con.execute(
-                "select source_count, exact from raw.source_counts order by counted_at desc"
+                "select source_count, counted_by from raw.source_counts where source = 'jira'"
             ).fetchone()
             live = con.execute("select count(*) from raw.jira_issues where not is_deleted"
                                ).fetchone()[0]
             # the census here (census_days: 0): exact, and equal to the warehouse's
-            assert counted == (live, True)
-            # an issue silently lost (what position paging did): raw no longer holds it
-            con.execute("delete from raw.jira_status_changes where issue_id = (select"
-                        " min(issue_id) from raw.jira_issues where not is_deleted)")
-            con.execute("delete from raw.jira_issues where issue_id = (select min(issue_id)"
-                        " from raw.jira_issues where not is_deleted)")
+            assert counted == (live, "census")
+            # the warehouse's copy of one issue goes wrong (a created date years ahead: core
+            # leaves it out) -- the sync cannot see it (the issue does not change, so it is
+            # never re-read, and its id is in raw), core has one item fewer than JIRA
+            con.execute("update raw.jira_issues set created_at = created_at + interval 3650 day"
+                        " where issue_id = (select min(issue_id) from raw.jira_issues"
+                        " where not is_deleted)")
         finally:
             con.close()
         sb.advance(days=0.01, change_fraction=0.0)
