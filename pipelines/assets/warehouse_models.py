@@ -39,6 +39,7 @@ PARAM_TABLES = frozenset(
         "value_stream_rules",
         "flow_type_rules",
         "targets",
+        "forecast_settings",
     }
 )
 
@@ -69,7 +70,8 @@ def _deps(schema: str, table: str) -> list[dg.AssetKey]:
     description=(
         "The build's parameters: core.build_settings (one row: as_of, window, period), "
         "core.stages (one row per stage), core.status_map (one row per raw status: stage, kind, "
-        "whether a default chose it), the value-stream and flow-type rules, and core.targets."
+        "whether a default chose it), the value-stream and flow-type rules, core.targets and "
+        "core.forecast_settings (one row: the Monte Carlo's history, horizons, trials, seed)."
     ),
 )
 def build_params(
