@@ -8,7 +8,8 @@
 -- starts a new run). days_since_last_transition runs from the current interval's start: the
 -- last transition, or created_at when there is none (a transition stamped before created_at
 -- counts at created_at, as in core.status_intervals).
--- sort: value_stream, age_days desc, item_id
+-- stage_order (extra) is the current stage's 1-based position in stages.
+-- sort: value_stream, stage_order, item_id
 with settings as (
     select as_of, window_start from core.build_settings
 ),
@@ -101,6 +102,7 @@ final as (
         a.value_stream,
         a.flow_type,
         a.stage,
+        g.stage_order,
         a.status,
         a.status_kind,
         a.age_days,
@@ -112,6 +114,7 @@ final as (
     from aged as a
     left join sle as l on l.value_stream = a.value_stream
     left join percentiles as p on p.item_id = a.item_id
+    left join core.stages as g on g.stage = a.stage
 )
 
 select * from final
