@@ -21,7 +21,6 @@ ending at 3, 4, 5 and 5.5 (the day holding as_of ends at as_of). The window: don
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 import pytest
 from pytest import approx
 from wh_timeline import (
@@ -35,8 +34,7 @@ from wh_timeline import (
     rows,
 )
 
-from warehouse.build import build_one, run_check
-from warehouse.forecast import at_least, generator, simulate, within
+from warehouse.build import run_check
 
 CONFIG = """
 window_days: 3
@@ -82,7 +80,7 @@ def tl() -> duckdb.DuckDBPyConnection:
 
 def cfd(con: duckdb.DuckDBPyConnection, stream: str, column: str) -> dict[int, list[int]]:
     """{day of month: [value per stage in stage order]} for one stream."""
-    got = rows(con, f"select day, stage_order, {column} from metrics.daily_flow"  # noqa: S608
+    got = rows(con, f"select day, stage_order, {column} from metrics.daily_flow"
                     " where value_stream = ? order by day, stage_order", [stream])
     out: dict[int, list[int]] = {}
     for r in got:
@@ -220,3 +218,19 @@ def test_daily_flow_check_catches_a_drift(tl: duckdb.DuckDBPyConnection) -> None
         tl.execute("rollback")
     # Payments' Dev on as_of's day: 1 in the CFD + 1 = 2 against P6 alone in core.work_items.
     assert bad == [("Payments", "Dev", 2, 1)]
+
+
+def test_forecast_history_and_empty_throughput(tl: duckdb.DuckDBPyConnection) -> None:
+    got = {(r["value_stream"], r["horizon_days"]): r for r in rows(tl, "from metrics.forecast")}
+    # History: the 2 days before as_of's day (day 5): days 3 and 4. Done then, by current
+    # done_at: W1 (4.0, day 4) only; P1's first done (3.25) was reopened, its done_at is 5.25
+    # (as_of's own day, not history). 'all' samples [0, 1]; Payments [0, 0].
+    assert got[("all", None)]["history_items"] == 1
+    assert got[("all", None)]["wip"] == 4  # P3, P4, P6, O1
+    pay = got[("Payments", None)]
+    # no throughput in the history: "at least 0 items", and WIP 3 is never done (NULL)
+    assert (pay["wip"], pay["wip_done_days_p50"], pay["wip_done_days_p85"],
+            pay["wip_done_days_p95"]) == (3, None, None, None)
+    assert [got[("Payments", h)]["items_p50"] for h in (3, 5)] == [0, 0]
+    # Web: WIP 0 -> done within 0 days
+    assert got[("Web", None)]["wip_done_days_p85"] == 0
