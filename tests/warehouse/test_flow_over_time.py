@@ -58,9 +58,9 @@ forecast: {history_days: 2, horizons_days: [3, 5], trials: 2000, seed: 7}
 AS_OF = 5.5
 
 
-@pytest.fixture(scope="module")
-def tl() -> duckdb.DuckDBPyConnection:
+def timeline(time_zone: str = "UTC") -> duckdb.DuckDBPyConnection:
     con = new_warehouse()
+    con.execute(f"set timezone = '{time_zone}'")
     add_jira_statuses(con, JIRA_STATUSES)
     add_issue(con, "PAY-1", 0, [(1, "1", "3"), (2.5, "3", "6"), (3.25, "6", "10"),
                                 (4.5, "10", "3"), (5.25, "3", "10")])
@@ -74,8 +74,22 @@ def tl() -> duckdb.DuckDBPyConnection:
     add_issue(con, "WEB-1", 2.5, [(3.5, "1", "3"), (4.0, "3", "10")])
     add_issue(con, "OPS-1", 1, [])
     build(con, config(CONFIG), AS_OF)
+    return con
+
+
+@pytest.fixture(scope="module")
+def tl() -> duckdb.DuckDBPyConnection:
+    con = timeline()
     yield con
     con.close()
+
+
+def test_days_are_utc_whatever_the_session_time_zone(tl: duckdb.DuckDBPyConnection) -> None:
+    other = timeline("Asia/Kolkata")  # UTC+5:30: local midnight is not a UTC day boundary
+    for table in ("daily_flow", "aging_wip", "flow_trends", "forecast"):
+        sql = f"select * from metrics.{table} order by all"
+        assert other.execute(sql).fetchall() == tl.execute(sql).fetchall(), table
+    other.close()
 
 
 def cfd(con: duckdb.DuckDBPyConnection, stream: str, column: str) -> dict[int, list[int]]:
