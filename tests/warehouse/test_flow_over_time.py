@@ -248,3 +248,17 @@ def test_forecast_history_and_empty_throughput(tl: duckdb.DuckDBPyConnection) ->
     assert [got[("Payments", h)]["items_p50"] for h in (3, 5)] == [0, 0]
     # Web: WIP 0 -> done within 0 days
     assert got[("Web", None)]["wip_done_days_p85"] == 0
+
+
+@pytest.mark.parametrize("period", ["2weeks", "month"])
+def test_flow_trends_other_periods(period: str) -> None:
+    # Monday 2024-01-01 starts a week, a 2weeks bucket (2000-01-03 + 626 x 14 days) and a
+    # month: one period, holding as_of, with the single week's numbers.
+    con = timeline()
+    build(con, config(CONFIG.replace("window_days: 3", f"window_days: 3\nperiod: {period}")),
+          AS_OF)
+    got = [(r["period_start"].day, r["items_done"], r["wip_at_end"], r["mean_wip_age_days"],
+            r["flow_efficiency"])
+           for r in rows(con, "from metrics.flow_trends where value_stream = 'all'")]
+    assert got == [(1, 2, 4, approx(3.7), approx(3.5 / 6.75))]
+    con.close()

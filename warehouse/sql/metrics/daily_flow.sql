@@ -35,17 +35,26 @@ streams as (
     select 'all'
 ),
 
+-- The intervals either count needs, joined to their stream once (read by both below): not over
+-- before the first day starts. Done items stay in their final interval, so most items are here.
+recent as materialized (
+    select i.value_stream, si.item_id, si.stage, si.kind, si.entered_at, si.exited_at
+    from core.status_intervals as si
+    inner join items as i on i.item_id = si.item_id
+    cross join settings as s
+    where si.exited_at is null or epoch_us(si.exited_at) >= s.first_day_us
+),
+
 -- Intervals an item can be in at some day's end: not dropped, not zero-length, and not over
 -- before the first day starts (such an interval's +1 and -1 would both land on the first day).
 present as (
     select
-        i.value_stream,
+        si.value_stream,
         si.stage,
         greatest(cast(make_timestamp(epoch_us(si.entered_at) - 1) as date), s.first_day)
             as day_in,
         cast(make_timestamp(epoch_us(si.exited_at) - 1) as date) as day_out
-    from core.status_intervals as si
-    inner join items as i on i.item_id = si.item_id
+    from recent as si
     cross join settings as s
     where si.kind <> 'dropped'
         and (si.exited_at is null
@@ -70,10 +79,9 @@ per_day as (
 
 -- Each item once per day and stage, however many intervals it began there that day.
 entries as (
-    select distinct i.value_stream, si.item_id, si.stage,
+    select distinct si.value_stream, si.item_id, si.stage,
         cast(make_timestamp(epoch_us(si.entered_at)) as date) as day
-    from core.status_intervals as si
-    inner join items as i on i.item_id = si.item_id
+    from recent as si
     cross join settings as s
     where epoch_us(si.entered_at) >= s.first_day_us
 ),

@@ -10,7 +10,8 @@
 --
 -- Cost (1M items, ~9M open intervals): as in flow_distribution, each open interval adds +1 (and
 -- its item's created_at) to the period whose end first reaches its start and takes it off where
--- its end is reached; per-period sums are then accumulated over at most a few hundred periods.
+-- its end is reached (an interval that starts and ends in one period cancels out and is skipped);
+-- per-period sums are then accumulated over at most a few hundred periods.
 -- sort: value_stream, period_start
 with settings as (
     select
@@ -77,28 +78,44 @@ open_intervals as (
 
 -- An interval counts at T when entered_at <= T < exited_at: +1 from the period holding the
 -- instant just before entered_at, -1 from the one holding the instant just before exited_at.
+-- An interval whose two deltas fall in the same period cancels out: it is dropped here.
+spans as (
+    select
+        o.value_stream,
+        o.created_us,
+        case s.period
+            when 'month' then date_trunc('month', make_timestamp(epoch_us(o.entered_at) - 1))
+            when '2weeks' then time_bucket(interval '2 weeks',
+                make_timestamp(epoch_us(o.entered_at) - 1), timestamp '2000-01-03')
+            else date_trunc('week', make_timestamp(epoch_us(o.entered_at) - 1))
+        end as bucket_in,
+        case s.period
+            when 'month' then date_trunc('month', make_timestamp(epoch_us(o.exited_at) - 1))
+            when '2weeks' then time_bucket(interval '2 weeks',
+                make_timestamp(epoch_us(o.exited_at) - 1), timestamp '2000-01-03')
+            else date_trunc('week', make_timestamp(epoch_us(o.exited_at) - 1))
+        end as bucket_out
+    from open_intervals as o, settings as s
+),
+
 events as (
-    select value_stream, epoch_us(entered_at) - 1 as us, 1 as n, created_us from open_intervals
+    select value_stream, bucket_in as bucket, 1 as n, created_us
+    from spans
+    where bucket_out is null or bucket_out <> bucket_in
     union all
-    select value_stream, epoch_us(exited_at) - 1, -1, -created_us
-    from open_intervals
-    where exited_at is not null
+    select value_stream, bucket_out, -1, -created_us
+    from spans
+    where bucket_out <> bucket_in
 ),
 
 per_bucket as (
     select
-        case when grouping(e.value_stream) = 1 then 'all' else e.value_stream end
-            as value_stream,
-        timezone('UTC', case s.period
-            when 'month' then date_trunc('month', make_timestamp(e.us))
-            when '2weeks'
-                then time_bucket(interval '2 weeks', make_timestamp(e.us), timestamp '2000-01-03')
-            else date_trunc('week', make_timestamp(e.us))
-        end) as bucket,
-        sum(e.n) as n,
-        sum(e.created_us::hugeint) as created_us
-    from events as e, settings as s
-    group by grouping sets ((e.value_stream, bucket), (bucket))
+        case when grouping(value_stream) = 1 then 'all' else value_stream end as value_stream,
+        timezone('UTC', bucket) as bucket,
+        sum(n) as n,
+        sum(created_us::hugeint) as created_us
+    from events
+    group by grouping sets ((value_stream, bucket), (bucket))
 ),
 
 -- Running sums: everything that happened in a period up to and including this one (a delta
