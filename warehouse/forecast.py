@@ -25,6 +25,7 @@ Percentiles (integers, since items and days are whole):
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ def simulate(
         raise ValueError("forecast needs at least one day of throughput history")
     max_h = max(horizons)
     track = wip > 0 and int(pool.sum()) > 0
+    mean = float(pool.mean())
     cum = np.zeros(trials, dtype=np.int64)
     # -1: not finished yet. Unfinished trials end as MAX_DAYS + 1 (beyond every answer).
     finished = np.full(trials, 0 if wip <= 0 else -1, dtype=np.int64)
@@ -113,7 +115,14 @@ def simulate(
             break
         rows = everyone if in_horizons else pending
         width = max(1, _BUDGET // rows.size)
-        width = min(width, max_h - day) if in_horizons else min(width, MAX_DAYS - day)
+        if in_horizons:
+            width = min(width, max_h - day)
+        else:
+            # About as many days as the furthest trial still needs at the mean rate (plus a
+            # quarter), so a block is not mostly days after every trial has finished.
+            short = int(wip - cum[rows].min())
+            guess = math.ceil(1.25 * short / mean) + 8
+            width = min(width, guess, MAX_DAYS - day)
         draws = pool[rng.integers(0, pool.size, size=(rows.size, width))]
         path = cum[rows, None] + np.cumsum(draws, axis=1)
         for h in horizons:

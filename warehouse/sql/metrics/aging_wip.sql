@@ -21,28 +21,17 @@ open_items as (
     where not w.is_deleted and w.status_kind in ('wait', 'active')
 ),
 
--- The current interval and the last interval of the item in another stage.
-timeline as (
+-- One pass over the open items' intervals. The intervals tile the timeline, so the current run
+-- in the current stage starts where the last interval in another stage ended (its exited_at,
+-- the latest such); the current interval is the one entered last.
+starts as (
     select
         si.item_id,
-        max(si.seq) as last_seq,
-        max(si.seq) filter (where si.stage is distinct from o.stage) as last_other_seq
+        max(si.entered_at) as current_entered_at,
+        max(si.exited_at) filter (where si.stage is distinct from o.stage) as stage_entered_at
     from core.status_intervals as si
     inner join open_items as o on o.item_id = si.item_id
     group by si.item_id
-),
-
-starts as (
-    select
-        t.item_id,
-        max(si.entered_at) filter (where si.seq = t.last_seq) as current_entered_at,
-        max(si.entered_at) filter (where si.seq = coalesce(t.last_other_seq, 0) + 1)
-            as stage_entered_at
-    from timeline as t
-    inner join core.status_intervals as si
-        on si.item_id = t.item_id
-        and si.seq in (t.last_seq, coalesce(t.last_other_seq, 0) + 1)
-    group by t.item_id
 ),
 
 window_leads as (
