@@ -140,3 +140,42 @@ def test_forecast_rebuild_is_reproducible() -> None:
     build_one(con, "metrics", "forecast")
     assert rows(con, "from metrics.forecast order by value_stream, horizon_days") == first
     con.close()
+
+
+CRASH = """
+import sys
+from warehouse.db import connect
+from warehouse.build import build_one
+con = connect(sys.argv[1])
+con.execute("update core.forecast_settings set seed = seed + 1, trials = 50")
+build_one(con, "metrics", "forecast")  # FLOWMETRICS_CRASH_AT=metrics kills it before COMMIT
+"""
+
+
+def test_a_rebuild_killed_mid_transaction_leaves_the_old_table(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from warehouse.db import connect
+
+    path = tmp_path / "w.duckdb"
+    con = constant_warehouse()
+    con.execute(f"attach '{path}' as f")
+    con.execute("copy from database memory to f")
+    con.close()
+    con = connect(str(path))
+    before = rows(con, "from metrics.forecast order by value_stream, horizon_days")
+    con.close()
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH, str(path)], cwd=root, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(root), "FLOWMETRICS_CRASH_AT": "metrics"},
+        timeout=120,
+    )
+    assert done.returncode == -9, done.stderr[-2000:]  # SIGKILL inside the transaction
+    con = connect(str(path))
+    assert rows(con, "from metrics.forecast order by value_stream, horizon_days") == before
+    assert before[0]["trials"] == 300
+    con.close()
