@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from flowmetrics import report_flow
 from flowmetrics import report_format as fmt
 from flowmetrics import report_svg as svg
 from flowmetrics.report_data import (
@@ -341,7 +342,7 @@ def _scorecard_block(s: StreamData) -> str:
     return "".join(parts)
 
 
-def _stream_section(index: int, s: StreamData, settings: Settings) -> str:
+def _stream_section(index: int, s: StreamData, settings: Settings, extra: str = "") -> str:
     return (
         f'<section class="stream" id="{_anchor(index)}">'
         f"<h2>{_stream_title(s.name)}</h2>"
@@ -356,6 +357,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings) -> str:
         + _flow_block(s, settings)
         + "</div>"
         + _scorecard_block(s)
+        + extra
         + "</section>"
     )
 
@@ -401,13 +403,16 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str = "Flow metrics") -
         )
         body.append(f'<nav class="toc">{toc}</nav>')
         body.append(_overview(streams))
-        body.extend(_stream_section(i, s, settings) for i, s in enumerate(streams))
+        body.extend(
+            _stream_section(i, s, settings, report_flow.section(con, s.name, settings))
+            for i, s in enumerate(streams)
+        )
     body.append(HOW_TO_READ)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{fmt.text(title)}</title><style>{CSS}</style></head>"
+        f"<title>{fmt.text(title)}</title><style>{CSS}{report_flow.CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -166,6 +167,26 @@ class Schedule(_Strict):
     timezone: str = "UTC"
 
 
+class Forecast(_Strict):
+    """Monte Carlo forecast settings (SPEC section 6). Strict integers: `trials: "many"`,
+    `trials: 1.5` or `seed: true` is a wrong type, not something to coerce."""
+
+    history_days: StrictInt = Field(default=56, ge=1, le=3660)
+    horizons_days: list[StrictInt] = Field(default_factory=lambda: [14, 28, 56], min_length=1)
+    trials: StrictInt = Field(default=10000, ge=1, le=1_000_000)
+    seed: StrictInt = Field(default=1, ge=0)
+
+    @field_validator("horizons_days")
+    @classmethod
+    def _positive_horizons(cls, horizons: list[int]) -> list[int]:
+        for h in horizons:
+            if h < 1 or h > 3660:
+                raise ValueError(f"every horizon must be 1..3660 days, got {h}")
+        if len(set(horizons)) != len(horizons):
+            raise ValueError(f"a horizon is listed twice in {horizons}")
+        return horizons
+
+
 class FlowConfig(_Strict):
     """The whole validated configuration."""
 
@@ -182,6 +203,7 @@ class FlowConfig(_Strict):
     targets: Targets = Field(default_factory=Targets)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedule: Schedule = Field(default_factory=Schedule)
+    forecast: Forecast = Field(default_factory=Forecast)
 
     @field_validator("as_of", mode="before")
     @classmethod

@@ -46,6 +46,8 @@ create or replace table core.flow_type_rules (
     priorities varchar[] not null, tables varchar[] not null, categories varchar[] not null);
 create or replace table core.targets (target varchar primary key, target_value double not null,
     direction varchar not null);
+create or replace table core.forecast_settings (history_days integer not null,
+    horizons_days integer[] not null, trials integer not null, seed bigint not null);
 """
 
 # Every JIRA status the raw layer knows: the catalogue first, then names recorded on issues and
@@ -185,6 +187,11 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
             con.executemany(
                 "insert into core.flow_type_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?)", ft_rows
             )
+        fc = cfg.forecast
+        con.execute(
+            "insert into core.forecast_settings values (?, ?, ?, ?)",
+            [fc.history_days, list(fc.horizons_days), fc.trials, fc.seed],
+        )
         if targets:
             con.executemany(
                 "insert into core.targets values (?, ?, ?)",

@@ -12,6 +12,9 @@ a hand-kept list is derived here, so it cannot drift from the SQL:
   written in that order, the remaining columns breaking ties);
 - CSV export: every `metrics` table; a `core` table too when its header says
   `-- export: true` (written as `<table>.csv` beside the metrics files);
+- a Python step: `-- transform: warehouse.<module>` makes the file's SELECT the step's input
+  (its reads are still the table's dependencies) and `<module>.rows(inputs)` the table's rows,
+  with the columns in `<module>.COLUMNS` (`metrics.forecast`, a Monte Carlo, is one);
 - for checks: `-- name: x` (the Dagster check name; default the file stem),
   `-- blocking: true|false` (default true: an offending row stops the numbers being
   published) and `-- attach: schema.table` when the check must hang on another asset than
@@ -34,7 +37,10 @@ MODEL_SCHEMAS: tuple[str, ...] = ("core", "metrics")
 
 _REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_DIRECTIVE = re.compile(r"^--\s*(sort|blocking|attach|name|export):\s*(.*?)\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(
+    r"^--\s*(sort|blocking|attach|name|export|transform):\s*(.*?)\s*$", re.IGNORECASE
+)
+_TRANSFORM = re.compile(r"^warehouse\.[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Model:
     reads: frozenset[tuple[str, str]]
     sort_keys: tuple[str, ...]
     exported: bool = False
+    transform: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -128,6 +135,12 @@ def _read_models(root: Traversable) -> dict[tuple[str, str], Model]:
             found = _directives(lines)
             sort = found.get("sort", "")
             exported = schema == "metrics" or found.get("export", "").lower() == "true"
+            transform = found.get("transform") or None
+            if transform is not None and not _TRANSFORM.match(transform):
+                raise ValueError(
+                    f"warehouse/sql/{schema}/{entry.name}: transform must name a module "
+                    f"warehouse.<name>, not {transform!r}"
+                )
             models[(schema, table)] = Model(
                 schema=schema,
                 table=table,
@@ -135,6 +148,7 @@ def _read_models(root: Traversable) -> dict[tuple[str, str], Model]:
                 reads=references(text) - {(schema, table)},
                 sort_keys=tuple(c.strip() for c in sort.split(",") if c.strip()),
                 exported=exported,
+                transform=transform,
             )
     return models
 

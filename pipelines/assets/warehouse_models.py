@@ -39,6 +39,7 @@ PARAM_TABLES = frozenset(
         "value_stream_rules",
         "flow_type_rules",
         "targets",
+        "forecast_settings",
     }
 )
 
@@ -69,7 +70,8 @@ def _deps(schema: str, table: str) -> list[dg.AssetKey]:
     description=(
         "The build's parameters: core.build_settings (one row: as_of, window, period), "
         "core.stages (one row per stage), core.status_map (one row per raw status: stage, kind, "
-        "whether a default chose it), the value-stream and flow-type rules, and core.targets."
+        "whether a default chose it), the value-stream and flow-type rules, core.targets and "
+        "core.forecast_settings (one row: the Monte Carlo's history, horizons, trials, seed)."
     ),
 )
 def build_params(
@@ -136,6 +138,31 @@ def preview_metadata(con, schema: str, table: str) -> dict[str, dg.MetadataValue
         ),
         ("metrics", "value_stream_summary"): (
             "select * from metrics.value_stream_summary order by value_stream"
+        ),
+        # The CFD's last day (as_of's): where the WIP sits now, stage by stage.
+        ("metrics", "daily_flow"): (
+            "select value_stream, day, stage_order, stage, items, entered from metrics.daily_flow"
+            " where day = (select max(day) from metrics.daily_flow)"
+            " order by value_stream <> 'all', value_stream, stage_order limit 60"
+        ),
+        # The oldest open items first: what is ageing now.
+        ("metrics", "aging_wip"): (
+            "select item_id, value_stream, stage, status, round(age_days, 1) as age_days,"
+            " round(stage_age_days, 1) as stage_age_days, round(sle_days, 1) as sle_days,"
+            " over_sle from metrics.aging_wip order by age_days desc, item_id limit 25"
+        ),
+        ("metrics", "flow_trends"): (
+            "select period_start, items_done, round(lead_time_p50_days, 2) as lead_p50,"
+            " round(lead_time_p85_days, 2) as lead_p85,"
+            " round(flow_efficiency, 3) as flow_efficiency, wip_at_end,"
+            " round(mean_wip_age_days, 1) as mean_wip_age_days"
+            " from metrics.flow_trends where value_stream = 'all'"
+            " order by period_start desc limit 12"
+        ),
+        ("metrics", "forecast"): (
+            "select value_stream, horizon_days, items_p50, items_p85, items_p95, wip,"
+            " wip_done_days_p50, wip_done_days_p85, wip_done_days_p95 from metrics.forecast"
+            " order by value_stream <> 'all', value_stream, horizon_days nulls last"
         ),
     }
     sql = previews.get((schema, table))

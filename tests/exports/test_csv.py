@@ -30,9 +30,18 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"describe metrics.{table}").fetchall()]
 
 
+def made_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The known tables the hand-made schema holds, in build order (the fixture need not hold
+    every table later work adds: a table that is not there is simply not exported)."""
+    made = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'metrics'"
+    ).fetchall()}
+    return [t for t in METRICS_TABLES if t in made]
+
+
 def test_one_csv_per_metrics_table_including_unknown_ones(con, tmp_path):
     paths = write_csvs(con, tmp_path / "out")
-    assert list(paths) == [*METRICS_TABLES, "item_labels"]
+    assert list(paths) == [*made_tables(con), "item_labels"]
     for table, path in paths.items():
         assert path == tmp_path / "out" / f"{table}.csv"
         assert path.is_file()
@@ -150,7 +159,7 @@ def test_export_is_deterministic(con, tmp_path):
 def test_export_all_writes_csvs_and_the_report_atomically(con, tmp_path):
     out = tmp_path / "deep" / "exports"
     paths = export_all(con, out)
-    assert set(paths) == {*METRICS_TABLES, "item_labels", "report"}
+    assert set(paths) == {*made_tables(con), "item_labels", "report"}
     assert paths["report"] == out / "report.html"
     assert paths["report"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.values())
