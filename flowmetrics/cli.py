@@ -1,7 +1,7 @@
 """The `flowmetrics` command: the same code path as the Dagster schedule, from a terminal.
 
-Exit codes (SPEC 5): 0 success, 1 the run failed (the message says which source or asset and
-why), 2 bad usage or config.
+Exit codes (docs/contract.md §5): 0 success, 1 the run failed (the message says which source
+or asset and why), 2 bad usage or config.
 """
 
 from __future__ import annotations

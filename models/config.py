@@ -1,4 +1,4 @@
-"""The `flow.yaml` schema (SPEC section 3) as pydantic models, and `load_config`.
+"""The `flow.yaml` schema (docs/contract.md §3) as pydantic models, and `load_config`.
 
 Why pydantic: the file is written by hand by data engineers, so every mistake must come back as
 one sentence naming the file, the key path and the problem, before anything is written.
@@ -61,7 +61,7 @@ class ServiceNowSource(_Strict):
     @field_validator("tables")
     @classmethod
     def _incident_always(cls, tables: list[str]) -> list[str]:
-        # Incidents are always synced (SPEC 1.1); keep the listed order otherwise.
+        # Incidents are always synced (docs/contract.md §1); keep the listed order otherwise.
         ordered = [t for t in SERVICENOW_TABLES if t in tables or t == "incident"]
         return ordered
 
@@ -72,7 +72,7 @@ class Sources(_Strict):
 
 
 class SyncSettings(_Strict):
-    """Incremental-window tuning. Silent in SPEC; documented in README."""
+    """Incremental-window tuning. Not in the contract; documented in README."""
 
     overlap_minutes: float = Field(default=10.0, ge=0)
     lag_minutes: float = Field(default=1.0, ge=0)
@@ -147,7 +147,7 @@ class Targets(_Strict):
     pct_complete_accurate_min: float | None = Field(default=None, ge=0, le=1)
 
     def configured(self) -> dict[str, float]:
-        """The targets that were set, in SPEC order: only these get scorecard rows."""
+        """The targets that were set, in contract order (§3.1): only these get scorecard rows."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 

@@ -30,7 +30,8 @@ def env_or_none(name: str) -> dg.EnvVar | None:
 
 
 def read_config(path: str | None) -> FlowConfig:
-    """`path`, else `FLOW_CONFIG`, else ./flow.yaml; with no file at all, SPEC's defaults.
+    """`path`, else `FLOW_CONFIG`, else ./flow.yaml; with no file at all, the
+    defaults (docs/contract.md §2.1).
 
     Zero-config must work: a missing *default* file means the defaults (logged), while a file
     that was named explicitly and is missing is an error.

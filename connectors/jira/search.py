@@ -2,7 +2,7 @@
 
 Cloud (`search/jql`, through the `jira` library with `json_result=True`) pages by
 `nextPageToken` and has no total: stop on `isLast`, a missing token, an empty page or a token
-seen before (all reported in the wild, API-NOTES 1.2). Data Center (`/rest/api/2/search`) pages
+seen before (all reported in the wild, api-facts §1.2). Data Center (`/rest/api/2/search`) pages
 by `startAt`, and the server caps `maxResults`, so we advance by what came back. Either way a
 hard page cap turns a runaway loop into a loud failure instead of a never-ending sync.
 """

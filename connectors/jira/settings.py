@@ -1,4 +1,4 @@
-"""Where JIRA is and who we are there: read from the environment only (SPEC section 3).
+"""Where JIRA is and who we are there: read from the environment only (docs/contract.md §3.2).
 
 Secrets never leave this object in text form: `repr`/`str` show the URL and the account, not
 the token, so a settings object can be logged or put in an exception message safely.

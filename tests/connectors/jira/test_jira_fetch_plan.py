@@ -46,7 +46,7 @@ def test_search_asks_exactly_the_fields_core_derives_from(con, settings, cfg, cl
     search = [q for m, p, q in cloud.calls if p.endswith("search/jql")]
     assert len(search) == 1
     assert sorted(search[0]["fields"]) == sorted(CORE_FIELDS)  # repeated `fields` params
-    assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (API-NOTES 1.2)
+    assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (docs/api-facts.md §1.2)
     assert search[0]["maxResults"] == "1000"
     assert "/rest/api/2/field" not in cloud.paths()  # system ids need no name lookup
     # the payload landed is the issue as search returned it
