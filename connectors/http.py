@@ -29,7 +29,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors.landing import registered
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
 from warehouse.db import sql_text, transaction
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
