@@ -6,12 +6,11 @@ import argparse
 import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from flowmetrics.cli import EXIT_OK, RunFailed
+from flowmetrics.exits import EXIT_OK, RunFailed
 from models.config import FlowConfig
 from pipelines.resources import read_config
 from warehouse.db import WarehouseError, connect
@@ -30,22 +29,13 @@ def check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(full: bool, source: str | None) -> None:
-    from flowmetrics.runner import run_nightly
-
-    outcome = run_nightly(full=full, source=source)
-    for check in outcome.checks_failed:
-        print(f"check not passed: {check}", file=sys.stderr)
-    if not outcome.success:
-        detail = "; ".join(outcome.failures) or "see the Dagster UI for the run's events"
-        raise RunFailed(f"run {outcome.run_id}: {detail}")
-    print(f"run {outcome.run_id} succeeded: {len(outcome.materialized)} assets materialized")
-
-
 def sync(args: argparse.Namespace) -> int:
     cfg = _use_config(args)
+    # Dagster is imported only by the commands that run the job (check-config stays quick).
+    from flowmetrics.runner import run_reported
+
     started = time.monotonic()
-    _run(args.full, args.source)
+    run_reported(full=args.full, source=args.source)
     print(f"warehouse: {Path(cfg.warehouse).resolve()}  ({time.monotonic() - started:.1f}s)")
     return EXIT_OK
 
@@ -103,7 +93,3 @@ def demo(args: argparse.Namespace) -> int:
     from flowmetrics.demo import run_demo
 
     return run_demo(out=Path(args.out), size=args.size, seed=args.seed)
-
-
-def demo_config_path() -> Path:
-    return Path(str(resources.files("models").joinpath("demo_flow.yaml")))

@@ -11,7 +11,10 @@ import os
 import time
 from pathlib import Path
 
-from flowmetrics.cli import EXIT_OK
+from flowmetrics.exits import EXIT_OK
+from flowmetrics.runner import run_reported
+from models.config import demo_config_path
+from sandbox import Sandbox
 from warehouse.db import connect
 
 SUMMARY_SQL = """
@@ -34,9 +37,6 @@ order by s.value_stream = 'all' desc, s.value_stream
 
 
 def run_demo(*, out: Path, size: int, seed: int) -> int:
-    from flowmetrics.commands import _run, demo_config_path
-    from sandbox import Sandbox
-
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     warehouse = out / "flow.duckdb"
@@ -53,7 +53,7 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
         os.environ["FLOW_WAREHOUSE"] = str(warehouse)
         os.environ["FLOW_EXPORT_DIR"] = str(exports)
         t = time.monotonic()
-        _run(full=True, source=None)
+        run_reported(full=True, source=None)
         timings["sync + build + export"] = time.monotonic() - t
     con = connect(warehouse, read_only=True)
     try:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
 
+from flowmetrics.exits import RunFailed
 from pipelines.assets.common import CLOCK_TAG
 from pipelines.instance import ensure_dagster_home
 from pipelines.jobs import NIGHTLY_JOB
@@ -101,6 +103,18 @@ def run_nightly(
                         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                         f" ({evaluation.severity.value})"
                     )
+    return outcome
+
+
+def run_reported(*, full: bool, source: str | None) -> RunOutcome:
+    """`run_nightly`, told to a person: checks not passed on stderr, a failure as `RunFailed`."""
+    outcome = run_nightly(full=full, source=source)
+    for check in outcome.checks_failed:
+        print(f"check not passed: {check}", file=sys.stderr)
+    if not outcome.success:
+        detail = "; ".join(outcome.failures) or "see the Dagster UI for the run's events"
+        raise RunFailed(f"run {outcome.run_id}: {detail}")
+    print(f"run {outcome.run_id} succeeded: {len(outcome.materialized)} assets materialized")
     return outcome
 
 

@@ -385,6 +385,11 @@ def parse_yaml(text: str, source: str) -> FlowConfig:
     return parse_config(data, source)
 
 
+def demo_config_path() -> Path:
+    """Where the built-in demo config (`models/demo_flow.yaml`) is installed."""
+    return Path(str(resources.files("models").joinpath(DEMO_CONFIG_RESOURCE)))
+
+
 def load_demo_config() -> FlowConfig:
     """The built-in config used by `flowmetrics demo` (it matches the sandbox's organisation)."""
     text = resources.files("models").joinpath(DEMO_CONFIG_RESOURCE).read_text(encoding="utf-8")
