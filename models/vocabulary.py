@@ -55,6 +55,16 @@ SERVICENOW_TABLES: tuple[str, ...] = ("incident", "change_request", "problem")
 
 DEFAULT_STAGES: tuple[str, ...] = ("Backlog", "In Progress", "Done")
 
+#: The target keys in contract order (docs/contract.md §3.1): scorecard rows sort by it, and
+#: unknown targets after them.
+TARGET_ORDER: tuple[str, ...] = (
+    "lead_time_p95_days",
+    "tech_debt_ratio_min",
+    "unplanned_ratio_max",
+    "flow_efficiency_min",
+    "pct_complete_accurate_min",
+)
+
 
 def item_id(source: str, key: str) -> str:
     """The public id of an item: `<source>:<key>` (e.g. `jira:PAY-12`)."""
