@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -11,16 +10,18 @@ from pathlib import Path
 import yaml
 
 from flowmetrics.exits import EXIT_OK, RunFailed
-from models.config import FlowConfig
-from pipelines.resources import read_config
+from models.config import FlowConfig, resolve_config
 from warehouse.db import WarehouseError, connect
 
 
+def _config_path(args: argparse.Namespace) -> str | None:
+    """`--config` as an absolute path (the run may resolve it from another directory)."""
+    return str(Path(args.config).resolve()) if args.config else None
+
+
 def _use_config(args: argparse.Namespace) -> FlowConfig:
-    """Validate the config up front (exit 2 on error) and make it the one Dagster loads."""
-    if args.config:
-        os.environ["FLOW_CONFIG"] = str(Path(args.config).resolve())
-    return read_config(None)
+    """Resolve and validate the config up front: a bad one exits 2 before anything runs."""
+    return resolve_config(_config_path(args))
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -33,9 +34,12 @@ def sync(args: argparse.Namespace) -> int:
     cfg = _use_config(args)
     # Dagster is imported only by the commands that run the job (check-config stays quick).
     from flowmetrics.runner import run_reported
+    from pipelines.resources import RunSetup
 
     started = time.monotonic()
-    run_reported(full=args.full, source=args.source)
+    run_reported(
+        full=args.full, source=args.source, setup=RunSetup(config_path=_config_path(args)), cfg=cfg
+    )
     print(f"warehouse: {Path(cfg.warehouse).resolve()}  ({time.monotonic() - started:.1f}s)")
     return EXIT_OK
 

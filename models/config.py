@@ -7,6 +7,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from models.vocabulary import DEFAULT_STAGES, SERVICENOW_TABLES, FlowType, Statu
 DEFAULT_CONFIG_FILE = "flow.yaml"
 DEMO_CONFIG_RESOURCE = "demo_flow.yaml"
 RESERVED_VALUE_STREAMS = frozenset({"all", "unassigned"})
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -357,22 +360,50 @@ def _stringify_status_keys(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> FlowConfig:
-    """Load and validate the config file.
+def resolve_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    warehouse: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FlowConfig:
+    """The one way a run gets its config (docs/architecture.md, "One config path").
 
-    Args:
-        path: the YAML file; default `FLOW_CONFIG`, else `flow.yaml` in the working directory.
-
-    `FLOW_WAREHOUSE` overrides the `warehouse` key, so one config can serve several machines.
+    The file: `path`, else `FLOW_CONFIG`, else `flow.yaml` in the working directory. With none
+    of them the defaults of docs/contract.md §2.1 apply (zero-config must work), while a file
+    that was named and is missing is an error. The warehouse: `warehouse` (a caller's own,
+    e.g. the demo's), else `FLOW_WAREHOUSE`, else the file's `warehouse` key. This is the only
+    place `FLOW_WAREHOUSE` is applied, so one config can serve several machines. The instant
+    metrics are computed at is `resolved_as_of` below.
     """
-    file = Path(path or os.environ.get("FLOW_CONFIG") or DEFAULT_CONFIG_FILE)
+    env = os.environ if environ is None else environ
+    named = path or env.get("FLOW_CONFIG")
+    if named or Path(DEFAULT_CONFIG_FILE).exists():
+        cfg = read_config_file(named or DEFAULT_CONFIG_FILE)
+    else:
+        log.info("no %s here and FLOW_CONFIG unset: using the default config", DEFAULT_CONFIG_FILE)
+        cfg = parse_config({}, "<defaults>")
+    override = warehouse or env.get("FLOW_WAREHOUSE")
+    return cfg.model_copy(update={"warehouse": str(override)}) if override else cfg
+
+
+def read_config_file(path: str | os.PathLike[str]) -> FlowConfig:
+    """Read and validate one config file; nothing comes from the environment here."""
+    file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found (set FLOW_CONFIG or create it)") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the config file: {exc.strerror}") from None
-    return _with_env(parse_yaml(text, str(file)))
+    return parse_yaml(text, str(file))
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> FlowConfig:
+    """The config file that must exist: `path`, else `FLOW_CONFIG`, else ./flow.yaml.
+
+    `resolve_config` with the file required (no zero-config fallback); `FLOW_WAREHOUSE` applies.
+    """
+    return resolve_config(path or os.environ.get("FLOW_CONFIG") or DEFAULT_CONFIG_FILE)
 
 
 def parse_yaml(text: str, source: str) -> FlowConfig:
@@ -392,15 +423,7 @@ def demo_config_path() -> Path:
 
 def load_demo_config() -> FlowConfig:
     """The built-in config used by `flowmetrics demo` (it matches the sandbox's organisation)."""
-    text = resources.files("models").joinpath(DEMO_CONFIG_RESOURCE).read_text(encoding="utf-8")
-    return _with_env(parse_yaml(text, f"<built-in {DEMO_CONFIG_RESOURCE}>"))
-
-
-def _with_env(cfg: FlowConfig) -> FlowConfig:
-    override = os.environ.get("FLOW_WAREHOUSE")
-    if override:
-        cfg = cfg.model_copy(update={"warehouse": override})
-    return cfg
+    return resolve_config(demo_config_path())
 
 
 def resolved_as_of(cfg: FlowConfig, run_started_at: datetime | None = None) -> datetime:

@@ -37,7 +37,8 @@ def leadership_pack(
     from flowmetrics.export import export_all
 
     cfg = flow_config.load()
-    target = export_dir(warehouse.resolve(cfg))
+    own = warehouse.export_dir
+    target = Path(own) if own else export_dir(warehouse.resolve(cfg))
     with warehouse.connect(cfg, read_only=True) as con:
         paths = export_all(con, target)
     context.log.info(f"exports written to {target}")
