@@ -179,7 +179,3 @@ def _failure_message(error) -> str:
     for prefix in ("dagster._core.definitions.events.Failure: ", "Failure: "):
         first = first.removeprefix(prefix)
     return first
-
-
-def dagster_home() -> str:
-    return os.environ.get("DAGSTER_HOME", "")

@@ -42,10 +42,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _names(values: list[Any] | None) -> list[str]:
-    return [str(v) for v in (values or [])]
-
-
 NameList = Annotated[list[str], Field(default_factory=list)]
 
 

@@ -22,9 +22,6 @@ from connectors.servicenow import ServiceNowSettings
 from models.config import FlowConfig, resolve_config
 from warehouse.db import open_warehouse
 
-JIRA_VARS = ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PAT")
-SERVICENOW_VARS = ("SERVICENOW_URL", "SERVICENOW_USER", "SERVICENOW_PASSWORD")
-
 
 def env_or_none(name: str) -> dg.EnvVar | None:
     """An EnvVar reference when the variable is set in this process, else None."""

@@ -8,7 +8,7 @@ sees the old table or the new one, never half of one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -35,17 +35,6 @@ def build_table(
         con.execute(table_sql(schema, table), params or [])
         crash_point(schema)  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     return row_count(con, schema, table)
-
-
-def build_tables(
-    con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]
-) -> dict[str, int]:
-    """Rebuild several tables of one schema together, in one transaction, in the given order."""
-    tables = list(tables)
-    with transaction(con):
-        for table in tables:
-            con.execute(table_sql(schema, table))
-    return {t: row_count(con, schema, t) for t in tables}
 
 
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
