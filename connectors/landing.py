@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -11,8 +10,7 @@ import duckdb
 import pandas as pd
 
 from models.crashpoints import crash_point
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+from warehouse.catalog import QUALIFIED_NAME as _IDENT
 
 
 @contextmanager

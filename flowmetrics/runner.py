@@ -18,6 +18,7 @@ import dagster as dg
 
 from flowmetrics.exits import RunFailed
 from models.config import FlowConfig
+from models.vocabulary import SERVICENOW_TABLES
 from pipelines.assets.common import CLOCK_TAG
 from pipelines.instance import ensure_dagster_home
 from pipelines.jobs import NIGHTLY_JOB
@@ -64,7 +65,7 @@ def run_nightly(
     raw_keys = {
         "jira": [dg.AssetKey(["raw", "jira_issues"])],
         "servicenow": [
-            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in ("incident", "change_request", "problem")
+            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in SERVICENOW_TABLES
         ],
     }
     run_config: dict = {

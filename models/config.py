@@ -51,7 +51,8 @@ class JiraSource(_Strict):
 
 
 class ServiceNowSource(_Strict):
-    tables: list[Literal["incident", "change_request", "problem"]] = Field(
+    # Literal[SERVICENOW_TABLES] is Literal["incident", "change_request", "problem"].
+    tables: list[Literal[SERVICENOW_TABLES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["incident"]
     )
     query: str = ""

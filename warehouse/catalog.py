@@ -1,4 +1,4 @@
-"""Reading the warehouse's own catalog: which columns a table has, and quoting its names.
+"""Reading the warehouse's own catalog: which columns a table has; checking and quoting names.
 
 Shared by the CSV export and the report (both read tables whose columns they discover), so
 neither has to import the other for them.
@@ -6,7 +6,14 @@ neither has to import the other for them.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
+
+#: Names written into SQL text (identifiers cannot be bound as parameters) must match one of
+#: these: a lower-case identifier, or one optionally qualified by its schema.
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+QUALIFIED_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 
 
 def quote_ident(name: str) -> str:

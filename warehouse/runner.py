@@ -7,16 +7,14 @@ sees the old table or the new one, never half of one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
 from models.crashpoints import crash_point
+from warehouse.catalog import IDENTIFIER as _IDENT
 from warehouse.db import sql_text, transaction
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def table_sql(schema: str, table: str) -> str:
