@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from flowmetrics.export import export_all
 from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import FlowConfigResource, WarehouseResource
 from warehouse.build import METRICS_TABLES
@@ -34,8 +35,6 @@ def leadership_pack(
     flow_config: FlowConfigResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from flowmetrics.export import export_all
-
     cfg = flow_config.load()
     own = warehouse.export_dir
     target = Path(own) if own else export_dir(warehouse.resolve(cfg))
@@ -46,7 +45,7 @@ def leadership_pack(
         metadata={
             "folder": dg.MetadataValue.path(str(target)),
             "files": dg.MetadataValue.int(len(paths)),
-            "report": dg.MetadataValue.path(str(paths.get("report.html", target / "report.html"))),
+            "report": dg.MetadataValue.path(str(paths["report"])),
         }
     )
 
