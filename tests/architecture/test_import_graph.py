@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools import import_graph
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-import import_graph  # noqa: E402  (tools/ is not a package: a script with its functions)
 
 
 def test_the_repository_import_graph_is_clean():

@@ -9,13 +9,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from jirafake import NOW, chain, make_issue
 
 import connectors.jira.sync as jira_sync
 from connectors.jira import sync_jira
 from connectors.jira.records import ISSUE_FIELDS
 from connectors.prefetch import prefetched
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, chain, make_issue
 
 CORE_FIELDS = {
     "summary", "status", "issuetype", "project", "priority", "labels", "components", "parent",

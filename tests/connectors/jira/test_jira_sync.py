@@ -7,12 +7,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from jirafake import NOW, chain, make_history, make_issue
 
 from connectors.jira import sync_jira
 from connectors.jira.client import JiraClient
 from connectors.jira.errors import JiraHttpError
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, chain, make_history, make_issue
 
 
 def issues(con):
