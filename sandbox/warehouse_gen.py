@@ -27,14 +27,26 @@ JIRA_SHARE = 0.85
 
 #: JIRA statuses: id, name, category; the main path is ids 1,3,4,7,8,9,10,11.
 STATUSES = [
-    ("1", "Open", "new"), ("2", "Backlog", "new"), ("3", "Analysis", "indeterminate"),
-    ("4", "In Progress", "indeterminate"), ("5", "Blocked", "indeterminate"),
-    ("6", "Reopened", "indeterminate"), ("7", "Ready for Review", "indeterminate"),
-    ("8", "In Review", "indeterminate"), ("9", "Ready for Test", "indeterminate"),
-    ("10", "Testing", "indeterminate"), ("11", "Done", "done"), ("12", "Won't Do", "done"),
+    ("1", "Open", "new"),
+    ("2", "Backlog", "new"),
+    ("3", "Analysis", "indeterminate"),
+    ("4", "In Progress", "indeterminate"),
+    ("5", "Blocked", "indeterminate"),
+    ("6", "Reopened", "indeterminate"),
+    ("7", "Ready for Review", "indeterminate"),
+    ("8", "In Review", "indeterminate"),
+    ("9", "Ready for Test", "indeterminate"),
+    ("10", "Testing", "indeterminate"),
+    ("11", "Done", "done"),
+    ("12", "Won't Do", "done"),
 ]
 
-RAW_TABLES = ("jira_issues", "jira_status_changes", "servicenow_records", "servicenow_state_changes")
+RAW_TABLES = (
+    "jira_issues",
+    "jira_status_changes",
+    "servicenow_records",
+    "servicenow_state_changes",
+)
 
 
 def generate_raw(con: duckdb.DuckDBPyConnection, items: int, per_item: int = 10) -> dict[str, int]:

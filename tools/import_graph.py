@@ -213,17 +213,24 @@ def check(root: Path = ROOT, *, show_modules: bool = False, out=sys.stdout) -> i
         problems.append("module cycle: " + " <-> ".join(component))
     for component in cycles(layers):
         problems.append("layer cycle: " + " <-> ".join(component))
-    strict = {a: {b for b in bs if (a, b) not in TOLERATED_PACKAGE_EDGES} for a, bs in packages.items()}
+    strict = {
+        a: {b for b in bs if (a, b) not in TOLERATED_PACKAGE_EDGES} for a, bs in packages.items()
+    }
     for component in cycles(strict):
         problems.append("package cycle: " + " <-> ".join(component))
     for source, target in sorted(TOLERATED_PACKAGE_EDGES):
         users = sorted(
-            f"{m} -> {t}" for m in graph for t in graph[m]
+            f"{m} -> {t}"
+            for m in graph
+            for t in graph[m]
             if m.split(".")[0] == source and t.split(".")[0] == target
         )
         if users:
-            print(f"tolerated for now ({source} -> {target}: reports still live in "
-                  f"{target}/): " + "; ".join(users), file=out)
+            print(
+                f"tolerated for now ({source} -> {target}: reports still live in "
+                f"{target}/): " + "; ".join(users),
+                file=out,
+            )
 
     for problem in problems:
         print("FAIL " + problem, file=out)

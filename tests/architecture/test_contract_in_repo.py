@@ -17,7 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 _OUTSIDE_NAMES = re.compile("SP" + "EC|API-" + "NOTES")
 # The two documents that replace them may say where they came from.
 _ALLOWED = {ROOT / "docs" / "contract.md", ROOT / "docs" / "api-facts.md"}
-_SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".dagster_home", "out", "data"}
+_SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "node_modules",
+    ".dagster_home",
+    "out",
+    "data",
+}
 _TEXT = {".py", ".sql", ".md", ".yaml", ".yml", ".toml", ".html", ".css", ".json", ".txt", ".cfg"}
 _TEXT_NAMES = {"Makefile", "run"}
 
@@ -52,5 +61,13 @@ def test_the_contract_documents_exist_with_their_sections():
     facts = (ROOT / "docs" / "api-facts.md").read_text(encoding="utf-8")
     for heading in ("## 2. ", "### 2.1 ", "## 3. ", "### 3.1 ", "### 3.2 ", "## 4. ", "## 5. "):
         assert heading in contract, heading
-    for heading in ("### 1.2 ", "### 1.4 ", "### 1.7 ", "### 2.1 ", "### 2.2 ", "### 2.4 ", "## 3. "):
+    for heading in (
+        "### 1.2 ",
+        "### 1.4 ",
+        "### 1.7 ",
+        "### 2.1 ",
+        "### 2.2 ",
+        "### 2.4 ",
+        "## 3. ",
+    ):
         assert heading in facts, heading

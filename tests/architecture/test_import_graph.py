@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_repository_import_graph_is_clean():
     done = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "import_graph.py")],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "import graph: clean" in done.stdout
@@ -37,16 +41,19 @@ def _tree(root: Path, files: dict[str, str]) -> None:
 
 
 def test_the_checker_reports_cycles_wrong_directions_and_dagster_below_pipelines(tmp_path):
-    _tree(tmp_path, {
-        "models/rules.py": "from warehouse.db import connect\n",           # upward
-        "warehouse/db.py": "def connect(): ...\n",
-        "connectors/sync.py": "def f():\n    import dagster\n",             # lazy, still seen
-        "flowmetrics/cli.py": "from flowmetrics import commands\n",
-        "flowmetrics/commands.py": "from flowmetrics.cli import main\n",  # cycle
-        "pipelines/assets.py": "from flowmetrics.export import export_all\n",
-        "flowmetrics/export.py": "from typing import TYPE_CHECKING\n"
-                                 "if TYPE_CHECKING:\n    from pipelines import assets\n",
-    })
+    _tree(
+        tmp_path,
+        {
+            "models/rules.py": "from warehouse.db import connect\n",  # upward
+            "warehouse/db.py": "def connect(): ...\n",
+            "connectors/sync.py": "def f():\n    import dagster\n",  # lazy, still seen
+            "flowmetrics/cli.py": "from flowmetrics import commands\n",
+            "flowmetrics/commands.py": "from flowmetrics.cli import main\n",  # cycle
+            "pipelines/assets.py": "from flowmetrics.export import export_all\n",
+            "flowmetrics/export.py": "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from pipelines import assets\n",
+        },
+    )
     out = io.StringIO()
     assert import_graph.check(tmp_path, out=out) == 1
     report = out.getvalue()
@@ -59,11 +66,14 @@ def test_the_checker_reports_cycles_wrong_directions_and_dagster_below_pipelines
 
 
 def test_a_clean_tree_passes(tmp_path):
-    _tree(tmp_path, {
-        "models/rules.py": "import re\n",
-        "warehouse/db.py": "from models.rules import re\n",
-        "pipelines/assets.py": "from warehouse.db import re\nimport dagster\n",
-        "flowmetrics/cli.py": "from pipelines.assets import re\n",
-    })
+    _tree(
+        tmp_path,
+        {
+            "models/rules.py": "import re\n",
+            "warehouse/db.py": "from models.rules import re\n",
+            "pipelines/assets.py": "from warehouse.db import re\nimport dagster\n",
+            "flowmetrics/cli.py": "from pipelines.assets import re\n",
+        },
+    )
     out = io.StringIO()
     assert import_graph.check(tmp_path, out=out) == 0, out.getvalue()
