@@ -148,7 +148,7 @@ def _scan_of(r: Recorded) -> str:
 def snow_minimum(recorded: Sequence[Recorded]) -> tuple[int, dict[str, Any]]:
     """Per scan (a table's records, its sys_audit state rows read as ONE window scan, its
     tombstones, its choices, the groups): rows // limit + 1 pages; the +1 is the empty page
-    that proves the end (a short page is not the end: the ACL trap, API-NOTES 2.2)."""
+    that proves the end (a short page is not the end: the ACL trap, docs/api-facts.md §2.2)."""
     rows: Counter[str] = Counter()
     limits: dict[str, int] = {}
     for r in recorded:

@@ -3,11 +3,11 @@ time / wait-state numbers done the obvious pandas way.
 
     python benchmarks/bench_metrics.py [--items 1000000] [--transitions-per-item 10] [--runs 3]
 
-The raw tables are generated in DuckDB with SQL only (range() + hash() pseudo-random, no Python
-loop per row): 85% JIRA issues in four projects with a plausible workflow (Open -> Analysis ->
-In Progress -> Ready for Review -> In Review -> Ready for Test -> Testing -> Done, with
-Blocked detours, backward moves, reopens and Won't Do), 15% ServiceNow incidents
-(New -> In Progress <-> On Hold -> Resolved -> Closed, some Canceled). Mapping is the demo
+The raw tables are generated in DuckDB by `sandbox.warehouse_gen` (SQL only, range() + hash()
+pseudo-random, no Python loop per row): 85% JIRA issues in four projects with a plausible
+workflow (Open -> Analysis -> In Progress -> Ready for Review -> In Review -> Ready for Test ->
+Testing -> Done, with Blocked detours, backward moves, reopens and Won't Do), 15% ServiceNow
+incidents (New -> In Progress <-> On Hold -> Resolved -> Closed, some Canceled). Mapping is the demo
 config (`models/demo_flow.yaml`). Each rebuild and each pandas run happens in a fresh child
 process, which reports its wall time and peak RSS (VmHWM).
 
@@ -37,7 +37,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,226 +53,18 @@ from _common import (
     write_json,
 )
 
-AS_OF = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)
-JIRA_SHARE = 0.85
-
-# JIRA statuses: id, name, category; the main path is ids 1,3,4,7,8,9,10,11.
-STATUSES = [
-    ("1", "Open", "new"), ("2", "Backlog", "new"), ("3", "Analysis", "indeterminate"),
-    ("4", "In Progress", "indeterminate"), ("5", "Blocked", "indeterminate"),
-    ("6", "Reopened", "indeterminate"), ("7", "Ready for Review", "indeterminate"),
-    ("8", "In Review", "indeterminate"), ("9", "Ready for Test", "indeterminate"),
-    ("10", "Testing", "indeterminate"), ("11", "Done", "done"), ("12", "Won't Do", "done"),
-]
-
-GENERATE_SQL = """
-create or replace table raw.jira_statuses as
-select * from (values {statuses}) as s(status_id, name, category_key),
-    lateral (select null::json as payload, $as_of::timestamptz as synced_at);
-
-create or replace temp table path as
-select * from (values (0, '1'), (1, '3'), (2, '4'), (3, '7'), (4, '8'), (5, '9'), (6, '10'),
-                      (7, '11')) as p(pos, status_id);
-
--- one row per issue: its shape
-create or replace temp table gen_issue as
-select
-    i,
-    (hash(i, 'k') % 19)::bigint + 1 as k,                                   -- 1..19 transitions, mean 10
-    ['PAY', 'WEB', 'PLAT', 'OPS'][(hash(i, 'p') % 4)::bigint + 1] as project,
-    ['Story', 'Story', 'Story', 'Bug', 'Bug', 'Task', 'Tech Debt', 'Vulnerability']
-        [(hash(i, 't') % 8)::bigint + 1] as issue_type,
-    (hash(i, 'o') % 100)::bigint as fate,                       -- < 25 open, 25..27 dropped, else done
-    $as_of::timestamptz - to_microseconds(((hash(i, 'c') % (400 * 86400000000))::bigint)::bigint)
-        as created_at,
-    to_microseconds(((hash(i, 'd') % (60 * 86400000000))::bigint + 3600000000)::bigint) as span
-from range({n_jira}) as r(i);
-
--- one row per status change: a walk along the path with detours
-create or replace temp table gen_change as
-with steps as (
-    select g.i, j, g.k, g.fate, g.created_at, g.span, (hash(g.i, j, 'n') % 100)::bigint as noise
-    from gen_issue as g, range(1, g.k + 1) as s(j)
-),
-walk as (
-    select *,
-        case
-            when j = k and fate >= 28 then 7                        -- ends in Done
-            when j = k and fate between 25 and 27 then -2           -- ends in Won't Do
-            else least(6, (j * 7) // (k + 1))
-        end as base_pos
-    from steps
-),
-named as (
-    select w.*,
-        case
-            when base_pos = -2 then '12'
-            when base_pos < 7 and noise < 8 then '5'                 -- Blocked
-            when base_pos between 2 and 6 and noise between 8 and 13
-                then (select status_id from path where pos = w.base_pos - 1)  -- backward
-            when base_pos = 7 and noise < 4 and j < k then '6'      -- (unused; keeps shape)
-            else (select status_id from path where pos = w.base_pos)
-        end as to_id
-    from walk as w
-)
-select
-    i, j,
-    least(created_at + to_microseconds((epoch_us(created_at + span) - epoch_us(created_at))
-                                       * j // (k + 1)), $as_of::timestamptz) as changed_at,
-    to_id,
-    coalesce(lag(to_id) over (partition by i order by j), '1') as from_id
-from named;
-
--- reopens: 3% of done issues get Done -> Reopened -> In Progress -> ... -> Done at the end
-insert into gen_change
-select c.i, c.j + d.n, c.changed_at + to_microseconds(d.n * 3600000000), d.to_id, d.from_id
-from gen_change as c
-join gen_issue as g on g.i = c.i and c.j = g.k
-cross join (values (1, '6', '11'), (2, '4', '6'), (3, '11', '4')) as d(n, to_id, from_id)
-where g.fate >= 97 and c.changed_at < $as_of::timestamptz - interval 4 hour;
-
-create or replace table raw.jira_status_changes as
-select
-    (c.i + 10000)::varchar as issue_id,
-    (c.i * 100 + c.j)::varchar as history_id,
-    0 as item_index,
-    c.changed_at,
-    'user ' || ((hash(c.i, c.j, 'a') % 50)::bigint)::varchar as author,
-    c.from_id as from_status_id, fs.name as from_status,
-    c.to_id as to_status_id, ts.name as to_status,
-    c.j::bigint as source_order,
-    null::json as payload
-from gen_change as c
-join raw.jira_statuses as fs on fs.status_id = c.from_id
-join raw.jira_statuses as ts on ts.status_id = c.to_id;
-
-create or replace table raw.jira_issues as
-with last as (
-    select i, arg_max(to_id, j) as status_id from gen_change group by i
-)
-select
-    (g.i + 10000)::varchar as issue_id,
-    g.project || '-' || (g.i + 1)::varchar as issue_key,
-    g.project as project_key,
-    g.issue_type,
-    'Generated issue ' || g.i::varchar as summary,
-    l.status_id,
-    s.name as status_name,
-    s.category_key as status_category,
-    ['Low', 'Medium', 'High'][(hash(g.i, 'pr') % 3)::bigint + 1] as priority,
-    case when (hash(g.i, 'l') % 10)::bigint = 0 then ['tech-debt'] else []::varchar[] end as labels,
-    []::varchar[] as components,
-    null::varchar as parent_key,
-    g.created_at,
-    least(g.created_at + g.span, $as_of::timestamptz) as updated_at,
-    'https://example.atlassian.net/browse/' || g.project || '-' || (g.i + 1)::varchar as url,
-    g.k::integer as changelog_total,
-    g.k::integer as status_histories,
-    '{{}}'::json as payload,
-    $as_of::timestamptz as synced_at,
-    false as is_deleted,
-    null::timestamptz as deleted_at
-from gen_issue as g
-join last as l on l.i = g.i
-join raw.jira_statuses as s on s.status_id = l.status_id;
-
--- ServiceNow incidents: New -> In Progress (<-> On Hold) -> Resolved -> Closed / Canceled
-create or replace temp table gen_inc as
-select
-    i,
-    (hash(i, 'sk') % 6)::bigint + 1 as holds,                                 -- 1..6 hold detours
-    (hash(i, 'sf') % 100)::bigint as fate,
-    ['Payments Ops', 'Web Ops', 'Platform Ops', 'Database', 'Service Desk']
-        [(hash(i, 'sg') % 5)::bigint + 1] as grp,
-    $as_of::timestamptz - to_microseconds(((hash(i, 'sc') % (200 * 86400000000))::bigint)::bigint)
-        as created_at,
-    to_microseconds(((hash(i, 'sd') % (20 * 86400000000))::bigint + 600000000)::bigint) as span
-from range({n_snow}) as r(i);
-
-create or replace temp table gen_inc_change as
-with seqs as (
-    select g.*, j, 2 * g.holds + 3 as k from gen_inc as g, range(1, 2 * g.holds + 4) as s(j)
-),
-named as (
-    select *,
-        case
-            when j = 1 then '2'
-            when j < k - 1 then case when j % 2 = 0 then '3' else '2' end
-            when j = k - 1 then case when fate < 20 then '2' when fate < 23 then '8' else '6' end
-            else case when fate < 20 then '3' when fate < 23 then null else '7' end
-        end as to_value
-    from seqs
-)
-select i, j, grp,
-    least(created_at + to_microseconds((epoch_us(created_at + span) - epoch_us(created_at))
-                                       * j // (k + 1)), $as_of::timestamptz) as changed_at,
-    to_value,
-    coalesce(lag(to_value) over (partition by i order by j), '1') as from_value
-from named
-where to_value is not null;
-
-create or replace table raw.servicenow_state_changes as
-select
-    md5('audit' || i::varchar || '-' || j::varchar) as change_id,
-    'incident' as table_name,
-    md5('inc' || i::varchar) as record_sys_id,
-    changed_at, from_value, to_value,
-    'agent ' || ((hash(i, j) % 40)::bigint)::varchar as author,
-    j::bigint as record_checkpoint,
-    'sys_audit' as history_source,
-    null::json as payload
-from gen_inc_change;
-
-create or replace table raw.servicenow_records as
-with last as (select i, arg_max(to_value, j) as state, max(changed_at) as upd
-              from gen_inc_change group by i)
-select
-    md5('inc' || g.i::varchar) as sys_id,
-    'incident' as table_name,
-    'INC' || lpad((g.i + 1)::varchar, 7, '0') as number,
-    'Generated incident ' || g.i::varchar as short_description,
-    l.state,
-    ((hash(g.i, 'spr') % 4)::bigint + 1)::varchar as priority,
-    'software' as category,
-    md5(g.grp) as assignment_group_id,
-    g.grp as assignment_group_name,
-    null::varchar as parent_key,
-    g.created_at as opened_at,
-    g.created_at,
-    l.upd as updated_at,
-    'https://example.service-now.com/nav_to.do?uri=incident.do?sys_id=' || md5('inc' || g.i::varchar) as url,
-    '{{}}'::json as payload,
-    $as_of::timestamptz as synced_at,
-    false as is_deleted,
-    null::timestamptz as deleted_at
-from gen_inc as g join last as l on l.i = g.i;
-
-insert into raw.servicenow_choices
-select 'incident', 'state', v, lbl, s, false, $as_of::timestamptz
-from (values ('1', 'New', 1), ('2', 'In Progress', 2), ('3', 'On Hold', 3), ('6', 'Resolved', 6),
-             ('7', 'Closed', 7), ('8', 'Canceled', 8)) as t(v, lbl, s);
-"""
+from sandbox.warehouse_gen import AS_OF, generate_raw
 
 
 def generate(path: Path, items: int, per_item: int) -> dict[str, Any]:
+    """A warehouse file whose raw layer is `sandbox.warehouse_gen`'s; row counts and seconds."""
     from warehouse.db import bootstrap, connect
 
-    n_jira = int(items * JIRA_SHARE)
-    n_snow = items - n_jira
-    statuses = ", ".join(f"('{i}', '{n.replace(chr(39), chr(39) * 2)}', '{c}')"
-                         for i, n, c in STATUSES)
-    sql = GENERATE_SQL.format(statuses=statuses, n_jira=n_jira, n_snow=n_snow)
-    if per_item != 10:  # mean transitions per JIRA issue = (max + 1) / 2
-        sql = sql.replace("(hash(i, 'k') % 19)", f"(hash(i, 'k') % {2 * per_item - 1})")
     con = connect(str(path))
     t = time.perf_counter()
     try:
         bootstrap(con)
-        for stmt in [s for s in sql.split(";\n") if s.strip()]:
-            con.execute(stmt, {"as_of": AS_OF} if "$as_of" in stmt else None)
-        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]  # noqa: S608
-                  for t in ("jira_issues", "jira_status_changes", "servicenow_records",
-                            "servicenow_state_changes")}
+        counts: dict[str, Any] = generate_raw(con, items, per_item)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -330,111 +122,7 @@ def build_child(db: str) -> dict[str, Any]:
 # same raw tables. It is the like-for-like engine comparison: the product's steps above do more
 # and write ~21M rows to the file; this does only pandas' work. Parameter tables (the stand-in
 # for pandas' config dicts) are written untimed first.
-SAME_WORK_SQL = """
-with s as (
-    select as_of, window_start from core.build_settings
-),
-streams as (
-    select 'jira' as src, unnest(projects) as team, value_stream, rule_order
-    from core.value_stream_rules where source = 'jira'
-    union all
-    select 'servicenow', unnest(assignment_groups), value_stream, rule_order
-    from core.value_stream_rules where source = 'servicenow'
-),
-items as (
-    select 'jira:' || i.issue_id as item, i.created_at as created, 'jira' as src,
-        lower(i.project_key) as team
-    from raw.jira_issues as i
-    union all
-    select 'servicenow:' || r.sys_id, r.opened_at, 'servicenow', lower(r.assignment_group_name)
-    from raw.servicenow_records as r
-),
-items_vs as (
-    select i.item, i.created, coalesce(arg_max(v.value_stream, v.rule_order), 'unassigned') as vs
-    from items as i left join streams as v on v.src = i.src and v.team = i.team
-    group by all
-),
-lookup as (
-    select source as src, case when source = 'jira' then lower(status) else status_key end as key,
-        stage, kind
-    from core.status_map
-),
-ch as (
-    select 'jira:' || issue_id as item, changed_at as "at", source_order as ord,
-        from_status as frm, to_status as "to", 'jira' as src
-    from raw.jira_status_changes
-    union all
-    select 'servicenow:' || record_sys_id, changed_at, record_checkpoint, from_value, to_value,
-        'servicenow'
-    from raw.servicenow_state_changes
-),
-numbered as (
-    select c.item, c.src, c.frm, c."to", i.created, greatest(c."at", i.created) as "at",
-        row_number() over w as n,
-        lead(greatest(c."at", i.created)) over w as next_at
-    from ch as c inner join items_vs as i on i.item = c.item, s
-    where c."at" <= s.as_of
-    window w as (partition by c.item order by greatest(c."at", i.created), c.ord)
-),
-iv as (
-    select item, src, frm as status, created as entered, "at" as exited, 0 as k
-    from numbered where n = 1
-    union all
-    select item, src, "to", "at", next_at, n from numbered
-),
-mapped as (
-    select iv.*, coalesce(l.stage, '?') as stage, coalesce(l.kind, '?') as kind,
-        (epoch_us(coalesce(iv.exited, s.as_of)) - epoch_us(iv.entered)) / 86400000000.0 as days,
-        lag(coalesce(l.kind, '?')) over (partition by iv.item order by iv.k) as prev_kind,
-        iv.exited is null as is_last
-    from iv
-    left join lookup as l on l.src = iv.src and l.key = lower(iv.status), s
-),
-flow as (
-    select i.item, i.vs,
-        case when bool_or(m.is_last and m.kind = 'done') then
-            max(m.entered) filter (where m.kind = 'done' and m.prev_kind is distinct from 'done')
-        end as done_at,
-        i.created
-    from items_vs as i inner join mapped as m on m.item = i.item
-    group by all
-),
-win as (
-    select item, vs, (epoch_us(done_at) - epoch_us(created)) / 86400000000.0 as lead_days
-    from flow, s where done_at > s.window_start and done_at <= s.as_of
-),
-per_item as (
-    select w.vs, m.stage, m.status, m.item, sum(m.days) as days
-    from mapped as m inner join win as w on w.item = m.item
-    where m.kind = 'wait'
-    group by all
-    having sum(m.days) > 0
-),
-both_ as (
-    select vs, stage, status, days from per_item
-    union all
-    select 'all', stage, status, days from per_item
-),
-lead_total as (
-    select vs, sum(lead_days) as total from win group by vs
-    union all
-    select 'all', sum(lead_days) from win
-),
-waits as (
-    select b.vs, b.stage, b.status, count(*) as items, sum(days) as total_wait_days,
-        avg(days) as mean_wait_days, quantile_cont(days, 0.85) as p85_wait_days,
-        sum(days) / any_value(l.total) as share_of_lead_time
-    from both_ as b inner join lead_total as l on l.vs = b.vs
-    group by all
-)
-select
-    (select count(*) from flow where done_at is not null) as done_items,
-    (select count(*) from waits) as wait_rows,
-    (select count(*) from win) as window_items,
-    (select sum(lead_days) from win) as window_lead_days,
-    (select sum(items) from waits where vs = 'all') as all_wait_items,
-    (select sum(total_wait_days) from waits where vs = 'all') as all_wait_days
-"""
+SAME_WORK_SQL = (Path(__file__).resolve().parent / "sql" / "same_work.sql").read_text("utf-8")
 
 
 def same_work_child(db: str) -> dict[str, Any]:

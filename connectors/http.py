@@ -1,6 +1,6 @@
 """The HTTP layer both connectors share: timeouts, retries and rate limits owned by us.
 
-Neither client library gets this right (API-NOTES 1.4 and 2.5): `jira` sleeps less than
+Neither client library gets this right (docs/api-facts.md §1.4 and 2.5): `jira` sleeps less than
 `Retry-After`, crashes on an HTTP-date `Retry-After` and has no timeout; `pysnow` neither
 retries nor pages. So retries live in a `requests` transport adapter mounted on the session that
 the libraries use: every request either library sends goes through `RetryAdapter.send`.
@@ -41,7 +41,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
 
 log = logging.getLogger(__name__)
 

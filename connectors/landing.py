@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from flowmetrics.faultpoints import crash_point
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+from models.crashpoints import crash_point
+from warehouse.catalog import QUALIFIED_NAME as _IDENT
 
 
 @contextmanager

@@ -9,7 +9,6 @@ copy of a record wins" is decided in SQL (`latest_first`) rather than by rebuild
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -18,9 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from connectors.landing import registered
-from flowmetrics.faultpoints import crash_point
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+from models.crashpoints import crash_point
+from warehouse.catalog import QUALIFIED_NAME as _IDENT
 
 #: Name of the batch-sequence column added to every staged table.
 SEQ = "_seq"

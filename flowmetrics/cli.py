@@ -1,7 +1,7 @@
 """The `flowmetrics` command: the same code path as the Dagster schedule, from a terminal.
 
-Exit codes (SPEC 5): 0 success, 1 the run failed (the message says which source or asset and
-why), 2 bad usage or config.
+Exit codes (docs/contract.md §5): 0 success, 1 the run failed (the message says which source
+or asset and why), 2 bad usage or config.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from flowmetrics import commands
+from flowmetrics.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, RunFailed
 from models.config import ConfigError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class RunFailed(RuntimeError):
-    """A run that failed; the message is shown to the user as is."""
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunFailed", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,8 +55,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from flowmetrics import commands
-
     return {
         "demo": commands.demo,
         "sync": commands.sync,

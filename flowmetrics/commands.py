@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from flowmetrics.cli import EXIT_OK, RunFailed
-from models.config import FlowConfig
-from pipelines.resources import read_config
+from flowmetrics.exits import EXIT_OK, RunFailed
+from models.config import FlowConfig, resolve_config
 from warehouse.db import WarehouseError, connect
 
 
+def _config_path(args: argparse.Namespace) -> str | None:
+    """`--config` as an absolute path (the run may resolve it from another directory)."""
+    return str(Path(args.config).resolve()) if args.config else None
+
+
 def _use_config(args: argparse.Namespace) -> FlowConfig:
-    """Validate the config up front (exit 2 on error) and make it the one Dagster loads."""
-    if args.config:
-        os.environ["FLOW_CONFIG"] = str(Path(args.config).resolve())
-    return read_config(None)
+    """Resolve and validate the config up front: a bad one exits 2 before anything runs."""
+    return resolve_config(_config_path(args))
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -30,22 +30,16 @@ def check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(full: bool, source: str | None) -> None:
-    from flowmetrics.runner import run_nightly
-
-    outcome = run_nightly(full=full, source=source)
-    for check in outcome.checks_failed:
-        print(f"check not passed: {check}", file=sys.stderr)
-    if not outcome.success:
-        detail = "; ".join(outcome.failures) or "see the Dagster UI for the run's events"
-        raise RunFailed(f"run {outcome.run_id}: {detail}")
-    print(f"run {outcome.run_id} succeeded: {len(outcome.materialized)} assets materialized")
-
-
 def sync(args: argparse.Namespace) -> int:
     cfg = _use_config(args)
+    # Dagster is imported only by the commands that run the job (check-config stays quick).
+    from flowmetrics.runner import run_reported
+    from pipelines.resources import RunSetup
+
     started = time.monotonic()
-    _run(args.full, args.source)
+    run_reported(
+        full=args.full, source=args.source, setup=RunSetup(config_path=_config_path(args)), cfg=cfg
+    )
     print(f"warehouse: {Path(cfg.warehouse).resolve()}  ({time.monotonic() - started:.1f}s)")
     return EXIT_OK
 
@@ -118,7 +112,3 @@ def demo(args: argparse.Namespace) -> int:
     from flowmetrics.demo import run_demo
 
     return run_demo(out=Path(args.out), size=args.size, seed=args.seed)
-
-
-def demo_config_path() -> Path:
-    return Path(str(resources.files("models").joinpath("demo_flow.yaml")))

@@ -11,7 +11,13 @@ import os
 import time
 from pathlib import Path
 
-from flowmetrics.cli import EXIT_OK
+from connectors.jira import JiraSettings
+from connectors.servicenow import ServiceNowSettings
+from flowmetrics.exits import EXIT_OK
+from flowmetrics.runner import run_reported
+from models.config import demo_config_path
+from pipelines.resources import RunSetup
+from sandbox import Sandbox
 from warehouse.db import connect
 
 SUMMARY_SQL = """
@@ -34,9 +40,6 @@ order by s.value_stream = 'all' desc, s.value_stream
 
 
 def run_demo(*, out: Path, size: int, seed: int) -> int:
-    from flowmetrics.commands import _run, demo_config_path
-    from sandbox import Sandbox
-
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     warehouse = out / "flow.duckdb"
@@ -48,12 +51,15 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     with Sandbox(seed=seed, size=size, mode="cloud") as sb:
         timings["sandbox start"] = time.monotonic() - started
         print(f"sandbox: JIRA at {sb.jira_url}, ServiceNow at {sb.servicenow_url}")
-        os.environ.update(sb.env)
-        os.environ["FLOW_CONFIG"] = str(demo_config_path())
-        os.environ["FLOW_WAREHOUSE"] = str(warehouse)
-        os.environ["FLOW_EXPORT_DIR"] = str(exports)
+        setup = RunSetup(
+            config_path=str(demo_config_path()),
+            warehouse=str(warehouse),
+            export_dir=str(exports),
+            jira=JiraSettings.from_env(sb.env),
+            servicenow=ServiceNowSettings.from_env(sb.env),
+        )
         t = time.monotonic()
-        _run(full=True, source=None)
+        run_reported(full=True, source=None, setup=setup)
         timings["sync + build + export"] = time.monotonic() - t
     con = connect(warehouse, read_only=True)
     try:

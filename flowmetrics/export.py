@@ -28,8 +28,11 @@ from typing import Any
 
 import duckdb
 
+from flowmetrics.report import render_report
+from models.vocabulary import TARGET_ORDER
 from warehouse import registry
 from warehouse.build import METRICS_TABLES  # the contract's tables, in build order
+from warehouse.catalog import quote_ident, table_columns
 
 #: The natural key of each table, in sort order, from its SQL file's `-- sort:` line
 #: (`warehouse.registry`). `value_stream` and `flow_type` sort the organisation-wide row ('all')
@@ -41,25 +44,11 @@ EXPORTED_CORE_TABLES: tuple[str, ...] = tuple(
     m.table for m in registry.models() if m.schema == "core" and m.exported
 )
 
-#: The configured target keys, in the order of `flow.yaml`; unknown targets sort after them.
-TARGET_ORDER: tuple[str, ...] = (
-    "lead_time_p95_days",
-    "tech_debt_ratio_min",
-    "unplanned_ratio_max",
-    "flow_efficiency_min",
-    "pct_complete_accurate_min",
-)
-
 #: Leading characters that make Excel, LibreOffice or Sheets evaluate a cell (OWASP).
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 LIST_SEPARATOR = "; "
 REPORT_NAME = "report.html"
-
-
-def quote_ident(name: str) -> str:
-    """Quote a DuckDB identifier read from the catalog (names cannot be bound as parameters)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def metrics_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -73,17 +62,6 @@ def metrics_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
     known = [t for t in METRICS_TABLES if t in names]
     return known + sorted(t for t in names if t not in METRICS_TABLES)
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    """Column names of `schema.table` in table order ([] when it does not exist)."""
-    rows = con.execute(
-        "select column_name from information_schema.columns"
-        " where table_schema = ? and table_name = ? and table_catalog = current_database()"
-        " order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _order_by(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> str:
@@ -226,8 +204,6 @@ def write_csvs(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str]) 
 
 
 def _write_report(con: duckdb.DuckDBPyConnection, path: Path, title: str) -> Path:
-    from flowmetrics.report import render_report
-
     page = render_report(con, title=title)
     with atomic_writer(path) as fh:
         fh.write(page)

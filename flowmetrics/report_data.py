@@ -13,7 +13,8 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics.export import quote_ident, table_columns
+from models.vocabulary import TARGET_ORDER
+from warehouse.catalog import quote_ident, table_columns
 
 DEFAULT_WINDOW_DAYS = 90
 DEFAULT_DEBT_TARGET = 0.20
@@ -195,8 +196,6 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.flow = _stream_rows(con, "flow_distribution", stream, "period_start")
     data.scorecard = _stream_rows(con, "scorecard", stream, "target")
     if data.scorecard:
-        from flowmetrics.export import TARGET_ORDER
-
         rank = {t: i for i, t in enumerate(TARGET_ORDER)}
         data.scorecard.sort(key=lambda r: (rank.get(r["target"], len(rank)), str(r["target"])))
     return data

@@ -1,4 +1,4 @@
-"""The report's "Flow over time" block per value stream (SPEC 6): cumulative flow, ageing WIP
+"""The report's "Flow over time" block per value stream (docs/contract.md §6): cumulative flow, ageing WIP
 against the service-level expectation, trends per period and the Monte Carlo forecast.
 
 Read from metrics.daily_flow, aging_wip, flow_trends, forecast (and lead_time for the 'all'

@@ -8,16 +8,20 @@ check results.
 from __future__ import annotations
 
 import logging
-import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
 
+from flowmetrics.exits import RunFailed
 from flowmetrics.reaper import HOST_TAG, PID_TAG, reap_dead_runs, run_tags
+from models.config import FlowConfig
+from models.vocabulary import SERVICENOW_TABLES
 from pipelines.assets.common import CLOCK_TAG
 from pipelines.instance import ensure_dagster_home
 from pipelines.jobs import NIGHTLY_JOB
+from pipelines.resources import RunSetup
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +38,31 @@ class RunOutcome:
 
 
 def run_nightly(
-    *, full: bool = False, source: str | None = None, clock: datetime | None = None
+    *,
+    full: bool = False,
+    source: str | None = None,
+    clock: datetime | None = None,
+    setup: RunSetup | None = None,
+    cfg: FlowConfig | None = None,
 ) -> RunOutcome:
     """Execute `nightly_sync` (or its subset without the other source) and summarise it.
 
     `clock` replaces the run's start instant (the sync windows' end and the default as_of):
-    for tests and benchmarks whose sandbox runs on a simulated clock.
+    for tests and benchmarks whose sandbox runs on a simulated clock. `setup` is what the
+    caller hands the run instead of the environment; `cfg`, when the caller already resolved
+    it, gives the schedule (the run itself reads its config once).
     """
     ensure_dagster_home()
-    # Definitions read the environment (EnvVar wiring, config path) when loaded: load them now.
+    # Not at the top: importing pipelines.definitions builds the module-level `defs` that
+    # `dagster dev` loads, reading the environment; this process builds its own below.
     from pipelines.definitions import build_definitions
 
-    defs = build_definitions()
+    defs = build_definitions(cfg, setup)
     job = defs.resolve_job_def(NIGHTLY_JOB)
     raw_keys = {
         "jira": [dg.AssetKey(["raw", "jira_issues"])],
         "servicenow": [
-            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in ("incident", "change_request", "problem")
+            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in SERVICENOW_TABLES
         ],
     }
     run_config: dict = {
@@ -102,6 +114,24 @@ def run_nightly(
     return outcome
 
 
+def run_reported(
+    *,
+    full: bool,
+    source: str | None,
+    setup: RunSetup | None = None,
+    cfg: FlowConfig | None = None,
+) -> RunOutcome:
+    """`run_nightly`, told to a person: checks not passed on stderr, a failure as `RunFailed`."""
+    outcome = run_nightly(full=full, source=source, setup=setup, cfg=cfg)
+    for check in outcome.checks_failed:
+        print(f"check not passed: {check}", file=sys.stderr)
+    if not outcome.success:
+        detail = "; ".join(outcome.failures) or "see the Dagster UI for the run's events"
+        raise RunFailed(f"run {outcome.run_id}: {detail}")
+    print(f"run {outcome.run_id} succeeded: {len(outcome.materialized)} assets materialized")
+    return outcome
+
+
 def _failure_message(error) -> str:
     """The innermost user-facing message of a Dagster step failure."""
     if error is None:
@@ -116,7 +146,3 @@ def _failure_message(error) -> str:
     for prefix in ("dagster._core.definitions.events.Failure: ", "Failure: "):
         first = first.removeprefix(prefix)
     return first
-
-
-def dagster_home() -> str:
-    return os.environ.get("DAGSTER_HOME", "")

@@ -1,4 +1,4 @@
-"""The `flow.yaml` schema (SPEC section 3) as pydantic models, and `load_config`.
+"""The `flow.yaml` schema (docs/contract.md §3) as pydantic models, and `load_config`.
 
 Why pydantic: the file is written by hand by data engineers, so every mistake must come back as
 one sentence naming the file, the key path and the problem, before anything is written.
@@ -7,6 +7,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ DEFAULT_CONFIG_FILE = "flow.yaml"
 DEMO_CONFIG_RESOURCE = "demo_flow.yaml"
 RESERVED_VALUE_STREAMS = frozenset({"all", "unassigned"})
 
+log = logging.getLogger(__name__)
+
 
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the key path."""
@@ -38,10 +41,6 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _names(values: list[Any] | None) -> list[str]:
-    return [str(v) for v in (values or [])]
 
 
 NameList = Annotated[list[str], Field(default_factory=list)]
@@ -53,7 +52,8 @@ class JiraSource(_Strict):
 
 
 class ServiceNowSource(_Strict):
-    tables: list[Literal["incident", "change_request", "problem"]] = Field(
+    # Literal[SERVICENOW_TABLES] is Literal["incident", "change_request", "problem"].
+    tables: list[Literal[SERVICENOW_TABLES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["incident"]
     )
     query: str = ""
@@ -62,7 +62,7 @@ class ServiceNowSource(_Strict):
     @field_validator("tables")
     @classmethod
     def _incident_always(cls, tables: list[str]) -> list[str]:
-        # Incidents are always synced (SPEC 1.1); keep the listed order otherwise.
+        # Incidents are always synced (docs/contract.md §1); keep the listed order otherwise.
         ordered = [t for t in SERVICENOW_TABLES if t in tables or t == "incident"]
         return ordered
 
@@ -73,7 +73,7 @@ class Sources(_Strict):
 
 
 class SyncSettings(_Strict):
-    """Incremental-window tuning. Silent in SPEC; documented in README."""
+    """Incremental-window tuning. Not in the contract; documented in README."""
 
     overlap_minutes: float = Field(default=10.0, ge=0)
     lag_minutes: float = Field(default=1.0, ge=0)
@@ -152,7 +152,7 @@ class Targets(_Strict):
     pct_complete_accurate_min: float | None = Field(default=None, ge=0, le=1)
 
     def configured(self) -> dict[str, float]:
-        """The targets that were set, in SPEC order: only these get scorecard rows."""
+        """The targets that were set, in contract order (§3.1): only these get scorecard rows."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
@@ -168,7 +168,7 @@ class Schedule(_Strict):
 
 
 class Forecast(_Strict):
-    """Monte Carlo forecast settings (SPEC section 6). Strict integers: `trials: "many"`,
+    """Monte Carlo forecast settings (docs/contract.md §6). Strict integers: `trials: "many"`,
     `trials: 1.5` or `seed: true` is a wrong type, not something to coerce."""
 
     history_days: StrictInt = Field(default=56, ge=1, le=3660)
@@ -383,22 +383,50 @@ def _stringify_status_keys(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> FlowConfig:
-    """Load and validate the config file.
+def resolve_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    warehouse: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FlowConfig:
+    """The one way a run gets its config (docs/architecture.md, "One config path").
 
-    Args:
-        path: the YAML file; default `FLOW_CONFIG`, else `flow.yaml` in the working directory.
-
-    `FLOW_WAREHOUSE` overrides the `warehouse` key, so one config can serve several machines.
+    The file: `path`, else `FLOW_CONFIG`, else `flow.yaml` in the working directory. With none
+    of them the defaults of docs/contract.md §2.1 apply (zero-config must work), while a file
+    that was named and is missing is an error. The warehouse: `warehouse` (a caller's own,
+    e.g. the demo's), else `FLOW_WAREHOUSE`, else the file's `warehouse` key. This is the only
+    place `FLOW_WAREHOUSE` is applied, so one config can serve several machines. The instant
+    metrics are computed at is `resolved_as_of` below.
     """
-    file = Path(path or os.environ.get("FLOW_CONFIG") or DEFAULT_CONFIG_FILE)
+    env = os.environ if environ is None else environ
+    named = path or env.get("FLOW_CONFIG")
+    if named or Path(DEFAULT_CONFIG_FILE).exists():
+        cfg = read_config_file(named or DEFAULT_CONFIG_FILE)
+    else:
+        log.info("no %s here and FLOW_CONFIG unset: using the default config", DEFAULT_CONFIG_FILE)
+        cfg = parse_config({}, "<defaults>")
+    override = warehouse or env.get("FLOW_WAREHOUSE")
+    return cfg.model_copy(update={"warehouse": str(override)}) if override else cfg
+
+
+def read_config_file(path: str | os.PathLike[str]) -> FlowConfig:
+    """Read and validate one config file; nothing comes from the environment here."""
+    file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found (set FLOW_CONFIG or create it)") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the config file: {exc.strerror}") from None
-    return _with_env(parse_yaml(text, str(file)))
+    return parse_yaml(text, str(file))
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> FlowConfig:
+    """The config file that must exist: `path`, else `FLOW_CONFIG`, else ./flow.yaml.
+
+    `resolve_config` with the file required (no zero-config fallback); `FLOW_WAREHOUSE` applies.
+    """
+    return resolve_config(path or os.environ.get("FLOW_CONFIG") or DEFAULT_CONFIG_FILE)
 
 
 def parse_yaml(text: str, source: str) -> FlowConfig:
@@ -411,17 +439,14 @@ def parse_yaml(text: str, source: str) -> FlowConfig:
     return parse_config(data, source)
 
 
+def demo_config_path() -> Path:
+    """Where the built-in demo config (`models/demo_flow.yaml`) is installed."""
+    return Path(str(resources.files("models").joinpath(DEMO_CONFIG_RESOURCE)))
+
+
 def load_demo_config() -> FlowConfig:
     """The built-in config used by `flowmetrics demo` (it matches the sandbox's organisation)."""
-    text = resources.files("models").joinpath(DEMO_CONFIG_RESOURCE).read_text(encoding="utf-8")
-    return _with_env(parse_yaml(text, f"<built-in {DEMO_CONFIG_RESOURCE}>"))
-
-
-def _with_env(cfg: FlowConfig) -> FlowConfig:
-    override = os.environ.get("FLOW_WAREHOUSE")
-    if override:
-        cfg = cfg.model_copy(update={"warehouse": override})
-    return cfg
+    return resolve_config(demo_config_path())
 
 
 def resolved_as_of(cfg: FlowConfig, run_started_at: datetime | None = None) -> datetime:

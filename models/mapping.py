@@ -1,4 +1,4 @@
-"""Status, flow-type and value-stream rules of SPEC section 2, as pure functions.
+"""Status, flow-type and value-stream rules of docs/contract.md §2, as pure functions.
 
 One mapping is used everywhere: `warehouse` asks `resolve_status` once per distinct
 (source, scope, status) found in the raw layer, writes the answers to `core.status_map`, and
@@ -19,7 +19,7 @@ _DONE_WORDS = re.compile(r"resolved|closed|complete", re.IGNORECASE)
 _DEBT_WORDS = re.compile(r"tech.?debt|debt|refactor|nfr", re.IGNORECASE)
 _RISK_TYPES = frozenset({"security", "vulnerability", "risk"})
 
-#: SPEC 2 defaults for the known ServiceNow state models: value -> (category, kind).
+#: Contract §2.1 defaults for the known ServiceNow state models: value -> (category, kind).
 SERVICENOW_STATE_DEFAULTS: dict[str, dict[str, tuple[StatusCategory, StatusKind]]] = {
     "incident": {
         "1": (StatusCategory.NEW, StatusKind.WAIT),
@@ -67,7 +67,7 @@ class ResolvedStatus:
 
 
 def default_jira_kind(category: StatusCategory | str | None, name: str) -> StatusKind:
-    """SPEC 2: kind from JIRA's status category, then refined by the status name.
+    """Contract §2.1: kind from JIRA's status category, then refined by the status name.
 
     Dropped words win everywhere ("Cancelled" is never waiting). Wait words apply only to
     statuses that are not finished: a done-category status stays done, because done statuses
@@ -86,7 +86,7 @@ def default_jira_kind(category: StatusCategory | str | None, name: str) -> Statu
 
 
 def label_rules(label: str) -> tuple[StatusCategory, StatusKind]:
-    """SPEC 2's rules for a state nobody described: the JIRA name rules plus done words."""
+    """Contract §2.1's rules for a state nobody described: the JIRA name rules plus done words."""
     label = label or ""
     if _DROPPED_WORDS.search(label):
         return StatusCategory.DONE, StatusKind.DROPPED
@@ -98,7 +98,7 @@ def label_rules(label: str) -> tuple[StatusCategory, StatusKind]:
 
 
 def default_servicenow_state(table: str, value: str, label: str) -> tuple[StatusCategory, StatusKind]:
-    """SPEC 2: the value decides for the known state models; the label for anything else."""
+    """Contract §2.1: the value decides for the known state models; the label for anything else."""
     known = SERVICENOW_STATE_DEFAULTS.get(table, {}).get(str(value))
     if known is not None:
         return known
@@ -129,7 +129,7 @@ def _stage_for(cfg: FlowConfig, category: StatusCategory, kind: StatusKind) -> s
 def resolve_jira_status(
     cfg: FlowConfig, status_id: str | None, name: str, category: str | None
 ) -> ResolvedStatus:
-    """Map one JIRA status: explicit config by name or id first, then SPEC 2 defaults."""
+    """Map one JIRA status: explicit config by name or id first, then contract §2.1 defaults."""
     explicit = _explicit(cfg.statuses.jira, name, status_id)
     cat = StatusCategory(category) if category in _CATEGORY_KIND else None
     if explicit is not None:
@@ -152,7 +152,7 @@ def resolve_servicenow_state(
 
 
 def default_flow_type(source: str, source_type: str | None, labels: list[str] | None) -> FlowType:
-    """SPEC 2's flow-type defaults, applied after the configured rules."""
+    """The flow-type defaults of docs/contract.md §2.1, applied after the configured rules."""
     source_type = source_type or ""
     if source == "servicenow":
         return {"incident": FlowType.INCIDENT, "problem": FlowType.DEFECT}.get(

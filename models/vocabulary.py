@@ -1,4 +1,4 @@
-"""The shared words of the product: status kinds, flow types, sources and status categories.
+"""The shared words of the product: status kinds, flow types and status categories.
 
 JIRA and ServiceNow each have their own statuses and types. Everything downstream of the raw
 layer speaks only this vocabulary, so a value stream map can put a development team's "In
@@ -37,25 +37,17 @@ class StatusCategory(StrEnum):
     DONE = "done"
 
 
-class Source(StrEnum):
-    """Where an item comes from; also the prefix of its `item_id`."""
-
-    JIRA = "jira"
-    SERVICENOW = "servicenow"
-
-
-#: Flow types that count as unplanned work in `unplanned_ratio`.
-UNPLANNED_FLOW_TYPES: frozenset[FlowType] = frozenset({FlowType.DEFECT, FlowType.INCIDENT})
-
-#: The only kinds the final stage may hold (validated in `models.config`).
-TERMINAL_KINDS: frozenset[StatusKind] = frozenset({StatusKind.DONE, StatusKind.DROPPED})
-
 #: ServiceNow tables the connector knows how to sync.
 SERVICENOW_TABLES: tuple[str, ...] = ("incident", "change_request", "problem")
 
 DEFAULT_STAGES: tuple[str, ...] = ("Backlog", "In Progress", "Done")
 
-
-def item_id(source: str, key: str) -> str:
-    """The public id of an item: `<source>:<key>` (e.g. `jira:PAY-12`)."""
-    return f"{source}:{key}"
+#: The target keys in contract order (docs/contract.md §3.1): scorecard rows sort by it, and
+#: unknown targets after them.
+TARGET_ORDER: tuple[str, ...] = (
+    "lead_time_p95_days",
+    "tech_debt_ratio_min",
+    "unplanned_ratio_max",
+    "flow_efficiency_min",
+    "pct_complete_accurate_min",
+)

@@ -97,7 +97,10 @@ SQL_CHECKS = [_sql_check(spec) for spec in registry.checks()]
 @dg.asset_check(
     asset=dg.AssetKey(["core", "unmapped_statuses"]),
     name="statuses_use_defaults",
-    description="Statuses that fell back to SPEC's default mapping: configure them in flow.yaml.",
+    description=(
+        "Statuses that fell back to the default mapping (docs/contract.md §2.1): "
+        "configure them in flow.yaml."
+    ),
 )
 def statuses_use_defaults(
     flow_config: FlowConfigResource, warehouse: WarehouseResource

@@ -2,26 +2,25 @@
 
 Secrets reach Dagster only as `dg.EnvVar` references (the name of the variable, never its value),
 so they never appear in the definitions, the run config, the event log or the UI. A source whose
-variables are absent gets no EnvVar at all and its asset skips with one clear line.
+variables are absent gets no EnvVar at all and its asset skips with one clear line. The one
+exception is `RunSetup.jira` / `.servicenow`: values a caller already holds (the demo's sandbox,
+whose credentials are public constants of the simulator).
 """
 
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
-from models.config import DEFAULT_CONFIG_FILE, FlowConfig, load_config, parse_config
+from connectors.jira import JiraSettings
+from connectors.servicenow import ServiceNowSettings
+from models.config import FlowConfig, resolve_config
 from warehouse.db import open_warehouse
-
-log = logging.getLogger(__name__)
-
-JIRA_VARS = ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PAT")
-SERVICENOW_VARS = ("SERVICENOW_URL", "SERVICENOW_USER", "SERVICENOW_PASSWORD")
 
 
 def env_or_none(name: str) -> dg.EnvVar | None:
@@ -30,33 +29,52 @@ def env_or_none(name: str) -> dg.EnvVar | None:
 
 
 def read_config(path: str | None) -> FlowConfig:
-    """`path`, else `FLOW_CONFIG`, else ./flow.yaml; with no file at all, SPEC's defaults.
+    """Kept for callers written before `models.config.resolve_config`, which it is."""
+    return resolve_config(path)
 
-    Zero-config must work: a missing *default* file means the defaults (logged), while a file
-    that was named explicitly and is missing is an error.
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a caller (the CLI, the demo) hands a run directly instead of through os.environ.
+
+    Unset fields fall back to the environment, as `dagster dev` and the schedule do.
     """
-    explicit = path or os.environ.get("FLOW_CONFIG")
-    if explicit or Path(DEFAULT_CONFIG_FILE).exists():
-        return load_config(explicit)
-    log.info("no %s here and FLOW_CONFIG unset: using the default config", DEFAULT_CONFIG_FILE)
-    cfg = parse_config({}, "<defaults>")
-    override = os.environ.get("FLOW_WAREHOUSE")
-    return cfg.model_copy(update={"warehouse": override}) if override else cfg
+
+    config_path: str | None = None
+    warehouse: str | None = None
+    export_dir: str | None = None
+    jira: JiraSettings | None = None
+    servicenow: ServiceNowSettings | None = None
 
 
 class FlowConfigResource(dg.ConfigurableResource):
-    """The validated flow.yaml."""
+    """The validated flow.yaml, read once per run (docs/architecture.md, "One config path").
+
+    Dagster builds one instance of each resource per run and hands it to every asset and check
+    of that run, so the first `load()` reads and validates the file and the others reuse it.
+    """
 
     path: str | None = None
+    #: The caller's own warehouse file (the demo's); else FLOW_WAREHOUSE, else the file's key.
+    warehouse: str | None = None
+
+    _loaded: FlowConfig | None = PrivateAttr(default=None)
 
     def load(self) -> FlowConfig:
-        return read_config(self.path)
+        if self._loaded is None:
+            self._loaded = resolve_config(self.path, warehouse=self.warehouse)
+        return self._loaded
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file; `path` overrides the config's `warehouse` key (as FLOW_WAREHOUSE does)."""
+    """The DuckDB file: the resolved config's `warehouse`, unless `path` names another one.
+
+    `FLOW_WAREHOUSE` is applied by `resolve_config`, not here. `export_dir` is where the
+    exports go when a caller says so (else FLOW_EXPORT_DIR, else beside the warehouse).
+    """
 
     path: str | None = None
+    export_dir: str | None = None
 
     def resolve(self, cfg: FlowConfig) -> str:
         return self.path or cfg.warehouse
@@ -75,16 +93,9 @@ class JiraResource(dg.ConfigurableResource):
     api_token: str | None = None
     pat: str | None = None
 
-    def settings(self):  # -> JiraSettings | None
-        from connectors.jira import JiraSettings
-
-        return JiraSettings.from_env(
-            {
-                "JIRA_URL": self.url or "",
-                "JIRA_EMAIL": self.email or "",
-                "JIRA_API_TOKEN": self.api_token or "",
-                "JIRA_PAT": self.pat or "",
-            }
+    def settings(self) -> JiraSettings | None:
+        return JiraSettings.from_values(
+            url=self.url, email=self.email, api_token=self.api_token, pat=self.pat
         )
 
 
@@ -95,32 +106,38 @@ class ServiceNowResource(dg.ConfigurableResource):
     user: str | None = None
     password: str | None = None
 
-    def settings(self):  # -> ServiceNowSettings | None
-        from connectors.servicenow import ServiceNowSettings
-
-        return ServiceNowSettings.from_env(
-            {
-                "SERVICENOW_URL": self.url or "",
-                "SERVICENOW_USER": self.user or "",
-                "SERVICENOW_PASSWORD": self.password or "",
-            }
-        )
+    def settings(self) -> ServiceNowSettings | None:
+        return ServiceNowSettings.from_values(url=self.url, user=self.user, password=self.password)
 
 
-def build_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources wired to the environment of the process that loads the definitions."""
-    return {
-        "flow_config": FlowConfigResource(path=env_or_none("FLOW_CONFIG")),
-        "warehouse": WarehouseResource(path=env_or_none("FLOW_WAREHOUSE")),
-        "jira": JiraResource(
+def build_resources(setup: RunSetup | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources from what the caller handed over (`setup`), else from the environment of the
+    process that loads the definitions (as EnvVar references for every secret)."""
+    setup = setup or RunSetup()
+    if setup.jira is not None:
+        j = setup.jira
+        jira = JiraResource(url=j.url, email=j.email, api_token=j.api_token, pat=j.pat)
+    else:
+        jira = JiraResource(
             url=env_or_none("JIRA_URL"),
             email=env_or_none("JIRA_EMAIL"),
             api_token=env_or_none("JIRA_API_TOKEN"),
             pat=env_or_none("JIRA_PAT"),
-        ),
-        "servicenow": ServiceNowResource(
+        )
+    if setup.servicenow is not None:
+        s = setup.servicenow
+        servicenow = ServiceNowResource(url=s.url, user=s.user, password=s.password)
+    else:
+        servicenow = ServiceNowResource(
             url=env_or_none("SERVICENOW_URL"),
             user=env_or_none("SERVICENOW_USER"),
             password=env_or_none("SERVICENOW_PASSWORD"),
+        )
+    return {
+        "flow_config": FlowConfigResource(
+            path=setup.config_path or env_or_none("FLOW_CONFIG"), warehouse=setup.warehouse
         ),
+        "warehouse": WarehouseResource(export_dir=setup.export_dir),
+        "jira": jira,
+        "servicenow": servicenow,
     }

@@ -2,7 +2,7 @@
 
 Supports ``^`` (AND), ``^OR``, ``^NQ`` (new OR group), ``ORDERBY``/``ORDERBYDESC`` and the
 operators connectors actually send. Like a default instance, a condition on an unknown field
-is dropped silently, which turns a mistyped filter into a broader scan (API-NOTES §2.1).
+is dropped silently, which turns a mistyped filter into a broader scan (docs/api-facts.md §2.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Monte Carlo throughput forecast (SPEC 6 `metrics.forecast`), vectorised with numpy.
+"""Monte Carlo throughput forecast (docs/contract.md §6 `metrics.forecast`), vectorised with numpy.
 
 Why Python: a trial is a running sum of resampled daily throughput, and "the days until
 today's WIP is done" runs for as long as the slowest trial needs; a SQL version would have to
@@ -41,7 +41,7 @@ MAX_DAYS = 3660
 #: Cells per draw matrix (trials x days): bounds memory at ~32 MB of int64 per step.
 _BUDGET = 4_000_000
 
-#: The table's columns (SPEC's, then documented extras), in order, with their DuckDB types.
+#: The table's columns (the contract's, then documented extras), in order, with their DuckDB types.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("value_stream", "varchar"),
     ("horizon_days", "integer"),

@@ -32,11 +32,12 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+from warehouse.catalog import IDENTIFIER as _NAME
+
 #: Schemas whose tables are packaged SELECTs rebuilt by the runner (`raw` is DDL, not models).
 MODEL_SCHEMAS: tuple[str, ...] = ("core", "metrics")
 
 _REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DIRECTIVE = re.compile(
     r"^--\s*(sort|blocking|attach|name|export|transform):\s*(.*?)\s*$", re.IGNORECASE
 )

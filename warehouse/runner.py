@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
-from flowmetrics.faultpoints import crash_point
+from models.crashpoints import crash_point
+from warehouse.catalog import IDENTIFIER as _IDENT
 from warehouse.db import sql_text, transaction
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def table_sql(schema: str, table: str) -> str:
@@ -67,17 +66,6 @@ def build_transformed(
             con.executemany(f"insert into {schema}.{table} values ({marks})", out)  # noqa: S608
         crash_point(schema)  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     return row_count(con, schema, table)
-
-
-def build_tables(
-    con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]
-) -> dict[str, int]:
-    """Rebuild several tables of one schema together, in one transaction, in the given order."""
-    tables = list(tables)
-    with transaction(con):
-        for table in tables:
-            con.execute(table_sql(schema, table))
-    return {t: row_count(con, schema, t) for t in tables}
 
 
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:

@@ -1,6 +1,6 @@
 """Deletions: when to take the id census, and which absent issues are really gone.
 
-SPEC 4: a deletion is flagged by the first successful sync after it, and never from an
+docs/contract.md §4: a deletion is flagged by the first successful sync after it, and never from an
 incomplete listing. Reading every id in scope each night would cost pages in proportion to the
 whole scope; an incremental scan never sees a deletion (a deleted issue matches no `updated`
 window). So each night asks JIRA one number -- how many issues the scope holds (created before
@@ -11,7 +11,7 @@ census. Census pages cut short are an error (`search.py`), and each candidate is
 before it is flagged: `GET /issue/{id}` answering 404 (deleted, or no longer visible to this
 account); an issue that still answers is searched for within the scope -- found there, the
 census missed it, and the run fails rather than flag a live issue; not found, it left the
-scope, which SPEC 4 counts as deleted too.
+scope, which docs/contract.md §4 counts as deleted too.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 r"""The JQL the connector sends: pure functions, tested as exact strings.
 
 Why epoch milliseconds: a JQL date literal is read in the searching account's time zone, to the
-minute (API-NOTES 1.7), so a UTC literal silently skips or re-reads hours of updates. Epoch
-milliseconds are zone-free.
+minute (docs/api-facts.md §1.7), so a UTC literal silently skips or re-reads hours of
+updates. Epoch milliseconds are zone-free.
 
 Why the scope is checked and not only wrapped in parentheses: `AND` binds tighter than `OR`,
 so a scope like `X) OR (1=1` wrapped as `(X) OR (1=1) AND updated >= ...` would escape the

@@ -2,8 +2,8 @@
 
 Cloud (`search/jql`, through the `jira` library with `json_result=True`) pages by
 `nextPageToken` and has no total: it ends on `isLast` or a missing token; a repeated token or
-a run of empty pages that still carry a token is a scan cut short, an error (API-NOTES 1.2,
-SPEC 4). Data Center (`/rest/api/2/search`) pages by value -- a keyset on `(updated, id)`, or
+a run of empty pages that still carry a token is a scan cut short, an error (docs/api-facts.md §1.2,
+docs/contract.md §4). Data Center (`/rest/api/2/search`) pages by value -- a keyset on `(updated, id)`, or
 `id` for the census -- because `startAt` loses issues edited mid-scan; an empty page while
 `total` says more is an error. Either way a hard page cap turns a runaway loop into a loud
 failure instead of a never-ending sync.
@@ -59,7 +59,7 @@ def _cloud_pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """`search/jql` by `nextPageToken`. The end is `isLast` or a page without a token; a
     token seen before, or pages that keep coming back empty while carrying a token, mean the
-    scan was cut short: that is an error (SPEC 4: never a census, never a cursor move)."""
+    scan was cut short: that is an error (docs/contract.md §4: never a census, never a cursor move)."""
     token: str | None = None
     seen: set[str] = set()
     empty = 0

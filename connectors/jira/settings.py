@@ -1,4 +1,4 @@
-"""Where JIRA is and who we are there: read from the environment only (SPEC section 3).
+"""Where JIRA is and who we are there: read from the environment only (docs/contract.md §3.2).
 
 Secrets never leave this object in text form: `repr`/`str` show the URL and the account, not
 the token, so a settings object can be logged or put in an exception message safely. Odd shapes
@@ -50,10 +50,27 @@ class JiraSettings:
         Returns None when the URL or a complete credential is absent: the caller skips the
         source with one log line rather than failing the run.
         """
-        url = (env.get(ENV_URL) or "").strip().rstrip("/")
-        email = (env.get("JIRA_EMAIL") or "").strip()
-        token = (env.get("JIRA_API_TOKEN") or "").strip()
-        pat = (env.get("JIRA_PAT") or "").strip()
+        return cls.from_values(
+            url=env.get(ENV_URL),
+            email=env.get("JIRA_EMAIL"),
+            api_token=env.get("JIRA_API_TOKEN"),
+            pat=env.get("JIRA_PAT"),
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        url: str | None,
+        email: str | None = None,
+        api_token: str | None = None,
+        pat: str | None = None,
+    ) -> JiraSettings | None:
+        """The same rules as `from_env`, from values a caller already holds (blank = absent)."""
+        url = (url or "").strip().rstrip("/")
+        email = (email or "").strip()
+        token = (api_token or "").strip()
+        pat = (pat or "").strip()
         if not url:
             return None
         if email and token:

@@ -1,7 +1,7 @@
 """ServiceNowClient: the only place that talks to `pysnow`.
 
 Why a wrapper: pysnow sends one request per `get()` (no paging), has no retries and leaks
-`display_value`/`exclude_reference_link` between calls on one `Resource` (API-NOTES 2.5).
+`display_value`/`exclude_reference_link` between calls on one `Resource` (docs/api-facts.md §2.5).
 So every call builds a fresh `Resource` and passes every parameter, the session underneath is
 ours (`connectors.http.make_session`: retries, `Retry-After`, timeouts, request counts), and
 HTTP failures become one `SourceError` sentence that names the user, URL and the instance's

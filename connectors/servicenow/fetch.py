@@ -9,8 +9,8 @@ everything is only collected in the returned `TableFetch`es.
 Request economy (docs/benchmarks.md): the records of each table are one keyset scan; the
 history of ALL tables that share a window is one `sys_audit` scan (`tablenameIN…`), either
 restricted to the changed records (`documentkeyIN…`, when they fit in one batch) or, for
-many records, the whole `tablename+fieldname+sys_created_on` window (API-NOTES 2.4) filtered
-here to the records read; no changed record, no sys_audit request. Tombstones are one
+many records, the whole `tablename+fieldname+sys_created_on` window (api-facts §2.4)
+filtered here to the records read; no changed record, no sys_audit request. Tombstones are one
 `sys_audit_delete` scan for all tables. Labels (`sys_choice`) and groups (`sys_user_group`) are
 read only when due (see `catalogue_due`).
 """
@@ -283,7 +283,7 @@ class TableReader:
 
     def _left_scope(self, out: TableFetch) -> None:
         """Records updated in the window that the scoped query no longer returns: they left
-        `sources.servicenow.query`, which SPEC 4 counts as deleted (tombstoned at their update,
+        `sources.servicenow.query`, which docs/contract.md §4 counts as deleted (tombstoned at their update,
         only if landed; a record back in scope is re-read and revived by its upsert).
 
         Why a second scan: a record leaves a scope by an update (resolved, reassigned, ...),

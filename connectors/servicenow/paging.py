@@ -2,7 +2,7 @@
 
 Why keyset and not offsets: offsets skip or repeat rows that change mid-scan, and the
 instance applies row ACLs *after* `sysparm_limit`, so a page may come back short or hold `{}`
-rows with more data behind it (API-NOTES 2.2). The scan therefore ends only on an empty page;
+rows with more data behind it (api-facts §2.2). The scan therefore ends only on an empty page;
 a short page is just a page. A page made only of `{}` rows gives no cursor to advance on, so
 the next request keeps the cursor and skips those rows with `sysparm_offset`.
 

@@ -2,10 +2,10 @@
 
 Why by hand rather than `pysnow.QueryBuilder`: the keyset condition needs `^NQ` (a new OR
 group), which the builder cannot express, and `QueryBuilder.between` emits `gs.dateGenerate`
-in the caller's time zone (API-NOTES 2.5). Literals here are always UTC
-`YYYY-MM-DD HH:MM:SS`, the form the instance reads as UTC (API-NOTES 3).
+in the caller's time zone (docs/api-facts.md §2.5). Literals here are always UTC
+`YYYY-MM-DD HH:MM:SS`, the form the instance reads as UTC (docs/api-facts.md §3).
 
-The instance silently drops any part of a query it cannot read (API-NOTES 2.1), so every
+The instance silently drops any part of a query it cannot read (docs/api-facts.md §2.1), so every
 value that goes in is checked: a stray `^` in a value would start a new condition.
 """
 
@@ -137,8 +137,8 @@ def audit_query(
 ) -> str:
     """sys_audit rows of ONE field (state, not also incident_state) of these records.
 
-    `documentkeys=None` reads the whole window of the table(s) as one keyset scan (API-NOTES
-    2.4: `tablename` + `fieldname` + a `sys_created_on` window), the cheap way to read the
+    `documentkeys=None` reads the whole window of the table(s) as one keyset scan (docs/api-facts.md
+    §2.4: `tablename` + `fieldname` + a `sys_created_on` window), the cheap way to read the
     history of many records; a list restricts it to those records (`documentkeyIN`).
     """
     filters = [_tables_filter(table), f"fieldname={_checked_value(fieldname)}"]

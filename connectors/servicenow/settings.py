@@ -45,10 +45,19 @@ class ServiceNowSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceNowSettings | None:
         """The settings, or None when any of the three variables is absent or empty."""
-        url = (env.get(ENV_URL) or "").strip()
-        user = (env.get(ENV_USER) or "").strip()
+        return cls.from_values(
+            url=env.get(ENV_URL), user=env.get(ENV_USER), password=env.get(ENV_PASSWORD)
+        )
+
+    @classmethod
+    def from_values(
+        cls, *, url: str | None, user: str | None, password: str | None
+    ) -> ServiceNowSettings | None:
+        """The same rules as `from_env`, from values a caller already holds (blank = absent)."""
+        url = (url or "").strip()
+        user = (user or "").strip()
         # Spaces may belong to a password; a line ending around it is a paste or a file's.
-        password = (env.get(ENV_PASSWORD) or "").strip("\r\n")
+        password = (password or "").strip("\r\n")
         if not (url and user and password):
             return None
         return cls(url=url, user=user, password=password)

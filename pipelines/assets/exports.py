@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from flowmetrics.export import export_all
 from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import FlowConfigResource, WarehouseResource
 from warehouse.build import METRICS_TABLES
@@ -34,10 +35,9 @@ def leadership_pack(
     flow_config: FlowConfigResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from flowmetrics.export import export_all
-
     cfg = flow_config.load()
-    target = export_dir(warehouse.resolve(cfg))
+    own = warehouse.export_dir
+    target = Path(own) if own else export_dir(warehouse.resolve(cfg))
     with warehouse.connect(cfg, read_only=True) as con:
         paths = export_all(con, target)
     context.log.info(f"exports written to {target}")
@@ -45,7 +45,7 @@ def leadership_pack(
         metadata={
             "folder": dg.MetadataValue.path(str(target)),
             "files": dg.MetadataValue.int(len(paths)),
-            "report": dg.MetadataValue.path(str(paths.get("report.html", target / "report.html"))),
+            "report": dg.MetadataValue.path(str(paths["report"])),
         }
     )
 

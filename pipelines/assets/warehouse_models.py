@@ -11,6 +11,7 @@ from datetime import datetime
 import dagster as dg
 
 from models.config import resolved_as_of
+from models.vocabulary import SERVICENOW_TABLES
 from pipelines.assets.common import run_started_at
 from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import FlowConfigResource, WarehouseResource
@@ -18,15 +19,17 @@ from warehouse import registry
 from warehouse.build import CORE_TABLES, METRICS_TABLES, build_one
 from warehouse.params import write_build_params
 
+_SERVICENOW_ASSETS = [["raw", f"servicenow_{t}"] for t in SERVICENOW_TABLES]
+
 #: raw tables -> the raw assets that fill them.
 RAW_TABLE_ASSETS: dict[str, list[list[str]]] = {
     "jira_issues": [["raw", "jira_issues"]],
     "jira_status_changes": [["raw", "jira_issues"]],
     "jira_statuses": [["raw", "jira_issues"]],
-    "servicenow_records": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
-    "servicenow_state_changes": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
-    "servicenow_choices": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
-    "servicenow_groups": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+    "servicenow_records": _SERVICENOW_ASSETS,
+    "servicenow_state_changes": _SERVICENOW_ASSETS,
+    "servicenow_choices": _SERVICENOW_ASSETS,
+    "servicenow_groups": _SERVICENOW_ASSETS,
 }
 
 #: Tables written by the `core/build_params` asset (config + status catalogue).

@@ -1,4 +1,4 @@
-"""A hand-made `metrics` schema with the SPEC's exact columns and awkward values.
+"""A hand-made `metrics` schema with the exact columns of docs/contract.md §4.5 and awkward values.
 
 Two value streams plus 'all'. The awkward values: formula-looking names ('=HYPERLINK("x")',
 '+1', '-2', '@SUM(A1)', a tab), unicode, a '<script>' value stream, NULLs, a negative gap and

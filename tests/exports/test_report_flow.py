@@ -1,4 +1,4 @@
-"""The report's "Flow over time" block (SPEC 6): for every value stream a cumulative flow
+"""The report's "Flow over time" block (docs/contract.md §6): for every value stream a cumulative flow
 diagram, an ageing-WIP chart with the SLE and the items over it named, trend lines and the
 forecast sentences, built from a real warehouse (hand-written timeline, as_of day 6.5)."""
 

@@ -1,4 +1,4 @@
-"""The `forecast` config key (SPEC section 6): defaults, and one clear error per mistake."""
+"""The `forecast` config key (docs/contract.md §6): defaults, and one clear error per mistake."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 2's default rules, table-driven, and explicit mappings winning over them."""
+"""The default rules of docs/contract.md §2.1, table-driven, and explicit mappings winning."""
 
 from __future__ import annotations
 
@@ -159,13 +159,13 @@ def test_servicenow_explicit_by_value_or_label_then_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("category", "name", "kind"),
-    [  # statuses of real JIRA captures under the SPEC defaults (docs/metrics.md)
+    [  # statuses of real JIRA captures under the contract §2.1 defaults (docs/metrics.md)
         ("new", "Reopened", W),
         ("new", "Ready for Engineering", W),
         ("indeterminate", "Ready for Merge", W),
         ("indeterminate", "Ready for CI", W),
         ("indeterminate", "Analysis Active", A),
-        ("indeterminate", "Dev Done", A),  # SPEC: category first; configure it as wait
+        ("indeterminate", "Dev Done", A),  # contract §2.1: category first; configure it as wait
         ("indeterminate", "Fix Licenses", A),
         ("done", "Licenses Validated", D),
     ],

@@ -113,7 +113,10 @@ def test_secrets_are_env_var_references_not_values(monkeypatch: pytest.MonkeyPat
 
 
 def test_instance_settings_match_the_repository_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one copy: the root file `dagster dev` reads is a link to the packaged one
+    assert (ROOT / "dagster.yaml").resolve() == (ROOT / "pipelines" / "dagster.yaml").resolve()
     assert (ROOT / "dagster.yaml").read_text() == INSTANCE_YAML
+    assert "default_limit: 1" in INSTANCE_YAML
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
     home = ensure_dagster_home()

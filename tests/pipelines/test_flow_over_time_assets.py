@@ -1,4 +1,4 @@
-"""SPEC 6 "Flow over time" in Dagster: the four tables are assets with their grain, deps,
+"""docs/contract.md §6 "Flow over time" in Dagster: the four tables are assets with their grain, deps,
 previews and checks (the forecast included, though a Python step computes its rows)."""
 
 from __future__ import annotations

@@ -194,6 +194,7 @@ def run_job_subprocess(env: Mapping[str, str], clock: datetime, *, full: bool = 
     """The nightly job in a child process (so it can be SIGKILLed like a real one)."""
     code = (
         "import sys; from datetime import datetime;"
+        "from tests.reliability.crashhook import install_from_env; install_from_env();"
         "from flowmetrics.runner import run_nightly;"
         f"o = run_nightly(full={full!r}, clock=datetime.fromisoformat({clock.isoformat()!r}));"
         "print('failures', o.failures); sys.exit(0 if o.success else 1)"

@@ -1,4 +1,4 @@
-"""ServiceNow instances that audit inserts (SPEC 4, `core.transitions`).
+"""ServiceNow instances that audit inserts (docs/contract.md §4, `core.transitions`).
 
 With `glide.sys.audit_inserts` (and for every imported record) `sys_audit` holds a row with an
 empty `oldvalue` written when the record is created: its `newvalue` is the initial state, not a

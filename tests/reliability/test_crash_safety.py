@@ -4,7 +4,8 @@ half), the cursor has not moved past data that did not land, and the next run co
 equals a run that was never interrupted.
 
 The job runs in a child process (`run_nightly`, the CLI's code path) and is killed with
-SIGKILL at a named point by the test-only hook `FLOWMETRICS_CRASH_AT` (flowmetrics/faultpoints.py).
+SIGKILL at a named point: `FLOWMETRICS_CRASH_AT` installs the test-side hook
+(tests/reliability/crashhook.py) into the crash seam (models/crashpoints.py) in the child.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from flowmetrics.faultpoints import ENV as CRASH_ENV
 from sandbox import Sandbox
+from tests.reliability.crashhook import ENV as CRASH_ENV
 from tests.reliability.helpers import (
     NOW,
     assert_same_warehouse,

@@ -1,4 +1,4 @@
-"""A scan is complete or the run fails (SPEC 4; issue #14 points 2-4), through the sandbox.
+"""A scan is complete or the run fails (docs/contract.md §4; issue #14 points 2-4), through the sandbox.
 
 - Data Center, an issue edited between two search pages: paging by value reads every issue
   (by position the issue at the next page boundary was never returned, and the cursor passed

@@ -1,4 +1,4 @@
-"""SPEC 4: `is_deleted` also means "left the configured scope", flagged by the first sync
+"""docs/contract.md §4: `is_deleted` also means "left the configured scope", flagged by the first sync
 after it. A ServiceNow record leaves `sources.servicenow.query` by an update (it is resolved,
 reassigned, ...), so it is in tonight's window -- only the scoped query no longer returns it.
 """

@@ -1,4 +1,4 @@
-"""SPEC 4: a ServiceNow sys_audit row with an empty `oldvalue` records the record's creation;
+"""docs/contract.md §4: a ServiceNow sys_audit row with an empty `oldvalue` records the record's creation;
 its `newvalue` is the initial state, not a transition (instances that audit inserts)."""
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from wh_org import CONFIG, load_organisation
-from wh_timeline import build, config, day, new_warehouse, one, rows
 
+from tests.warehouse.wh_org import CONFIG, load_organisation
+from tests.warehouse.wh_timeline import build, config, day, new_warehouse, one, rows
 from warehouse.build import CHECKS, run_check
 
 

@@ -1,4 +1,4 @@
-"""SPEC 6 "Flow over time": metrics.daily_flow, aging_wip, flow_trends and forecast, on a small
+"""docs/contract.md §6 "Flow over time": metrics.daily_flow, aging_wip, flow_trends and forecast, on a small
 hand-written timeline (days from T0 = Monday 2024-01-01 00:00 UTC).
 
 Config: stages Backlog(1) Dev(2) Review(3) Done(4); window_days 3; as_of = day 5.5 (Saturday

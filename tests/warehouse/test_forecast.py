@@ -1,4 +1,4 @@
-"""metrics.forecast (SPEC 6): statistical properties of the Monte Carlo rather than golden
+"""metrics.forecast (docs/contract.md §6): statistical properties of the Monte Carlo rather than golden
 numbers, on the simulation itself and on the built table."""
 
 from __future__ import annotations

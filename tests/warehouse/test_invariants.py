@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from wh_timeline import (
+
+from tests.warehouse.wh_timeline import (
     INCIDENT_CHOICES,
     JIRA_STATUSES,
     add_choices,
@@ -17,7 +18,6 @@ from wh_timeline import (
     new_warehouse,
     one,
 )
-
 from warehouse.build import CHECKS, run_check
 
 CONFIG = """

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import duckdb
 from pytest import approx
-from wh_timeline import one, rows
+
+from tests.warehouse.wh_timeline import one, rows
 
 
 def test_item_flow(org: duckdb.DuckDBPyConnection) -> None:

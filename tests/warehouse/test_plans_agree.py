@@ -9,27 +9,23 @@ limit (so sorts and joins spill), and every core and metrics table must come out
 from __future__ import annotations
 
 import shutil
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from models.config import load_demo_config
+from sandbox.warehouse_gen import AS_OF, generate_raw
 from warehouse.build import CORE_TABLES, METRICS_TABLES, build_core, build_metrics
-from warehouse.db import connect
-
-ROOT = Path(__file__).parents[2]
-AS_OF = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)
+from warehouse.db import bootstrap, connect
 
 
 def _generate(path: Path, items: int) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    con = connect(path)
     try:
-        import bench_metrics
+        bootstrap(con)
+        generate_raw(con, items, 10)
     finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    bench_metrics.generate(path, items, 10)
+        con.close()
 
 
 def _rebuild(path: Path, *settings: str) -> None:

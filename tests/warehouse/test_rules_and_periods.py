@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from wh_timeline import add_issue, add_jira_statuses, build, config, new_warehouse, rows
 
 from models.mapping import default_flow_type
+from tests.warehouse.wh_timeline import (
+    add_issue,
+    add_jira_statuses,
+    build,
+    config,
+    new_warehouse,
+    rows,
+)
 
 CASES = [  # (issue type, labels)
     ("Bug", []), ("bug", ["tech-debt"]), ("Story", []), ("Story", ["TechDebt"]),

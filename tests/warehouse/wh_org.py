@@ -26,7 +26,8 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from wh_timeline import (
+
+from tests.warehouse.wh_timeline import (
     INCIDENT_CHOICES,
     JIRA_STATUSES,
     add_choices,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
 import responses
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from jirafake import BASE, NOW, TOKEN, FakeJira
-
 from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings
 from models.config import parse_config
+from tests.connectors.jira.jirafake import BASE, NOW, TOKEN, FakeJira
 from warehouse.db import bootstrap
 
 __all__ = ["NOW", "TOKEN"]

@@ -6,12 +6,12 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from jirafake import NOW, TOKEN, chain, make_issue
 
 import connectors.http as http
 from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings, sync_jira
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, TOKEN, chain, make_issue
 
 
 def seed(fake, n=2):

@@ -9,13 +9,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from jirafake import NOW, chain, make_issue
 
 import connectors.jira.sync as jira_sync
 from connectors.jira import sync_jira
 from connectors.jira.records import ISSUE_FIELDS
 from connectors.prefetch import prefetched
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, chain, make_issue
 
 CORE_FIELDS = {
     "summary", "status", "issuetype", "project", "priority", "labels", "components", "parent",
@@ -46,7 +46,7 @@ def test_search_asks_exactly_the_fields_core_derives_from(con, settings, cfg, cl
     search = [q for m, p, q in cloud.calls if p.endswith("search/jql")]
     assert len(search) == 1
     assert sorted(search[0]["fields"]) == sorted(CORE_FIELDS)  # repeated `fields` params
-    assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (API-NOTES 1.2)
+    assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (docs/api-facts.md §1.2)
     assert search[0]["maxResults"] == "1000"
     assert "/rest/api/2/field" not in cloud.paths()  # system ids need no name lookup
     # the payload landed is the issue as search returned it

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jirafake import NOW
-
 from connectors.jira import sync_jira
+from tests.connectors.jira.jirafake import NOW
 from warehouse.build import build_core
 
 #: A Server catalogue as GET /rest/api/2/status returns it (trimmed), Puppet-style workflow.

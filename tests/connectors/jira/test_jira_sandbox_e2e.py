@@ -73,7 +73,7 @@ def test_full_then_incremental_then_census(con, mode):
         incr = sync_jira(con, settings, cfg, run_started_at=sb.now)
         assert incr.streams[0].mode == "incremental"
         assert 0 < incr.records < 40  # only what changed (plus the overlap), not 300
-        # the day's deletion is flagged by this first sync after it (SPEC 4), not a week
+        # the day's deletion is flagged by this first sync after it (docs/contract.md §4), not a week
         # later: JIRA's count for the scope differed from the warehouse's, so the id census
         # was taken and the one absent issue confirmed by GET /issue/{id} answering 404
         dead = {t["id"] for t in sb.truth.jira_issues(include_deleted=True) if t["deleted"]}

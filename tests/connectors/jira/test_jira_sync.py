@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from jirafake import NOW, chain, make_history, make_issue
 
 from connectors.jira import sync_jira
 from connectors.jira.client import JiraClient
 from connectors.jira.errors import JiraHttpError
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, chain, make_history, make_issue
 
 
 def issues(con):
@@ -64,7 +64,7 @@ def test_last_page_without_token_ends_paging(con, settings, cfg, cloud, policy):
 
 
 def test_repeated_token_fails_the_run_and_lands_nothing(con, settings, cfg, cloud, policy):
-    """A repeated token is a scan cut short (SPEC 4): an error, not the end of the census.
+    """A repeated token is a scan cut short (docs/contract.md §4): an error, not the end of the census.
     (It used to end paging with a warning, and the run landed two of three issues.)"""
     seed(cloud, 3)
     a, b, c = cloud.issues

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from snow_fake import BASE, PASSWORD, USER, FakeInstance, make_cfg
-
 from connectors.http import RetryPolicy
 from connectors.servicenow import ServiceNowSettings
 from models.config import FlowConfig
+from tests.connectors.servicenow.snow_fake import BASE, PASSWORD, USER, FakeInstance, make_cfg
 from warehouse.db import bootstrap, connect
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from snow_fake import NOW, audit, incident, make_cfg, sys_id
 
 from connectors.result import SourceError
 from connectors.servicenow import land, sync_servicenow
+from tests.connectors.servicenow.snow_fake import NOW, audit, incident, make_cfg, sys_id
 
 RAW = ("raw.servicenow_records", "raw.servicenow_state_changes", "raw.servicenow_choices",
        "raw.servicenow_groups", "raw.quarantine", "raw.sync_state")

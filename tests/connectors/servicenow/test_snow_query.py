@@ -1,5 +1,5 @@
 """Encoded queries as exact strings: the instance drops what it cannot read, so a wrong
-character silently widens a sync (API-NOTES 2.1)."""
+character silently widens a sync (docs/api-facts.md §2.1)."""
 
 from __future__ import annotations
 

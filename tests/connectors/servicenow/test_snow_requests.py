@@ -12,9 +12,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from snow_fake import NOW, audit, incident, make_cfg, sys_id
 
 from connectors.servicenow import fetch, sync_servicenow
+from tests.connectors.servicenow.snow_fake import NOW, audit, incident, make_cfg, sys_id
 
 TABLES = ["incident", "change_request", "problem"]
 N_INC, N_CHG = 600, 130  # 600 sys_ids need 5 documentkeyIN lists of ~120

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from snow_fake import make_cfg
 
 from connectors.http import RetryPolicy
 from connectors.servicenow import ServiceNowSettings, sync_servicenow
+from tests.connectors.servicenow.snow_fake import make_cfg
 from warehouse.db import bootstrap, connect
 
 sandbox = pytest.importorskip("sandbox")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from snow_fake import NOW, PASSWORD, audit, incident, make_cfg, sys_id
 
 from connectors.result import SourceError
 from connectors.servicenow import ServiceNowSettings, sync_servicenow
 from connectors.state import read_cursor
+from tests.connectors.servicenow.snow_fake import NOW, PASSWORD, audit, incident, make_cfg, sys_id
 
 
 def landed(con, sql="select sys_id, state from raw.servicenow_records order by sys_id"):

@@ -1,7 +1,7 @@
 -- core.transitions: one row per status change up to as_of, in time order per item.
 -- A change stamped before the item's created_at counts at created_at (clock skew); ties keep
 -- the source's order (JIRA source_order; ServiceNow record_checkpoint, then change_id).
--- A change with no `from` is not a transition (SPEC 4): on ServiceNow instances that audit
+-- A change with no `from` is not a transition (docs/contract.md §4): on ServiceNow instances that audit
 -- inserts, sys_audit records each creation as a row with an empty `oldvalue` whose `newvalue`
 -- is the initial state. raw keeps those rows as read (raw stays faithful to the source); they
 -- are left out here, so no transition has a NULL from_status, and status_intervals still starts

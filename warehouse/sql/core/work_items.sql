@@ -1,6 +1,6 @@
 -- core.work_items: one row per item created by as_of (deleted ones kept, flagged is_deleted).
 -- Status, stage and kind come from the last status interval; value stream and flow type from
--- the configured rules (first match wins), then SPEC 2's flow-type defaults.
+-- the configured rules (first match wins), then the flow-type defaults of docs/contract.md §2.1.
 --
 -- `jira` and `source` are read three times each (rule matching, type/label defaults, the final
 -- row). They are NOT MATERIALIZED on purpose: a materialised CTE copies every column of 1M
@@ -100,8 +100,9 @@ flow_type_match as (
     group by i.item_id
 ),
 
--- SPEC 2 defaults. The debt pattern is evaluated once per distinct type / label (a pattern
--- held in a column is compiled per row, which would not scale), then joined back.
+-- The defaults of docs/contract.md §2.1. The debt pattern is evaluated once per distinct
+-- type / label (a pattern held in a column is compiled per row, which would not scale), then
+-- joined back.
 jira_types as (
     select distinct source_type from jira where source_type is not null
 ),
