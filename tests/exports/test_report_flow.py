@@ -5,19 +5,20 @@ forecast sentences, built from a real warehouse (hand-written timeline, as_of da
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "warehouse"))
-sys.path.insert(0, str(Path(__file__).parent))
-
-from test_report import check, sections
-from wh_timeline import JIRA_STATUSES, add_issue, add_jira_statuses, build, config, new_warehouse
-
 from flowmetrics.report import render_report
+from tests.exports.test_report import check, sections
+from tests.warehouse.wh_timeline import (
+    JIRA_STATUSES,
+    add_issue,
+    add_jira_statuses,
+    build,
+    config,
+    new_warehouse,
+)
 
 CONFIG = """
 window_days: 5

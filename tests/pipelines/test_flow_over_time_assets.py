@@ -3,16 +3,17 @@ previews and checks (the forecast included, though a Python step computes its ro
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import dagster as dg
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "warehouse"))
-
-from wh_timeline import JIRA_STATUSES, add_issue, add_jira_statuses, build, config, new_warehouse
-
 from pipelines.assets.warehouse_models import preview_metadata
+from tests.warehouse.wh_timeline import (
+    JIRA_STATUSES,
+    add_issue,
+    add_jira_statuses,
+    build,
+    config,
+    new_warehouse,
+)
 
 TABLES = ("daily_flow", "aging_wip", "flow_trends", "forecast")
 

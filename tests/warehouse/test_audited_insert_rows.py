@@ -3,7 +3,7 @@ its `newvalue` is the initial state, not a transition (instances that audit inse
 
 from __future__ import annotations
 
-from wh_timeline import (
+from tests.warehouse.wh_timeline import (
     INCIDENT_CHOICES,
     add_choices,
     add_record,

@@ -23,7 +23,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 from pytest import approx
-from wh_timeline import (
+
+from tests.warehouse.wh_timeline import (
     JIRA_STATUSES,
     add_issue,
     add_jira_statuses,
@@ -33,7 +34,6 @@ from wh_timeline import (
     one,
     rows,
 )
-
 from warehouse.build import run_check
 
 CONFIG = """

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
-from wh_timeline import (
+
+from tests.warehouse.wh_timeline import (
     JIRA_STATUSES,
     add_issue,
     add_jira_statuses,
@@ -14,7 +15,6 @@ from wh_timeline import (
     new_warehouse,
     rows,
 )
-
 from warehouse.build import build_one
 from warehouse.forecast import PERCENTS, at_least, generator, simulate, within
 
@@ -144,6 +144,8 @@ def test_forecast_rebuild_is_reproducible() -> None:
 
 CRASH = """
 import sys
+from tests.reliability.crashhook import install_from_env
+install_from_env()
 from warehouse.db import connect
 from warehouse.build import build_one
 con = connect(sys.argv[1])

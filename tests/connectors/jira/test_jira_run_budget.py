@@ -5,11 +5,11 @@ hundreds of requests could last days while holding the DuckDB lock."""
 from __future__ import annotations
 
 import pytest
-from jirafake import NOW, chain, make_issue
 
 from connectors.http import RetryPolicy
 from connectors.jira import sync_jira
 from connectors.result import SourceError
+from tests.connectors.jira.jirafake import NOW, chain, make_issue
 
 
 def test_retry_after_899_on_every_kind_of_request_fails_the_run_within_budget(
