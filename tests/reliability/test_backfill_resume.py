@@ -10,6 +10,7 @@ landed but not committed). Small sizes: a chunk here is one 500-row page.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -43,58 +44,65 @@ def _clock(sb) -> str:
 
 
 CHILD = """
-import json, sys
+import json, os, sys
 from datetime import datetime
 from connectors.http import RetryPolicy
+from connectors.jira import JiraSettings, sync_jira
 from connectors.servicenow import ServiceNowSettings, sync_servicenow
 from models.config import parse_config
 from warehouse.db import bootstrap, connect
 db, clock, cfg = sys.argv[1], datetime.fromisoformat(sys.argv[2]), json.loads(sys.argv[3])
+sync, settings = ((sync_jira, JiraSettings) if sys.argv[4] == "jira"
+                  else (sync_servicenow, ServiceNowSettings))
 con = connect(db)
 bootstrap(con)
-import os
-r = sync_servicenow(con, ServiceNowSettings.from_env(os.environ), parse_config(cfg),
-                    run_started_at=clock, policy=RetryPolicy(sleep=lambda s: None))
+r = sync(con, settings.from_env(os.environ), parse_config(cfg),
+         run_started_at=clock, policy=RetryPolicy(sleep=lambda s: None))
 print("records", r.records)
 """
 
 
-def _child(db: Path, sb, crash: str) -> subprocess.CompletedProcess[str]:
-    import os
+def _child(db: Path, sb, crash: str, source: str = "servicenow"
+           ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **sb.env, CRASH_ENV: crash}
     return subprocess.run(
-        [sys.executable, "-c", CHILD, str(db), _clock(sb), json.dumps(SNOW_CFG)],
+        [sys.executable, "-c", CHILD, str(db), _clock(sb), json.dumps(SNOW_CFG), source],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
 
 
-def _sync(db: Path, sb):
+def _sync(db: Path, sb, source: str = "servicenow"):
+    sync, settings = ((sync_jira, JiraSettings) if source == "jira"
+                      else (sync_servicenow, ServiceNowSettings))
     con = connect(db)
     try:
         bootstrap(con)
-        return sync_servicenow(con, ServiceNowSettings.from_env(sb.env), parse_config(SNOW_CFG),
-                               run_started_at=sb.now + timedelta(minutes=1, seconds=1),
-                               policy=RetryPolicy(sleep=lambda s: None))
+        return sync(con, settings.from_env(sb.env), parse_config(SNOW_CFG),
+                    run_started_at=sb.now + timedelta(minutes=1, seconds=1),
+                    policy=RetryPolicy(sleep=lambda s: None))
     finally:
         con.close()
 
 
 @pytest.fixture(scope="module")
 def snow_world(tmp_path_factory):
+    """One sandbox; per source, an uninterrupted backfill into its own warehouse."""
     root = tmp_path_factory.mktemp("backfill")
     with Sandbox(seed=11, size=2500, mode="cloud", now=NOW) as sb:
-        ref = root / "ref.duckdb"
+        ref, jira_ref = root / "ref.duckdb", root / "jira_ref.duckdb"
         clean = _sync(ref, sb)
-        yield {"sb": sb, "ref": snapshot(ref, ("raw",)), "clean": clean}
+        jira_clean = _sync(jira_ref, sb, "jira")
+        yield {"sb": sb, "ref": snapshot(ref, ("raw",)), "clean": clean,
+               "jira_ref": snapshot(jira_ref, ("raw",)), "jira_clean": jira_clean}
 
 
-def _state(db: Path) -> tuple[int, int, dict, int]:
+def _state(db: Path, source: str = "servicenow") -> tuple[int, int, dict, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         chunks, rows, resume = con.execute(
             "select chunks, rows_landed, resume from raw.backfill_state"
-            " where source = 'servicenow'").fetchone()
+            " where source = ?", [source]).fetchone()
         cursors = con.execute("select count(*) from raw.sync_state"
-                              " where source = 'servicenow'").fetchone()[0]
+                              " where source = ?", [source]).fetchone()[0]
     finally:
         con.close()
     return chunks, rows, json.loads(resume), cursors
@@ -138,6 +146,40 @@ def test_servicenow_backfill_killed_resumes_and_equals_an_uninterrupted_one(
         assert con.execute("select count(*) from raw.backfill_state").fetchone()[0] == 0
         assert con.execute("select count(*) from raw.sync_state where source = 'servicenow'"
                            ).fetchone()[0] == len(TABLES)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("crash", ["chunk:2", "chunk:3"])
+def test_jira_backfill_killed_resumes_and_equals_an_uninterrupted_one(snow_world, tmp_path,
+                                                                      crash):
+    """JIRA Cloud: a chunk is one bulkfetch batch of 1000 issues (its histories make it more
+    than `backfill_chunk_rows`); the resume point is the batch's latest `updated`."""
+    sb, clean = snow_world["sb"], snow_world["jira_clean"]
+    db = tmp_path / "flow.duckdb"
+    killed = _child(db, sb, crash, "jira")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    chunks, _rows, resume, cursors = _state(db, "jira")
+    assert chunks == int(crash.split(":")[1]) - 1
+    assert resume["phase"] == "issues" and isinstance(resume["after"][0], int)
+    assert cursors == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        landed = con.execute("select count(*) from raw.jira_issues").fetchone()[0]
+    finally:
+        con.close()
+    assert landed == 1000 * chunks
+
+    resumed = _sync(db, sb, "jira")
+    # re-read: the issues after the last committed chunk, plus those at its very millisecond
+    assert resumed.records <= clean.records - landed + 5, (resumed.records, clean.records)
+    assert resumed.requests < clean.requests
+    assert_same_warehouse(snapshot(db, ("raw",)), snow_world["jira_ref"])
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select count(*) from raw.backfill_state").fetchone()[0] == 0
+        assert con.execute("select count(*) from raw.sync_state where source = 'jira'"
+                           ).fetchone()[0] == 1
     finally:
         con.close()
 
