@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from connectors.backfill import ResumePoint
 from connectors.prefetch import prefetched
+from connectors.progress import report_total
 from connectors.result import Progress, SourceError
 from connectors.servicenow import query as q
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
@@ -324,6 +325,7 @@ class TableReader:
         sink = self.sink
         chunks = self.chunks if self._chunked(window) else None
         counted = 0  # records of chunks already committed (then forgotten: `latest` restarts)
+        told = False
         # the next page is fetched while this one is mapped and landed (pager and client stay
         # on the worker; DuckDB releases the GIL while it writes)
         for page in prefetched(pager, name=f"servicenow-{table}"):
@@ -339,6 +341,9 @@ class TableReader:
                     winners.append(mapped)  # the sink lands only copies that win
             if sink is not None:
                 sink.records(winners)
+            if not told and pager.total is not None:  # the scan's size, for an ETA
+                report_total(self.progress, SOURCE, table, pager.total)
+                told = True
             self.progress(SOURCE, table,
                           f"page {pager.pages}: {counted + len(latest)} records read",
                           counted + len(latest))
