@@ -42,6 +42,7 @@ from connectors.jira.changelog import (
     check_complete,
 )
 from connectors.jira.client import JiraClient
+from connectors.jira.deletions import confirm_gone, scope_count
 from connectors.jira.errors import explain
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
 from connectors.jira.records import (
@@ -114,6 +115,12 @@ class _Extract:
     quarantine: list[QuarantineRecord] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     census_ids: list[str] | None = None
+    #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
+    gone: dict[str, str] = field(default_factory=dict)
+    #: JIRA's own count of the scope (issues created before the window's end), and whether
+    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    source_count: tuple[int, bool] | None = None
+    quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
     #: a backfill forgets the issues of each committed chunk (bounded memory) and keeps only
     #: these: their counts, and the status ids seen (for the catalogue check)
@@ -216,6 +223,7 @@ def sync_jira(
                 STREAM, window, records=found.issue_count, histories=found.histories,
                 deleted=deleted, requests=stats.requests,
                 census=found.census_ids is not None), synced)
+            _record_count(con, run.run_id, window.end, found, synced)
             con.execute("delete from raw.backfill_state where source = ?", [SOURCE])
     except Exception as exc:
         error = explain(exc, settings)
@@ -271,7 +279,9 @@ def _extract(
     try:
         # a resumed backfill searches from its resume point (same window end)
         jql = build_issue_jql(scope, search_from or window.start, window.end)
-        census_jql = build_census_jql(scope, started)
+        # the census and the count cover what the warehouse can hold after this run: issues
+        # created before the window's end (later ones cannot have been read yet)
+        census_jql = build_census_jql(scope, window.end)
     except JqlScopeError as exc:
         raise SourceError(str(exc)) from None
     found = _Extract()
@@ -333,8 +343,7 @@ def _extract(
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
             found.statuses = _read_statuses(client, now)
-    if census_due:
-        found.census_ids = _census(con, client, census_jql, found, cfg.sync.page_size)
+    _deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
     return found
 
 
@@ -536,36 +545,106 @@ def _quarantine_row(key: str, reason: str, payload: Any) -> QuarantineRecord:
     return QuarantineRecord(STREAM, key or None, reason, dumps_payload(payload))
 
 
-def _census(
+def _deletions(
     con: duckdb.DuckDBPyConnection,
     client: JiraClient,
-    jql: str,
+    census_jql: str,
+    end: datetime,
     found: _Extract,
     page_size: int,
-) -> list[str] | None:
-    """All issue ids in scope, or None when nothing in the warehouse could be affected.
+    *,
+    due: bool,
+) -> None:
+    """Set `found.census_ids`, `found.gone` and `found.source_count` (see
+    `connectors.jira.deletions`).
 
-    Skipped (free) when every stored issue was re-read in this run, e.g. a first full sync.
+    Nothing is asked when every stored issue was re-read in this run (e.g. a first full
+    sync): nothing could be missing. Otherwise JIRA's count for the scope is asked (one
+    request) unless the census is due (`sync.census_days`, the backstop); the census is taken
+    when it is due or when that count differs from the warehouse's after tonight's issues
+    landed.
     """
     row = con.execute(
-        "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))"
+        "select count(*) from raw.jira_issues"
+        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
         " and (?::timestamptz is null or synced_at < ?::timestamptz)",
         [list(found.issues), found.landed_since, found.landed_since],
     ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
     if not row or row[0][0] == 0:
-        return []
-    ids: list[str] = []
-    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
-    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
-        ids.extend(str(i["id"]) for i in page if i.get("id"))
-    log.info("JIRA census: %d issue ids in scope", len(ids))
-    if not ids and not found.issue_count:
+        found.census_ids = []  # no count asked either: a first sync costs what it did
+        return
+    ours = _warehouse_count(con, end, found)
+    if not due:
+        theirs = scope_count(client, census_jql)
+        found.source_count = (theirs, client.is_cloud is False)
+        if theirs == ours:
+            return
+        log.info("JIRA holds %d issues in scope, the warehouse %d: taking the id census",
+                 theirs, ours)
+    found.census_ids = _census(client, census_jql, found, page_size)
+    found.source_count = (len(set(found.census_ids)), True)
+    if not found.census_ids and not found.issue_count:
         message = (
             "JIRA census found no issues in scope although the warehouse holds some: "
             "deletions were NOT marked (lost Browse permission looks the same)"
         )
         log.warning(message)
         found.warnings.append(message)
+        return
+    present = set(found.census_ids) | set(found.issues)
+    # a backfill's earlier chunks are not in `found.issues` any more: what it landed is
+    # recognised by synced_at (>= its start), exactly as the issues read in this run
+    stored = con.execute(
+        "select issue_id from raw.jira_issues where not is_deleted"
+        " and (?::timestamptz is null or synced_at < ?::timestamptz)",
+        [found.landed_since, found.landed_since],
+    ).fetchall()
+    candidates = [r[0] for r in stored if r[0] not in present]
+    if candidates:
+        found.gone = confirm_gone(client, census_jql, candidates, page_size)
+
+
+def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: _Extract) -> int:
+    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
+    issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter."""
+    quarantined = sorted({
+        q.record_key for q in found.quarantine
+        if q.record_key and "/" not in q.record_key and q.record_key not in found.issues
+    })
+    row = con.execute(
+        "select count(*) filter (where not is_deleted and created_at < ?),"
+        " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
+        " from raw.jira_issues",
+        [end, quarantined],
+    ).fetchall()
+    found.quarantined_absent = len(quarantined) - row[0][1]
+    return row[0][0] + found.quarantined_absent
+
+
+def _record_count(
+    con: duckdb.DuckDBPyConnection, run_id: str, end: datetime, found: _Extract, at: datetime
+) -> None:
+    """raw.source_counts: what JIRA counts in scope, for the `matches_source` asset check."""
+    if found.source_count is None:
+        return
+    count, exact = found.source_count
+    con.execute(
+        "insert into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, SOURCE, STREAM, at, end, count, exact, found.quarantined_absent,
+         found.census_ids is not None and bool(found.census_ids or found.gone)],
+    )
+
+
+def _census(
+    client: JiraClient, jql: str, found: _Extract, page_size: int
+) -> list[str]:
+    """All issue ids in scope. A census cut short raises (`search.iter_issue_pages`)."""
+    ids: list[str] = []
+    size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
+    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
+        ids.extend(str(i["id"]) for i in page if isinstance(i, dict) and i.get("id"))
+    log.info("JIRA census: %d issue ids in scope", len(ids))
     return ids
 
 
@@ -576,22 +655,21 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, run: Run) -> int:
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
     insert_quarantine(con, run, found.quarantine, run.started_at)
     if not found.census_ids:
-        return 0  # no census, or nothing it could affect (see _census)
+        return 0  # no census, or nothing it could affect (see _deletions)
     present = sorted(set(found.census_ids) | set(found.issues))
     con.execute(
         "update raw.jira_issues set is_deleted = false, deleted_at = null"
         " where is_deleted and issue_id in (select unnest(?::varchar[]))",
         [present],
     )
-    # a backfill's earlier chunks are not in `found.issues` any more: what it landed is
-    # recognised by synced_at (>= its start), exactly as the issues read in this run
+    if not found.gone:
+        return 0
     row = con.execute(
         "update raw.jira_issues set is_deleted = true, deleted_at = ?"
-        " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
-        " and (?::timestamptz is null or synced_at < ?::timestamptz)"
+        " where not is_deleted and issue_id in (select unnest(?::varchar[]))"
         " returning issue_id",
-        [observed, present, found.landed_since, found.landed_since],
+        [observed, sorted(found.gone)],
     ).fetchall()
     if row:
-        log.info("JIRA census: %d issues no longer in JIRA marked deleted", len(row))
+        log.info("JIRA census: %d issues no longer in scope marked deleted (confirmed)", len(row))
     return len(row)
