@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectors.backfill import ResumePoint
@@ -29,6 +29,7 @@ from connectors.prefetch import prefetched
 from connectors.progress import report_total
 from connectors.result import Progress, SourceError
 from connectors.servicenow import query as q
+from connectors.servicenow.catalogue import Catalogue, catalogue_due
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
 from connectors.servicenow.history import (
     AUDIT_FIELDS,
@@ -142,55 +143,6 @@ class TableFetch:
     @property
     def quarantined_count(self) -> int:
         return self.quarantined_landed + len(self.quarantined)
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """What the warehouse already holds of the labels and groups, to decide whether to re-read.
-
-    Attributes:
-        choice_values: per table, the state values landed in raw.servicenow_choices.
-        group_ids: the sys_ids landed in raw.servicenow_groups.
-        read_at: per table, when its labels (and, for the first table, the groups) were last
-            read (raw.sync_state.last_census_at, on the same clock as `now` below).
-        now: the instant to age them against.
-        max_age: `sync.census_days`.
-    """
-
-    choice_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    group_ids: frozenset[str] = frozenset()
-    read_at: Mapping[str, datetime | None] = field(default_factory=dict)
-    now: datetime | None = None
-    max_age: timedelta = timedelta(days=7)
-
-    def stale(self, table: str) -> bool:
-        last = self.read_at.get(table)
-        return last is None or self.now is None or self.now - last >= self.max_age
-
-
-def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
-                  ) -> tuple[list[str], bool]:
-    """(tables whose state labels to read, whether to read the groups) for this run.
-
-    Labels of a table are due on its full sync, when never read or older than
-    `sync.census_days`, or when a fetched record carries a state value the stored labels lack
-    (a new state, e.g. after an upgrade). Groups likewise, aged with the first table, or when a
-    fetched record names a group sys_id not landed yet. A stored catalogue that is empty (the
-    table is forbidden or not served) is only retried when it is stale, not every night.
-    """
-    tables: list[str] = []
-    for f in fetches:
-        known = catalogue.choice_values.get(f.table)
-        if f.window.is_full or catalogue.stale(f.table) or (known and any(
-                r.state is not None and r.state not in known for r in f.records)):
-            tables.append(f.table)
-    groups = bool(fetches) and (
-        any(f.window.is_full for f in fetches) or catalogue.stale(fetches[0].table)
-        or bool(catalogue.group_ids and any(
-            r.assignment_group_id is not None
-            and r.assignment_group_id not in catalogue.group_ids
-            for f in fetches for r in f.records)))
-    return tables, groups
 
 
 def _updated_key(row: Row) -> tuple[str, str] | None:
