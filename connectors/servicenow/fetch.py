@@ -194,6 +194,11 @@ class TableReader:
     def _chunked(self, window: SyncWindow) -> bool:
         return self.chunks is not None and window.is_full
 
+    def _window_scan(self, group: Sequence[TableFetch]) -> bool:
+        """The changed records are too many for `documentkeyIN` lists (`_audit`)."""
+        keys = [r.sys_id for f in group for r in f.records]
+        return len(list(q.batch_keys(keys, self.keys_budget))) > self.audit_batches
+
     def _spilled(self) -> bool:
         """Records are no longer all held: a chunk committed, or this run resumes a backfill."""
         return self.chunks is not None and (self.resume is not None or self.chunks.committed > 0)
@@ -319,8 +324,11 @@ class TableReader:
     def _history(self, group: list[TableFetch], landed: LandedLookup) -> None:
         """State history of the tables of one window: one sys_audit scan, else per-table
         fallbacks (metric_instance, then observation)."""
-        # a backfill that committed a chunk (or resumed) holds no records: they are landed
-        chunked = self._chunked(group[0].window) and self._spilled()
+        # a backfill that committed a chunk (or resumed) holds no records: they are landed; one
+        # that still holds them but reads sys_audit as one window scan anyway commits its
+        # history in chunks too (the same requests: the scan does not depend on the chunks)
+        chunked = self._chunked(group[0].window) and (
+            self._spilled() or self._window_scan([f for f in group if f.records]))
         changed = [f for f in group if f.record_count or (chunked and f.resumed)]
         if not changed:
             return  # nothing changed in the window: no history to read
