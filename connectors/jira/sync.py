@@ -38,7 +38,7 @@ from connectors.jira.errors import explain
 from connectors.jira.extract import SOURCE, STREAM
 from connectors.jira.settings import JiraSettings
 from connectors.result import Progress, StreamResult, SyncResult, no_progress
-from connectors.run import Run, StreamOutcome, record_failure, record_success
+from connectors.run import Run, StreamOutcome, bounded_memory, record_failure, record_success
 from connectors.state import SyncWindow, plan_window, read_state
 from models.config import FlowConfig
 from warehouse.db import transaction
@@ -90,7 +90,7 @@ def sync_jira(
         # ONE transaction for the whole run (rows a very large sync writes before the end are
         # in it too): a failure anywhere rolls all of it back, so readers see either last
         # night's raw layer or tonight's, never half. A backfill commits its chunks on the way.
-        with transaction(con):
+        with bounded_memory(con), transaction(con):
             chunks = None
             if window.is_full:
                 chunks = backfill.Chunks(con, run, window.end,
