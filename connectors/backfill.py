@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from connectors.run import Run
+from connectors.run import Run, refresh_memory_limit
 from flowmetrics.faultpoints import crash_point
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ class Chunks:
                  self.run.source, self._chunks, rows, self._rows, resume.to_json())
         crash_point("chunk")  # test-only (FLOWMETRICS_CRASH_AT): just before a chunk commits
         self.con.execute("commit")
+        refresh_memory_limit(self.con)  # the raw tables' indexes grew with the chunk
         self.con.execute("begin transaction")
         self.committed += 1
 

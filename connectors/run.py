@@ -75,19 +75,38 @@ class Run:
         return self.clock.started_at
 
 
-#: DuckDB's memory limit while a sync writes (env `FLOW_SYNC_MEMORY_LIMIT`, any DuckDB size).
-#: Why: DuckDB keeps the blocks it writes cached up to its limit (2GB for the table builds,
-#: warehouse/db.py), so without this a backfill's resident memory grows with the raw tables
-#: (measured at 50k JIRA issues: 640 MiB peak with the builds' limit, 489 MiB with 128MB); a
-#: sync's statements (upserts of one chunk, a night's changes) need far less, and larger ones
-#: spill to the warehouse's temp directory.
-SYNC_MEMORY_LIMIT = "128MB"
+#: DuckDB's memory limit while a sync writes, above what the raw tables' primary-key indexes
+#: need. Why: DuckDB keeps the blocks it writes cached up to its limit (2GB for the table
+#: builds, warehouse/db.py), so under the builds' limit a backfill's resident memory grew with
+#: the raw tables (measured at 50k JIRA issues: 640 MiB peak with the builds' limit, 489 MiB
+#: with 128MB). But the primary-key (ART) indexes count against the limit and must stay in
+#: memory while rows go in: ~70-100 bytes a row (measured; 128MB alone failed at ~1.8M keys),
+#: so the limit grows with the rows the raw tables hold (`sync_memory_limit`), re-read after
+#: every backfill chunk. `FLOW_SYNC_MEMORY_LIMIT` (any DuckDB size) fixes it instead.
+SYNC_MEMORY_FLOOR = 128 * 2**20
+INDEX_BYTES_PER_ROW = 200
+
+
+def sync_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """The memory limit for a sync's statements: the floor plus room for the raw tables'
+    primary-key indexes (their estimated rows x `INDEX_BYTES_PER_ROW`), or the fixed
+    `FLOW_SYNC_MEMORY_LIMIT`."""
+    fixed = os.environ.get("FLOW_SYNC_MEMORY_LIMIT")
+    if fixed:
+        return fixed
+    rows = con.execute("select coalesce(sum(estimated_size), 0) from duckdb_tables()"
+                       " where schema_name = 'raw'").fetchall()[0][0]
+    return f"{SYNC_MEMORY_FLOOR + INDEX_BYTES_PER_ROW * int(rows)}B"
+
+
+def refresh_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
+    """After a backfill chunk commits: the indexes grew with it, so may the limit."""
+    con.execute("set memory_limit = ?", [sync_memory_limit(con)])
 
 
 @contextmanager
 def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run a sync under `SYNC_MEMORY_LIMIT` and give the connection its limit back after."""
-    limit = os.environ.get("FLOW_SYNC_MEMORY_LIMIT") or SYNC_MEMORY_LIMIT
+    """Run a sync under `sync_memory_limit` and give the connection its limit back after."""
     before = _memory_limit(con)
     # DuckDB reads its limit back rounded ("2GB" -> "1.8 GiB"): when the connection holds the
     # warehouse's configured limit, restore that exact value rather than the rounded text
@@ -95,7 +114,7 @@ def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("set memory_limit = ?", [configured])
     if _memory_limit(con) != before:
         configured = before
-    con.execute("set memory_limit = ?", [limit])
+    con.execute("set memory_limit = ?", [sync_memory_limit(con)])
     try:
         yield
     finally:

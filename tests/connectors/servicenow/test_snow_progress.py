@@ -36,3 +36,19 @@ def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
     # DuckDB reports sizes in MiB: 96MB = 96e6 / 2**20 = 91.55 -> "91.5 MiB"
     assert set(during) == {"91.5 MiB"} and after == before
 
+
+
+def test_the_sync_memory_limit_leaves_room_for_the_raw_tables_indexes(con, monkeypatch):
+    """DuckDB's primary-key indexes count against its memory limit (~70-100 bytes a row): the
+    sync's limit is 128 MiB + 200 bytes per raw row, unless FLOW_SYNC_MEMORY_LIMIT fixes it."""
+    from connectors.run import sync_memory_limit
+
+    monkeypatch.delenv("FLOW_SYNC_MEMORY_LIMIT", raising=False)
+    # a new warehouse: raw holds one row (raw.schema_version): 134,217,728 + 200 = 134,217,928
+    assert sync_memory_limit(con) == "134217928B"
+    con.execute("insert into raw.servicenow_groups select 'g' || range, 'n', null, now()"
+                " from range(10000)")
+    # 134,217,728 + 200 x 10,001 = 136,217,928
+    assert sync_memory_limit(con) == "136217928B"
+    monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "1GB")
+    assert sync_memory_limit(con) == "1GB"
