@@ -45,10 +45,12 @@ class RunClock:
     _t0: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
     @classmethod
-    def start(cls, run_started_at: datetime | None = None) -> RunClock:
-        """The clock of a run that starts now (or at the injected instant)."""
+    def start(cls, run_started_at: datetime | None = None, *,
+              whole_seconds: bool = False) -> RunClock:
+        """The clock of a run that starts now (or at the injected instant); `whole_seconds`
+        drops the microseconds (ServiceNow's timestamps have none: its windows end on one)."""
         started = (run_started_at or datetime.now(UTC)).astimezone(UTC)
-        return cls(started)
+        return cls(started.replace(microsecond=0) if whole_seconds else started)
 
     def now(self) -> datetime:
         return self.started_at + timedelta(seconds=self.elapsed())
@@ -67,8 +69,10 @@ class Run:
     clock: RunClock
 
     @classmethod
-    def start(cls, source: str, run_started_at: datetime | None = None) -> Run:
-        return cls(source, uuid.uuid4().hex[:16], RunClock.start(run_started_at))
+    def start(cls, source: str, run_started_at: datetime | None = None, *,
+              whole_seconds: bool = False) -> Run:
+        return cls(source, uuid.uuid4().hex[:16],
+                   RunClock.start(run_started_at, whole_seconds=whole_seconds))
 
     @property
     def started_at(self) -> datetime:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -86,8 +86,7 @@ def sync_servicenow(
         )
     snow_cfg = cfg.sources.servicenow
     sync_cfg = cfg.sync
-    run = Run.start(SOURCE, (run_started_at or datetime.now(UTC)).astimezone(UTC)
-                    .replace(microsecond=0))
+    run = Run.start(SOURCE, run_started_at, whole_seconds=True)
     started = run.started_at
     tables: list[str] = list(snow_cfg.tables) or ["incident"]
     if "incident" not in tables:
