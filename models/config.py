@@ -83,6 +83,8 @@ class SyncSettings(_Strict):
     #: and the whole run. A run that would pass either fails naming the source.
     max_wait_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     deadline_minutes: float = Field(default=360.0, gt=0, le=7 * 24 * 60)
+    #: rows (records + history) per committed chunk of a backfill (connectors/backfill.py)
+    backfill_chunk_rows: int = Field(default=50_000, ge=1)
 
 
 class StatusMapping(_Strict):

@@ -17,7 +17,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-import connectors.jira.sync as jira_sync
+import connectors.jira.catalogue as jira_sync  # CENSUS_PAGE_CLOUD: the catalogue part
 from connectors.jira import JiraSettings, sync_jira
 from connectors.result import SourceError
 from sandbox import Sandbox

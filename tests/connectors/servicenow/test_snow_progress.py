@@ -1,0 +1,53 @@
+"""A ServiceNow scan's size (X-Total-Count of its first page) reaches the progress meter, so
+the terminal and the Dagster log can show an ETA (connectors/progress.py)."""
+
+from __future__ import annotations
+
+from connectors.progress import ProgressMeter, StreamProgress
+from connectors.servicenow import sync_servicenow
+from tests.connectors.servicenow.snow_fake import NOW, incident
+
+
+def test_servicenow_reports_the_scans_total_for_an_eta(con, cfg, settings, fake, policy):
+    fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(1200)]
+    shown: list[StreamProgress] = []
+    meter = ProgressMeter(shown.append, every_s=0.0)
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy, progress=meter)
+    pages = [s for s in shown if s.stream == "incident" and s.message.startswith("page")]
+    assert [(s.done, s.total) for s in pages] == [(500, 1200), (1000, 1200), (1200, 1200)]
+
+
+def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
+        con, cfg, settings, fake, policy, monkeypatch):
+    """connectors/run.bounded_memory: DuckDB caches what it writes up to its limit, so a sync
+    runs under FLOW_SYNC_MEMORY_LIMIT (default 128MB) and the build's limit comes back after."""
+    fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(10)]
+    con.execute("set memory_limit = '1000MiB'")  # (a round MiB figure reads back exactly)
+    before = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "96MB")
+    during: list[str] = []
+
+    def progress(source, stream, message, records):  # main thread, the lander's connection
+        during.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy, progress=progress)
+    after = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    # DuckDB reports sizes in MiB: 96MB = 96e6 / 2**20 = 91.55 -> "91.5 MiB"
+    assert set(during) == {"91.5 MiB"} and after == before
+
+
+
+def test_the_sync_memory_limit_leaves_room_for_the_raw_tables_indexes(con, monkeypatch):
+    """DuckDB's primary-key indexes count against its memory limit (~70-100 bytes a row): the
+    sync's limit is 128 MiB + 200 bytes per raw row, unless FLOW_SYNC_MEMORY_LIMIT fixes it."""
+    from connectors.run import sync_memory_limit
+
+    monkeypatch.delenv("FLOW_SYNC_MEMORY_LIMIT", raising=False)
+    # a new warehouse: raw holds one row (raw.schema_version): 134,217,728 + 200 = 134,217,928
+    assert sync_memory_limit(con) == "134217928B"
+    con.execute("insert into raw.servicenow_groups select 'g' || range, 'n', null, now()"
+                " from range(10000)")
+    # 134,217,728 + 200 x 10,001 = 136,217,928
+    assert sync_memory_limit(con) == "136217928B"
+    monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "1GB")
+    assert sync_memory_limit(con) == "1GB"
