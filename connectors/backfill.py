@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-from flowmetrics.faultpoints import crash_point
 
 from connectors.run import Run, refresh_memory_limit
+from models.crashpoints import crash_point
 
 log = logging.getLogger(__name__)
 

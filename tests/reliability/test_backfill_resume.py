@@ -19,13 +19,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from flowmetrics.faultpoints import ENV as CRASH_ENV
 
 from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings, sync_jira
 from connectors.servicenow import ServiceNowSettings, sync_servicenow
 from models.config import parse_config
 from sandbox import Sandbox
+from tests.reliability.crashhook import ENV as CRASH_ENV
 from tests.reliability.helpers import NOW, REPO, assert_same_warehouse, snapshot
 from warehouse.db import bootstrap, connect
 
@@ -44,6 +44,8 @@ def _clock(sb) -> str:
 
 
 CHILD = """
+from tests.reliability.crashhook import install_from_env
+install_from_env()
 import json, os, sys
 from datetime import datetime
 from connectors.http import RetryPolicy
