@@ -157,6 +157,17 @@ class FallbackStages(_Strict):
     done: str | None = None
 
 
+class Handoffs(_Strict):
+    """SPEC 6 "Hand-offs": which JIRA field names an item's owner (e.g. Atlassian's `Team`).
+
+    None (the default) means no JIRA owner: `core.assignments` then holds ServiceNow rows only.
+    The name is matched case-insensitively against the changelog's field names and the site's
+    field list (`GET /field`); an id such as `customfield_10001` works too.
+    """
+
+    jira_field: str | None = Field(default=None, min_length=1)
+
+
 class Schedule(_Strict):
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
@@ -178,6 +189,7 @@ class FlowConfig(_Strict):
     targets: Targets = Field(default_factory=Targets)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedule: Schedule = Field(default_factory=Schedule)
+    handoffs: Handoffs = Field(default_factory=Handoffs)
 
     @field_validator("as_of", mode="before")
     @classmethod

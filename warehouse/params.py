@@ -46,6 +46,7 @@ create or replace table core.flow_type_rules (
     priorities varchar[] not null, tables varchar[] not null, categories varchar[] not null);
 create or replace table core.targets (target varchar primary key, target_value double not null,
     direction varchar not null);
+create or replace table core.handoff_settings (jira_field varchar);
 """
 
 # Every JIRA status the raw layer knows: the catalogue first, then names recorded on issues and
@@ -185,6 +186,8 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
             con.executemany(
                 "insert into core.flow_type_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?)", ft_rows
             )
+        # SPEC 6 hand-offs: the JIRA owner field (NULL: no JIRA rows in core.assignments).
+        con.execute("insert into core.handoff_settings values (?)", [cfg.handoffs.jira_field])
         if targets:
             con.executemany(
                 "insert into core.targets values (?, ?, ?)",

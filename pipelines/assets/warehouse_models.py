@@ -23,9 +23,12 @@ RAW_TABLE_ASSETS: dict[str, list[list[str]]] = {
     "jira_issues": [["raw", "jira_issues"]],
     "jira_status_changes": [["raw", "jira_issues"]],
     "jira_statuses": [["raw", "jira_issues"]],
+    "jira_field_changes": [["raw", "jira_issues"]],
+    "jira_fields": [["raw", "jira_issues"]],
     "servicenow_records": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
     "servicenow_state_changes": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
     "servicenow_choices": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
+    "servicenow_field_changes": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
     "servicenow_groups": [["raw", f"servicenow_{t}"] for t in ("incident", "change_request", "problem")],
 }
 
@@ -39,6 +42,7 @@ PARAM_TABLES = frozenset(
         "value_stream_rules",
         "flow_type_rules",
         "targets",
+        "handoff_settings",
     }
 )
 
