@@ -12,13 +12,17 @@ deletions, the run record and the cursor. All of it happens inside ONE transacti
 before the first request (staged rows are written at the end, or every `FLUSH_ROWS` on a very
 large sync), so a failure anywhere rolls everything back: the warehouse stays as it was (plus a
 'failed' run row) and the next run re-reads the same window.
+
+A backfill (the first sync, or `--full`) is the exception: every `sync.backfill_chunk_rows`
+staged rows it lands and COMMITs them with a resume point -- the `updated` instant (ms) from
+which the search must go on (connectors/backfill.py) -- so a kill loses at most one chunk and
+the next run searches `updated >= resume` within the same window end. The run's shape (clock,
+run id, success and failure records, quarantine) is the shared scaffold's (connectors/run.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -28,6 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from connectors import backfill
 from connectors.http import RequestStats, RetryPolicy
 from connectors.jira.changelog import (
     BULK_IDS,
@@ -45,13 +50,15 @@ from connectors.jira.records import (
     ISSUE_SCHEMA,
     ISSUE_STATUS_ID,
     BadRecord,
+    check_shape,
     issue_row,
+    parse_ts,
     scan_histories,
     status_row,
 )
 from connectors.jira.search import iter_issue_pages
 from connectors.jira.settings import JiraSettings
-from connectors.landing import delete_where_in, registered, upsert_frame
+from connectors.landing import delete_where_in, upsert_frame
 from connectors.prefetch import prefetched
 from connectors.result import (
     Progress,
@@ -60,15 +67,17 @@ from connectors.result import (
     SyncResult,
     no_progress,
 )
-from connectors.staging import StagedRows, upsert_latest
-from connectors.state import (
-    SyncWindow,
-    advance_cursor,
-    new_run_id,
-    plan_window,
-    read_state,
-    record_run,
+from connectors.run import (
+    QuarantineRecord,
+    Run,
+    StreamOutcome,
+    dumps_payload,
+    insert_quarantine,
+    record_failure,
+    record_success,
 )
+from connectors.staging import StagedRows, upsert_latest
+from connectors.state import SyncWindow, plan_window, read_state
 from connectors.writer import BackgroundWriter
 from models.config import FlowConfig
 from warehouse.db import transaction
@@ -102,10 +111,36 @@ class _Extract:
     staged_ids: set[str] = field(default_factory=set)
     landed_histories: dict[str, int] = field(default_factory=dict)
     reread: dict[str, dict[str, Any]] = field(default_factory=dict)
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     census_ids: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
+    #: a backfill forgets the issues of each committed chunk (bounded memory) and keeps only
+    #: these: their counts, and the status ids seen (for the catalogue check)
+    issues_committed: int = 0
+    histories_committed: int = 0
+    quarantined_committed: int = 0
+    status_ids: set[str | None] = field(default_factory=set)
+    #: the backfill started here: issues landed by it have synced_at >= this (census)
+    landed_since: datetime | None = None
+
+    def forget_committed(self) -> list[QuarantineRecord]:
+        """A chunk is landed: keep its counts, drop its issues; returns its quarantine."""
+        self.status_ids.update(self.issues.values())
+        self.issues_committed += len(self.issues)
+        self.histories_committed += sum(self.landed_histories.values())
+        self.issues, self.landed_histories = {}, {}
+        taken, self.quarantine = self.quarantine, []
+        self.quarantined_committed += len(taken)
+        return taken
+
+    @property
+    def issue_count(self) -> int:
+        return self.issues_committed + len(self.issues)
+
+    @property
+    def quarantined(self) -> int:
+        return self.quarantined_committed + len(self.quarantine)
 
     def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
         """The staged (issue, status-change) rows and whether each issue is in them once,
@@ -118,7 +153,7 @@ class _Extract:
 
     @property
     def histories(self) -> int:
-        return sum(self.landed_histories.values())
+        return self.histories_committed + sum(self.landed_histories.values())
 
 
 def sync_jira(
@@ -136,9 +171,8 @@ def sync_jira(
         SourceError: with one clear message; nothing landed, cursor unchanged, and a 'failed'
             row in raw.sync_runs.
     """
-    started = (run_started_at or datetime.now(UTC)).astimezone(UTC)
-    clock = time.monotonic()
-    run_id = new_run_id()
+    run = Run.start(SOURCE, run_started_at)
+    started = run.started_at
     sync = cfg.sync
     state = read_state(con, SOURCE, STREAM)
     window = plan_window(
@@ -148,49 +182,51 @@ def sync_jira(
         lag=timedelta(minutes=sync.lag_minutes),
         full=full,
     )
-    census_due = full or _census_due(state.get("last_census_at"), started, sync.census_days)
+    resumed = backfill.load(con, SOURCE)
+    search_from: datetime | None = None
+    if resumed is not None:
+        # a backfill under way: finish the same one (same window end) from its resume point
+        window = SyncWindow(None, resumed.window_end, "full")
+        if resumed.resume.after:
+            search_from = datetime.fromtimestamp(int(resumed.resume.after[0]) / 1000, tz=UTC)
+        log.info("JIRA: resuming the backfill of run %s after %d chunks (%d rows) from %s",
+                 resumed.run_id, resumed.chunks, resumed.rows_landed, search_from)
+    census_due = (full or resumed is not None
+                  or _census_due(state.get("last_census_at"), started, sync.census_days))
     stats = RequestStats()
     try:
         # ONE transaction for the whole run (rows a very large sync writes before the end are
         # in it too): a failure anywhere rolls all of it back, so readers see either last
-        # night's raw layer or tonight's, never half.
+        # night's raw layer or tonight's, never half. A backfill commits its chunks on the way.
         with transaction(con):
+            chunks = None
+            if window.is_full:
+                chunks = backfill.Chunks(con, run, window.end,
+                                         chunk_rows=sync.backfill_chunk_rows, resumed=resumed)
             found = _extract(
-                con, settings, cfg, window, started, census_due, stats, policy, progress
+                con, settings, cfg, window, run, census_due, stats, policy, progress,
+                chunks=chunks, search_from=search_from,
             )
             # Times derive from run_started_at, so an injected clock (tests, the sandbox's time
             # travel) keeps cursor, census age and run records consistent with each other.
-            synced = started + timedelta(seconds=time.monotonic() - clock)
+            synced = run.clock.now()
             # deleted_at = the run's own instant: as_of (= run start by default) must see it
-            deleted = _land(con, found, started, run_id)
-            record_run(
-                con,
-                run_id=run_id,
-                source=SOURCE,
-                stream=STREAM,
-                window=window,
-                started_at=started,
-                finished_at=synced,
-                status="success",
-                records=len(found.issues),
-                histories=found.histories,
-                deleted=deleted,
-                requests=stats.requests,
-            )
-            advance_cursor(
-                con, SOURCE, STREAM, window, finished_at=synced, census=found.census_ids is not None
-            )
+            deleted = _land(con, found, run)
+            record_success(con, run, StreamOutcome(
+                STREAM, window, records=found.issue_count, histories=found.histories,
+                deleted=deleted, requests=stats.requests,
+                census=found.census_ids is not None), synced)
+            con.execute("delete from raw.backfill_state where source = ?", [SOURCE])
     except Exception as exc:
         error = explain(exc, settings)
         log.error("JIRA sync failed: %s", error)
-        finished = started + timedelta(seconds=time.monotonic() - clock)
-        _record_failure(con, run_id, window, started, finished, stats, str(error))
+        record_failure(con, run, {STREAM: window}, str(error), requests=stats.requests)
         raise error from None
-    seconds = time.monotonic() - clock
+    seconds = run.clock.elapsed()
     log.info(
         "JIRA sync %s: %d issues, %d histories, %d deleted, %d quarantined, %d requests "
         "(%d retries, %.1fs waited) in %.1fs",
-        window.mode, len(found.issues), found.histories, deleted, len(found.quarantine),
+        window.mode, found.issue_count, found.histories, deleted, found.quarantined,
         stats.requests, stats.retries, stats.waited_s, seconds,
     )
     stream = StreamResult(
@@ -199,14 +235,15 @@ def sync_jira(
         mode=window.mode,
         window_start=window.start,
         window_end=window.end,
-        records=len(found.issues),
+        records=found.issue_count,
         histories=found.histories,
         deleted=deleted,
-        quarantined=len(found.quarantine),
+        quarantined=found.quarantined,
         requests=stats.requests,
         seconds=seconds,
     )
-    return SyncResult(source=SOURCE, run_id=run_id, streams=[stream], warnings=found.warnings)
+    return SyncResult(source=SOURCE, run_id=run.run_id, streams=[stream],
+                      warnings=found.warnings)
 
 
 def _census_due(last: object, now: datetime, days: float) -> bool:
@@ -220,19 +257,26 @@ def _extract(
     settings: JiraSettings,
     cfg: FlowConfig,
     window: SyncWindow,
-    started: datetime,
+    run: Run,
     census_due: bool,
     stats: RequestStats,
     policy: RetryPolicy | None,
     progress: Progress,
+    *,
+    chunks: backfill.Chunks | None = None,
+    search_from: datetime | None = None,
 ) -> _Extract:
     scope = cfg.sources.jira.jql
+    started = run.started_at
     try:
-        jql = build_issue_jql(scope, window.start, window.end)
+        # a resumed backfill searches from its resume point (same window end)
+        jql = build_issue_jql(scope, search_from or window.start, window.end)
         census_jql = build_census_jql(scope, started)
     except JqlScopeError as exc:
         raise SourceError(str(exc)) from None
     found = _Extract()
+    if chunks is not None:
+        found.landed_since = chunks.backfill_started
     client = JiraClient(
         settings, verify_tls=cfg.sources.jira.verify_tls, policy=policy, stats=stats
     )
@@ -263,8 +307,17 @@ def _extract(
                 progress(SOURCE, STREAM, f"page {pages}: {size} issues", read)
             else:
                 _, batch, histories = item
+                before = found.issue_rows.rows + found.change_rows.rows
                 _collect(found, batch, histories, settings.url, now)
-                if found.issue_rows.rows + found.change_rows.rows >= FLUSH_ROWS:
+                staged = found.issue_rows.rows + found.change_rows.rows
+                resume = _resume_point(batch, found.reread) if chunks is not None else None
+                if chunks is not None and chunks.add(staged - before) and resume is not None:
+                    # a backfill's chunk is full: land it and COMMIT with its resume point, on
+                    # the writer thread, in order; then forget its issues (bounded memory)
+                    writer.submit(_land_staged, con, *found.take_rows())
+                    writer.submit(_commit_chunk, con, run, chunks, resume,
+                                  found.forget_committed(), chunks.take())
+                elif staged >= FLUSH_ROWS:
                     writer.submit(_land_staged, con, *found.take_rows())
     if found.reread:
         # bulkfetch reports no total: re-read those issues by a route that does
@@ -272,9 +325,10 @@ def _extract(
         found.reread.clear()
         _collect(found, pending, fetcher.reread(pending), settings.url, now, final=True)
     _land_staged(con, *found.take_rows())
-    progress(SOURCE, STREAM, f"{len(found.issues)} issues with status history", len(found.issues))
+    progress(SOURCE, STREAM, f"{found.issue_count} issues with status history",
+             found.issue_count)
     if known is not None:
-        unknown = set(found.issues.values()) - known - {None}
+        unknown = (found.status_ids | set(found.issues.values())) - known - {None}
         if unknown:
             log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
                      sorted(unknown)[:10])
@@ -282,6 +336,37 @@ def _extract(
     if census_due:
         found.census_ids = _census(con, client, census_jql, found, cfg.sync.page_size)
     return found
+
+
+def _resume_point(batch: list[Any], reread: dict[str, dict[str, Any]]
+                  ) -> backfill.ResumePoint | None:
+    """Where a backfill's search goes on once this batch is committed: the latest `updated`
+    (ms) of the batch -- the search is ordered by updated, so every issue before it is in --
+    or earlier, to an issue set aside for a re-read (not landed yet). None: no usable instant.
+    The search re-reads the issues at that very millisecond; landing by id makes it harmless.
+    """
+    def updated(issue: Any) -> int | None:
+        try:
+            return int(parse_ts(issue["fields"]["updated"]).timestamp() * 1000)
+        except (BadRecord, KeyError, TypeError, ValueError):
+            return None
+
+    got = [u for u in map(updated, batch) if u is not None]
+    if not got:
+        return None
+    at = max(got)
+    pending = [u for u in map(updated, reread.values()) if u is not None]
+    if pending:
+        at = min(at, *pending)
+    return backfill.ResumePoint("issues", STREAM, (at,))
+
+
+def _commit_chunk(con: duckdb.DuckDBPyConnection, run: Run, chunks: backfill.Chunks,
+                  resume: backfill.ResumePoint, quarantine: list[QuarantineRecord],
+                  rows: int) -> None:
+    """On the writer thread, after the chunk's rows: its quarantine, resume point, COMMIT."""
+    insert_quarantine(con, run, quarantine, run.started_at)
+    chunks.commit(resume, rows)
 
 
 def _fetch(
@@ -308,9 +393,21 @@ def _fetch(
             yield ("page", count, len(page), read)
             while len(pending) >= BULK_IDS:
                 batch, pending = pending[:BULK_IDS], pending[BULK_IDS:]
-                yield ("batch", batch, fetcher.fetch([i for i in batch if i.get("id")]))
+                yield ("batch", batch, fetcher.fetch(_well_formed(batch)))
     if pending:
-        yield ("batch", pending, fetcher.fetch([i for i in pending if i.get("id")]))
+        yield ("batch", pending, fetcher.fetch(_well_formed(pending)))
+
+
+def _well_formed(issues: list[Any]) -> list[dict[str, Any]]:
+    """The issues whose history is worth a request (the rest are quarantined by `_collect`)."""
+    out = []
+    for issue in issues:
+        try:
+            check_shape(issue)
+        except BadRecord:
+            continue
+        out.append(issue)
+    return out
 
 
 def _known_statuses(
@@ -356,9 +453,10 @@ def _collect(
     change_rows: list[tuple[Any, ...]] = []
     change_seqs: list[int] = []
     for issue in issues:
-        issue_id = str(issue.get("id") or "")
         bad: list[tuple[str, str, dict[str, Any]]] = []
         try:
+            check_shape(issue)  # first: what follows may then trust the JSON types
+            issue_id = str(issue["id"])
             got = histories.get(issue_id)
             if got is None:
                 raise BadRecord("issue without an id")
@@ -377,8 +475,8 @@ def _collect(
                 status_histories=scan.status_histories,
             )
         except BadRecord as exc:
-            bad.append((issue_id or str(issue.get("key") or ""), str(exc), issue))
-            found.quarantine.extend(_quarantine_row(k, r, p, synced_at) for k, r, p in bad)
+            bad.append((_record_key(issue), str(exc), issue))
+            found.quarantine.extend(_quarantine_row(k, r, p) for k, r, p in bad)
             continue
         if mismatch:
             # Complete by JIRA's own count, yet not ending in the current status (imported
@@ -386,7 +484,7 @@ def _collect(
             message = f"JIRA history of {issue.get('key')} (id {issue_id}): {mismatch}"
             log.warning(message)
             found.warnings.append(message)
-        found.quarantine.extend(_quarantine_row(k, r, p, synced_at) for k, r, p in bad)
+        found.quarantine.extend(_quarantine_row(k, r, p) for k, r, p in bad)
         found.copies += 1
         found.issues[issue_id] = row[ISSUE_STATUS_ID]
         found.landed_histories[issue_id] = scan.landed
@@ -397,6 +495,17 @@ def _collect(
         change_seqs.extend([found.copies] * len(scan.rows))
     found.issue_rows.add(issue_rows, issue_seqs)
     found.change_rows.add(change_rows, change_seqs)
+
+
+def _record_key(issue: Any) -> str:
+    """The id (else the key) a quarantined issue is filed under, whatever its shape."""
+    if not isinstance(issue, dict):
+        return ""
+    for name in ("id", "key"):
+        value = issue.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return ""
 
 
 def _land_staged(
@@ -422,16 +531,9 @@ def _land_staged(
     )
 
 
-def _quarantine_row(key: str, reason: str, payload: Any, seen_at: datetime) -> dict[str, Any]:
+def _quarantine_row(key: str, reason: str, payload: Any) -> QuarantineRecord:
     log.warning("JIRA record %s quarantined: %s", key or "(no id)", reason)
-    return {
-        "source": SOURCE,
-        "stream": STREAM,
-        "record_key": key or None,
-        "reason": reason,
-        "payload": json.dumps(payload, separators=(",", ":"), default=str),
-        "seen_at": seen_at,
-    }
+    return QuarantineRecord(STREAM, key or None, reason, dumps_payload(payload))
 
 
 def _census(
@@ -446,8 +548,9 @@ def _census(
     Skipped (free) when every stored issue was re-read in this run, e.g. a first full sync.
     """
     row = con.execute(
-        "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))",
-        [list(found.issues)],
+        "select count(*) from raw.jira_issues where issue_id not in (select unnest(?::varchar[]))"
+        " and (?::timestamptz is null or synced_at < ?::timestamptz)",
+        [list(found.issues), found.landed_since, found.landed_since],
     ).fetchall()  # fetch to the end: the run's transaction goes on on this connection
     if not row or row[0][0] == 0:
         return []
@@ -456,7 +559,7 @@ def _census(
     for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
         ids.extend(str(i["id"]) for i in page if i.get("id"))
     log.info("JIRA census: %d issue ids in scope", len(ids))
-    if not ids and not found.issues:
+    if not ids and not found.issue_count:
         message = (
             "JIRA census found no issues in scope although the warehouse holds some: "
             "deletions were NOT marked (lost Browse permission looks the same)"
@@ -466,18 +569,12 @@ def _census(
     return ids
 
 
-def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, run_id: str) -> int:
+def _land(con: duckdb.DuckDBPyConnection, found: _Extract, run: Run) -> int:
     """Write what is left once the issues are in (statuses, quarantine, census); returns the
     number of issues newly marked deleted."""
+    observed = run.started_at
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
-    if found.quarantine:
-        frame = pd.DataFrame(found.quarantine).assign(run_id=run_id)
-        with registered(con, "_jira_quarantine", frame):
-            con.execute(
-                "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"
-                " seen_at) select source, stream, record_key, reason, payload, run_id, seen_at"
-                " from _jira_quarantine"
-            )
+    insert_quarantine(con, run, found.quarantine, run.started_at)
     if not found.census_ids:
         return 0  # no census, or nothing it could affect (see _census)
     present = sorted(set(found.census_ids) | set(found.issues))
@@ -486,39 +583,15 @@ def _land(con: duckdb.DuckDBPyConnection, found: _Extract, observed: datetime, r
         " where is_deleted and issue_id in (select unnest(?::varchar[]))",
         [present],
     )
+    # a backfill's earlier chunks are not in `found.issues` any more: what it landed is
+    # recognised by synced_at (>= its start), exactly as the issues read in this run
     row = con.execute(
         "update raw.jira_issues set is_deleted = true, deleted_at = ?"
         " where not is_deleted and issue_id not in (select unnest(?::varchar[]))"
+        " and (?::timestamptz is null or synced_at < ?::timestamptz)"
         " returning issue_id",
-        [observed, present],
+        [observed, present, found.landed_since, found.landed_since],
     ).fetchall()
     if row:
         log.info("JIRA census: %d issues no longer in JIRA marked deleted", len(row))
     return len(row)
-
-
-def _record_failure(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    window: SyncWindow,
-    started: datetime,
-    finished: datetime,
-    stats: RequestStats,
-    error: str,
-) -> None:
-    try:
-        with transaction(con):
-            record_run(
-                con,
-                run_id=run_id,
-                source=SOURCE,
-                stream=STREAM,
-                window=window,
-                started_at=started,
-                finished_at=finished,
-                status="failed",
-                requests=stats.requests,
-                error=error,
-            )
-    except duckdb.Error:
-        log.exception("could not record the failed JIRA run")

@@ -54,6 +54,7 @@ class Pager(Generic[K]):
         count: ask for `X-Total-Count` on every page (bounded windows).
         count_ends: ask for it on the first page and on the pages expected near the end
             (unbounded scans; see the module docstring).
+        after: start after this cursor (a backfill resuming from its last committed chunk).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class Pager(Generic[K]):
         *,
         count: bool = False,
         count_ends: bool = False,
+        after: K | None = None,
     ) -> None:
         self.client = client
         self.table = table
@@ -76,12 +78,13 @@ class Pager(Generic[K]):
         self.page_size = page_size
         self.count = count
         self.count_ends = count_ends
+        self.start_after = after
         self.pages = 0
         self.counted_pages = 0
         self.denied_rows = 0
 
     def __iter__(self) -> Iterator[list[Row]]:
-        after: K | None = None
+        after: K | None = self.start_after
         offset = 0
         ask = self.count or self.count_ends
         #: pre-ACL rows the scan is expected to hold from the next page on (count_ends)

@@ -193,3 +193,18 @@ create table if not exists raw.quarantine (
     run_id       varchar,
     seen_at      timestamptz not null
 );
+
+-- A backfill in progress (a first or --full sync that commits raw in chunks): one row per
+-- source while it runs, deleted in the transaction that completes it. `resume` is the JSON
+-- resume point of the last committed chunk; `window_end` pins the backfill's window so a
+-- resumed run finishes the same backfill (connectors/backfill.py).
+create table if not exists raw.backfill_state (
+    source       varchar primary key,
+    window_end   timestamptz not null,
+    resume       varchar not null,
+    chunks       bigint not null,
+    rows_landed  bigint not null,
+    run_id       varchar not null,
+    started_at   timestamptz not null,
+    updated_at   timestamptz not null
+);
