@@ -101,6 +101,12 @@ PEOPLE: tuple[Person, ...] = (
 
 API_USER = Person("712020:sandbox-demo-user", "Demo User", "America/Los_Angeles")
 
+#: JIRA Software's impediment flag: a custom field whose id differs per site (this one's).
+FLAGGED_FIELD_ID = "customfield_10021"
+FLAGGED_OPTION = ("[10019]", "Impediment")
+#: Keys of blockers outside every synced project (another JIRA project nobody syncs).
+OUTSIDE_PROJECT = "LEGACY"
+
 # --- ServiceNow -----------------------------------------------------------------------------
 
 SNOW_GROUPS: tuple[tuple[str, str], ...] = (

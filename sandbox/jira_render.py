@@ -45,7 +45,7 @@ def history_json(base: str, issue: Issue, h: History, datacenter: bool,
     for field, field_id, frm, frm_s, to, to_s in items:
         if field_ids is not None and field_id not in field_ids:
             continue
-        item = {"field": field, "fieldtype": "jira" if field != "Sprint" else "custom",
+        item = {"field": field, "fieldtype": "custom" if field_id.startswith("customfield_") else "jira",
                 "fieldId": field_id, "from": frm, "fromString": frm_s, "to": to,
                 "toString": to_s}
         if datacenter:
