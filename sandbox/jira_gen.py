@@ -88,9 +88,9 @@ def flag_item(on: bool) -> Item:
 def link_item(other: str, text: str, added: bool) -> Item:
     """A `Link` item: the other issue's key and the direction in words."""
     sentence = f"This issue {text} {other}"
-    if added:
-        return ("Link", "issuelinks", None, "", other, sentence)
-    return ("Link", "issuelinks", other, sentence, None, "")
+    if added:  # the absent side is null in real payloads (shared captures), not ""
+        return ("Link", "issuelinks", None, None, other, sentence)  # type: ignore[return-value]
+    return ("Link", "issuelinks", other, sentence, None, None)  # type: ignore[return-value]
 
 
 class JiraGenerator:
