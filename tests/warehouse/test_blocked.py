@@ -356,3 +356,25 @@ def test_checks_pass_on_the_timelines_and_catch_a_bad_stretch(wh) -> None:
     assert [r["problem"] for r in rows(con, check_sql("blocked_within_life"))] == [
         "starts before created_at"]
     assert [r["problem"] for r in rows(con, check_sql("assignments_tile"))] == ["gap or overlap"]
+
+
+def test_blocked_stages(wh) -> None:
+    got = {r["stage"]: r for r in rows(
+        wh, "from metrics.blocked_stages where value_stream = 'all'")}
+    # 12 window items (P-7 is open). Blocked union per stage before done_at:
+    # Dev: P-1 3.5 + P-2 1 (4-5) + P-3 3 + P-5 4 + P-9 7 + INC3 4 (On Hold is in Dev) = 22.5,
+    #      active: all but INC3's hold = 18.5; Review: P-2 5-8 = 3 (7-8 In Review active = 1)
+    dev, review, backlog = got["Dev"], got["Review"], got["Backlog"]
+    assert (dev["items_blocked"], dev["blocked_time_days"], dev["blocked_active_days"]) == (
+        6, approx(22.5 / 12), approx(18.5 / 12))
+    assert (review["items_blocked"], review["blocked_time_days"],
+            review["blocked_active_days"]) == (1, approx(3 / 12), approx(1 / 12))
+    assert (backlog["items_blocked"], backlog["blocked_time_days"]) == (0, 0.0)
+    assert "Done" not in got  # the final stage is not a block of the map
+
+
+def test_handoff_loops_name_the_ping_pong(wh) -> None:
+    got = [(r["value_stream"], r["owner"], r["via_owner"], r["loops"], r["items"])
+           for r in rows(wh, "from metrics.handoff_loops order by value_stream")]
+    # INC1: Alpha -> Beta -> Alpha
+    assert got == [("Payments", "Alpha", "Beta", 1, 1), ("all", "Alpha", "Beta", 1, 1)]
