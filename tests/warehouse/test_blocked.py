@@ -378,3 +378,32 @@ def test_handoff_loops_name_the_ping_pong(wh) -> None:
            for r in rows(wh, "from metrics.handoff_loops order by value_stream")]
     # INC1: Alpha -> Beta -> Alpha
     assert got == [("Payments", "Alpha", "Beta", 1, 1), ("all", "Alpha", "Beta", 1, 1)]
+
+
+def test_report_shows_blocked_time_in_the_map_and_the_two_sections(wh) -> None:
+    from flowmetrics.report import render_report
+    from flowmetrics.report_blocked import load_blocked, net_efficiency
+
+    page = render_report(wh)
+    assert "Blocked by reason" in page and "Hand-offs by group" in page
+    assert "Alpha → Beta → Alpha: 1 times, 1 items" in page  # the loop, named
+    assert 'class="blocked-share"' in page  # the marked share inside each block
+    # Dev block of 'all': blocked 22.5 / 12 = 1.875 -> "1.9 d" on the Blocked line
+    assert "<title>blocked 1.9 d of" in page
+    data = load_blocked(wh, "all", (day(-60), day(30)))
+    # window items: lead 110 (see test_blocked_work), process: P-1 10, P-2 7, P-3 9, P-4 7,
+    # P-5 11, P-6 5, P-8 13, P-9 10, P-10 4, INC1 7, INC2 3, INC3 4 = 90; blocked in active
+    # time: P-1 3.5 + P-2 2 + P-3 3 + P-5 4 + P-9 7 = 19.5 -> (90 - 19.5) / 110
+    assert data.totals["process"] == approx(90.0)
+    assert net_efficiency(data) == approx(70.5 / 110)
+
+
+def test_report_without_spec6_tables_has_no_blocked_section() -> None:
+    from flowmetrics.report import render_report
+
+    con = duckdb.connect(":memory:")
+    con.execute("create schema metrics; create table metrics.value_stream_summary"
+                " (value_stream varchar, items_done bigint, throughput_per_week double)")
+    con.execute("insert into metrics.value_stream_summary values ('all', 0, 0)")
+    page = render_report(con)
+    assert "Blocked by reason" not in page and "blocked-share" not in page
