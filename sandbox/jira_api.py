@@ -454,6 +454,11 @@ FIELDS: list[dict[str, Any]] = [
      "schema": {"type": "array", "items": "option",
                 "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes",
                 "customId": 10021}},
+    {"id": cat.TEAM_FIELD_ID, "key": cat.TEAM_FIELD_ID, "name": "Team", "custom": True,
+     "orderable": True, "navigable": True, "searchable": True,
+     "clauseNames": ["Team", "cf[10001]"],
+     "schema": {"type": "team", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:"
+                                          "atlassian-team", "customId": 10001}},
     {"id": "customfield_10016", "key": "customfield_10016", "name": "Story point estimate",
      "custom": True, "orderable": True, "navigable": True, "searchable": True,
      "clauseNames": ["Story point estimate", "cf[10016]"],

@@ -21,6 +21,8 @@ from sandbox.workflow import (
     LINK_DAYS,
     LINK_P,
     LINK_REMOVED_P,
+    TEAM_BACK_P,
+    TEAM_CHANGE_P,
     jira_dwell,
     jira_next,
     lognormal_ms,
@@ -93,6 +95,25 @@ def link_item(other: str, text: str, added: bool) -> Item:
     return ("Link", "issuelinks", other, sentence, None, None)  # type: ignore[return-value]
 
 
+def initial_team(issue: Issue) -> int:
+    """The team an issue starts with (derived, so no random draw and no new slot)."""
+    return (issue.id * 7 + issue.project) % len(cat.TEAMS)
+
+
+def current_team(issue: Issue) -> int:
+    """The team after the issue's last Team entry (else its initial team)."""
+    for _hid, _at, _a, items in reversed(issue.histories):
+        for item in items:
+            if item[0] == "Team" and item[4] is not None:
+                return next(i for i, t in enumerate(cat.TEAMS) if t[0] == item[4])
+    return initial_team(issue)
+
+
+def team_item(frm: int, to: int) -> Item:
+    (fid, fname), (tid, tname) = cat.TEAMS[frm], cat.TEAMS[to]
+    return ("Team", cat.TEAM_FIELD_ID, fid, fname, tid, tname)
+
+
 class JiraGenerator:
     """Fills a :class:`JiraStore`; also used by time travel to extend lives step by step."""
 
@@ -159,6 +180,7 @@ class JiraGenerator:
         for _ in range(n_noise):
             events.append((rng.randint(issue.created + 1, end), (noise_item(rng, issue),)))
         events.extend(self.impediments(issue, events, until))
+        events.extend(self.team_handoffs(issue, until))
         events.sort(key=lambda e: e[0])
         for at, items in events:
             self.append(issue, at, items)
@@ -217,6 +239,22 @@ class JiraGenerator:
                     out.append((removed, (link_item(key, "is blocked by", False),)))
                     if blocker:
                         self.mirror(blocker, removed, link_item(issue.key, "blocks", False))
+        return out
+
+    def team_handoffs(self, issue: Issue, until: int) -> list[tuple[int, tuple[Item, ...]]]:
+        """Hand the issue to another team now and then, sometimes back (A -> B -> A)."""
+        start = issue.histories[-1][1] if issue.histories else issue.created
+        rng = random.Random(f"team-{issue.id}-{start}")
+        if rng.random() >= TEAM_CHANGE_P or until - start < 2:
+            return []
+        team = current_team(issue)
+        at = start + 1 + int(rng.random() * (until - start - 1) * 0.6)
+        other = rng.choice([t for t in range(len(cat.TEAMS)) if t != team])
+        out = [(at, (team_item(team, other),))]
+        if rng.random() < TEAM_BACK_P:
+            back = at + 1 + int(rng.random() * (until - at - 1))
+            if back <= until:
+                out.append((back, (team_item(other, team),)))
         return out
 
     def blocker_for(self, issue: Issue, rng: random.Random) -> Issue | None:

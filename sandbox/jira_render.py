@@ -64,7 +64,7 @@ def wanted_fields(spec: list[str]) -> tuple[list[str], bool]:
         if f in ("*all", "*navigable"):
             star = True
             chosen.extend(NAVIGABLE)
-        elif f in NAVIGABLE:
+        elif f in NAVIGABLE or f == cat.TEAM_FIELD_ID:
             chosen.append(f)
     return [f for f in dict.fromkeys(chosen) if f not in excluded], star
 
@@ -154,4 +154,9 @@ def field_value(base: str, lookup: Any, issue: Issue, name: str, datacenter: boo
         return user_json(base, issue.assignee, datacenter)
     if name == "reporter":
         return user_json(base, issue.reporter, datacenter)
+    if name == cat.TEAM_FIELD_ID:
+        from sandbox.jira_gen import current_team
+
+        tid, tname = cat.TEAMS[current_team(issue)]
+        return {"id": tid, "name": tname, "title": tname, "isShared": True}
     return None

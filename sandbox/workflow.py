@@ -58,6 +58,10 @@ LINK_P = 0.08
 LINK_REMOVED_P = 0.5
 LINK_DAYS = (3.0, 1.0)
 BLOCKER_OUTSIDE_P = 0.2
+#: Team hand-offs (Atlassian Team field): share of issues handed to another team once, and of
+#: those handed back (a loop).
+TEAM_CHANGE_P = 0.12
+TEAM_BACK_P = 0.3
 JIRA_TERMINAL = frozenset({"Won't Do", "Cancelled"})
 
 

@@ -48,10 +48,20 @@ class FieldSelection:
 
     ids: frozenset[str]
     names: frozenset[str]
+    #: the configured owner field's id on this site (its current value is asked of search)
+    owner_id: str | None = None
 
     def bulk_field_ids(self) -> list[str]:
         """`fieldIds` for bulkfetch: status first, then the others (at most 10 in all)."""
         return ["status", *sorted(self.ids)][:MAX_BULK_FIELDS]
+
+    def search_fields(self, base: list[str]) -> list[str]:
+        """Search `fields`: the base list plus the owner field when one is configured, so an
+        item whose owner never changed still has its current owner in the landed payload
+        (Cloud then grants smaller pages for 11 fields: the price of knowing it)."""
+        if self.owner_id and self.owner_id not in base:
+            return [*base, self.owner_id]
+        return base
 
     def wants(self, item: dict[str, Any]) -> bool:
         field_id = item.get("fieldId")
@@ -69,18 +79,23 @@ def select(catalogue: list[tuple[str, str]], handoff_field: str | None) -> Field
     """
     ids = {LINK_ID}
     names = {LINK_NAME, FLAGGED_NAME}
+    owner_id = None
     wanted_owner = handoff_field.casefold() if handoff_field else None
     if wanted_owner:
         names.add(wanted_owner)
     for field_id, name in catalogue:
         lowered = (name or "").casefold()
-        if lowered == FLAGGED_NAME or (wanted_owner and wanted_owner in (lowered,
-                                                                         field_id.casefold())):
+        if lowered == FLAGGED_NAME:
             ids.add(field_id)
             names.add(lowered)
+        if wanted_owner and wanted_owner in (lowered, field_id.casefold()):
+            ids.add(field_id)
+            names.add(lowered)
+            owner_id = owner_id or field_id
     if wanted_owner and wanted_owner.startswith("customfield_"):
         ids.add(handoff_field)  # type: ignore[arg-type]
-    return FieldSelection(frozenset(ids), frozenset(names))
+        owner_id = owner_id or handoff_field
+    return FieldSelection(frozenset(ids), frozenset(names), owner_id)
 
 
 def field_rows(payload: Any, now: datetime) -> list[dict[str, Any]]:

@@ -301,7 +301,7 @@ def _extract(
     search = iter_issue_pages(
         client,
         jql,
-        fields=ISSUE_FIELDS,
+        fields=found.selection.search_fields(ISSUE_FIELDS),
         page_size=cfg.sync.page_size,
         expand=expand,
         warnings=found.warnings,

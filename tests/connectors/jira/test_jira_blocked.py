@@ -15,7 +15,7 @@ from connectors.jira import fields as jira_fields
 from models.config import parse_config
 from sandbox import Sandbox
 from sandbox import catalogue as cat
-from warehouse.build import build_core
+from warehouse.build import build_core, check_sql
 from warehouse.db import bootstrap
 
 START = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
@@ -101,3 +101,34 @@ def test_bulkfetch_asks_status_and_the_spec6_fields_together(monkeypatch) -> Non
     reasons = dict(con.execute(
         "select reason, count(*) from core.blocked_intervals group by reason").fetchall())
     assert reasons.get("flagged", 0) > 0 and reasons.get("blocked_by", 0) > 0
+
+
+def test_configured_owner_field_gives_jira_assignments(monkeypatch) -> None:
+    """handoffs.jira_field: Team (by name; the site's id is customfield_10001): its history
+    rides in the same bulkfetch, its current value is asked of search, and every JIRA item
+    gets owner stretches that tile its life."""
+    searched: list[list[str]] = []
+    real_search = jira_fields.JiraClient.search_jql_page
+
+    def spy(self, jql, **kwargs):
+        searched.append(kwargs["fields"])
+        return real_search(self, jql, **kwargs)
+
+    monkeypatch.setattr(jira_fields.JiraClient, "search_jql_page", spy)
+    cfg = parse_config({"handoffs": {"jira_field": "Team"}})
+    con = fresh()
+    with Sandbox(seed=11, size=200, mode="cloud", now=START) as sb:
+        sync_jira(con, JiraSettings.from_env(sb.env), cfg, run_started_at=sb.now)
+    monkeypatch.undo()
+    build_core(con, cfg, START)
+    got = con.execute(
+        "select count(distinct item_id), count(*) filter (where owner is null),"
+        " count(distinct owner) from core.assignments where item_id like 'jira:%'").fetchone()
+    jira_items = con.execute("select count(*) from core.work_items where source = 'jira'"
+                             ).fetchone()[0]
+    assert got[0] == jira_items and got[1] == 0 and got[2] == len(cat.TEAMS)
+    assert con.execute(check_sql("assignments_tile")).fetchall() == []
+    changed = con.execute("select count(*) from raw.jira_field_changes where field = 'Team'"
+                          ).fetchone()[0]
+    assert changed > 5
+    assert searched and all(cat.TEAM_FIELD_ID in f for f in searched)
