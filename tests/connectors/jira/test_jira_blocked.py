@@ -29,11 +29,13 @@ def fresh() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def expected_items(sb: Sandbox) -> set[tuple[str, str, str | None, str | None]]:
-    """(issue id, field, to, toString) of every Flagged / Link item the sandbox holds."""
+def expected_items(sb: Sandbox, deleted: bool = False
+                   ) -> set[tuple[str, str, str | None, str | None]]:
+    """(issue id, field, to, toString) of every Flagged / Link item the sandbox holds (of
+    deleted issues too with `deleted`: their last landed history stays in raw)."""
     out = set()
     for issue in sb.jira.issues.values():
-        if issue.deleted:
+        if issue.deleted and not deleted:
             continue
         for _hid, _at, _author, items in issue.histories:
             for field, _fid, _frm, _frm_s, to, to_s in items:
@@ -132,3 +134,21 @@ def test_configured_owner_field_gives_jira_assignments(monkeypatch) -> None:
                           ).fetchone()[0]
     assert changed > 5
     assert searched and all(cat.TEAM_FIELD_ID in f for f in searched)
+
+
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_incremental_sync_keeps_the_field_history_equal_to_the_source(mode) -> None:
+    from datetime import timedelta
+
+    con = fresh()
+    cfg = parse_config({})
+    with Sandbox(seed=3, size=200, mode=mode, now=START) as sb:
+        settings = JiraSettings.from_env(sb.env)
+        sync_jira(con, settings, cfg, run_started_at=sb.now)
+        for _ in range(2):
+            sb.advance(days=1, change_fraction=0.05)
+            sync_jira(con, settings, cfg, run_started_at=sb.now + timedelta(minutes=2))
+        landed = set(con.execute(
+            "select issue_id, field, to_value, to_string from raw.jira_field_changes"
+        ).fetchall())
+        assert landed == expected_items(sb, deleted=True)
