@@ -21,6 +21,7 @@ Nightly incremental runs never chunk: their ONE transaction stays as it was.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,8 @@ import duckdb
 
 from connectors.run import Run
 from flowmetrics.faultpoints import crash_point
+
+log = logging.getLogger(__name__)
 
 #: Rows (records + history rows) per committed chunk of a backfill: large enough that commits
 #: cost little (each is one small write plus DuckDB's commit), small enough that a kill loses
@@ -135,6 +138,8 @@ class Chunks:
             "insert or replace into raw.backfill_state values (?, ?, ?, ?, ?, ?, ?, ?)",
             [self.run.source, self.window_end, resume.to_json(), self._chunks, self._rows,
              self.run.run_id, self._started, self.run.clock.now()])
+        log.info("%s backfill: committing chunk %d (%d rows; %d in all) resume at %s",
+                 self.run.source, self._chunks, rows, self._rows, resume.to_json())
         crash_point("chunk")  # test-only (FLOWMETRICS_CRASH_AT): just before a chunk commits
         self.con.execute("commit")
         self.con.execute("begin transaction")

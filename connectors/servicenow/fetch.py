@@ -21,13 +21,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectors.backfill import ResumePoint
 from connectors.prefetch import prefetched
+from connectors.progress import report_total
 from connectors.result import Progress, SourceError
 from connectors.servicenow import query as q
+from connectors.servicenow.catalogue import Catalogue, catalogue_due
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
 from connectors.servicenow.history import (
     AUDIT_FIELDS,
@@ -151,55 +153,6 @@ class TableFetch:
         return self.quarantined_landed + len(self.quarantined)
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    """What the warehouse already holds of the labels and groups, to decide whether to re-read.
-
-    Attributes:
-        choice_values: per table, the state values landed in raw.servicenow_choices.
-        group_ids: the sys_ids landed in raw.servicenow_groups.
-        read_at: per table, when its labels (and, for the first table, the groups) were last
-            read (raw.sync_state.last_census_at, on the same clock as `now` below).
-        now: the instant to age them against.
-        max_age: `sync.census_days`.
-    """
-
-    choice_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    group_ids: frozenset[str] = frozenset()
-    read_at: Mapping[str, datetime | None] = field(default_factory=dict)
-    now: datetime | None = None
-    max_age: timedelta = timedelta(days=7)
-
-    def stale(self, table: str) -> bool:
-        last = self.read_at.get(table)
-        return last is None or self.now is None or self.now - last >= self.max_age
-
-
-def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
-                  ) -> tuple[list[str], bool]:
-    """(tables whose state labels to read, whether to read the groups) for this run.
-
-    Labels of a table are due on its full sync, when never read or older than
-    `sync.census_days`, or when a fetched record carries a state value the stored labels lack
-    (a new state, e.g. after an upgrade). Groups likewise, aged with the first table, or when a
-    fetched record names a group sys_id not landed yet. A stored catalogue that is empty (the
-    table is forbidden or not served) is only retried when it is stale, not every night.
-    """
-    tables: list[str] = []
-    for f in fetches:
-        known = catalogue.choice_values.get(f.table)
-        if f.window.is_full or catalogue.stale(f.table) or (known and any(
-                r.state is not None and r.state not in known for r in f.records)):
-            tables.append(f.table)
-    groups = bool(fetches) and (
-        any(f.window.is_full for f in fetches) or catalogue.stale(fetches[0].table)
-        or bool(catalogue.group_ids and any(
-            r.assignment_group_id is not None
-            and r.assignment_group_id not in catalogue.group_ids
-            for f in fetches for r in f.records)))
-    return tables, groups
-
-
 def _updated_key(row: Row) -> tuple[str, str] | None:
     return _key(row, "sys_updated_on")
 
@@ -248,6 +201,11 @@ class TableReader:
 
     def _chunked(self, window: SyncWindow) -> bool:
         return self.chunks is not None and window.is_full
+
+    def _window_scan(self, group: Sequence[TableFetch]) -> bool:
+        """The changed records are too many for `documentkeyIN` lists (`_audit`)."""
+        keys = [r.sys_id for f in group for r in f.records]
+        return len(list(q.batch_keys(keys, self.keys_budget))) > self.audit_batches
 
     def _spilled(self) -> bool:
         """Records are no longer all held: a chunk committed, or this run resumes a backfill."""
@@ -332,6 +290,7 @@ class TableReader:
         sink = self.sink
         chunks = self.chunks if self._chunked(window) else None
         counted = 0  # records of chunks already committed (then forgotten: `latest` restarts)
+        told = False
         # the next page is fetched while this one is mapped and landed (pager and client stay
         # on the worker; DuckDB releases the GIL while it writes)
         for page in prefetched(pager, name=f"servicenow-{table}"):
@@ -347,6 +306,9 @@ class TableReader:
                     winners.append(mapped)  # the sink lands only copies that win
             if sink is not None:
                 sink.records(winners)
+            if not told and pager.total is not None:  # the scan's size, for an ETA
+                report_total(self.progress, SOURCE, table, pager.total)
+                told = True
             self.progress(SOURCE, table,
                           f"page {pager.pages}: {counted + len(latest)} records read",
                           counted + len(latest))
@@ -370,8 +332,11 @@ class TableReader:
     def _history(self, group: list[TableFetch], landed: LandedLookup) -> None:
         """State history of the tables of one window: one sys_audit scan, else per-table
         fallbacks (metric_instance, then observation)."""
-        # a backfill that committed a chunk (or resumed) holds no records: they are landed
-        chunked = self._chunked(group[0].window) and self._spilled()
+        # a backfill that committed a chunk (or resumed) holds no records: they are landed; one
+        # that still holds them but reads sys_audit as one window scan anyway commits its
+        # history in chunks too (the same requests: the scan does not depend on the chunks)
+        chunked = self._chunked(group[0].window) and (
+            self._spilled() or self._window_scan([f for f in group if f.records]))
         changed = [f for f in group if f.record_count or (chunked and f.resumed)]
         if not changed:
             return  # nothing changed in the window: no history to read

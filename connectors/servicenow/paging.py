@@ -80,6 +80,8 @@ class Pager(Generic[K]):
         self.count_ends = count_ends
         self.start_after = after
         self.pages = 0
+        #: X-Total-Count of the scan's first counted page (pre-ACL; for progress estimates)
+        self.total: int | None = None
         self.counted_pages = 0
         self.denied_rows = 0
 
@@ -101,6 +103,8 @@ class Pager(Generic[K]):
             self.counted_pages += ask
             if total is not None:
                 expected = total  # the rows this page's query matched, this page included
+                if self.total is None:
+                    self.total = total
             if expected is not None:
                 expected -= self.page_size  # the limit applies before ACLs
             ask = self.count or (self.count_ends and expected is not None

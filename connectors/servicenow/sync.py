@@ -34,12 +34,13 @@ from connectors.result import (
 )
 from connectors.run import Run, StreamOutcome, insert_quarantine, record_failure, record_success
 from connectors.servicenow import land
+from connectors.servicenow.catalogue import load_catalogue
 from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.fetch import SOURCE, Catalogue, TableFetch, TableReader
+from connectors.servicenow.fetch import SOURCE, TableFetch, TableReader
 from connectors.servicenow.paging import clamp_page_size
 from connectors.servicenow.query import validate_scope
 from connectors.servicenow.settings import ServiceNowSettings
-from connectors.state import SyncWindow, plan_window, read_cursor, read_state
+from connectors.state import SyncWindow, plan_window, read_cursor
 from models.config import FlowConfig
 from warehouse.db import transaction
 
@@ -106,7 +107,7 @@ def sync_servicenow(
         # anywhere rolls all of it back, so readers see last night's raw layer or tonight's.
         # (read before BEGIN: read_state leaves its result unfinished, and inside the
         # transaction DuckDB then refuses the next `register`)
-        catalogue = _catalogue(con, tables, timedelta(days=sync_cfg.census_days),
+        catalogue = load_catalogue(con, tables, timedelta(days=sync_cfg.census_days),
                                run.clock.now())
         with transaction(con):
             # records' synced_at: when this run began landing (one instant for the run)
@@ -208,35 +209,3 @@ def _land(
     # complete: no backfill under way any more (the cursors moved in this same transaction)
     con.execute("delete from raw.backfill_state where source = ?", [SOURCE])
     return result
-
-
-def _catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
-               max_age: timedelta, now: datetime) -> Catalogue:
-    """The labels and groups already landed, and when each table's were last read.
-
-    `last_census_at` is written with the run clock, so it is aged against that clock (`now`).
-    """
-    values: dict[str, set[str]] = {}
-    for table, value in con.execute(
-            "select table_name, value from raw.servicenow_choices where element = 'state'"
-    ).fetchall():
-        values.setdefault(table, set()).add(value)
-    group_ids: set[str] = {r[0] for r in con.execute(
-        "select sys_id from raw.servicenow_groups").fetchall()}
-    if values or group_ids:
-        # Values already landed on records were checked when they first came (a state
-        # sys_choice lacks, a group the user may not read): they trigger no re-read each night.
-        for table, value, group in con.execute(
-                "select distinct table_name, state, assignment_group_id"
-                " from raw.servicenow_records").fetchall():
-            if value is not None and table in values:
-                values[table].add(value)
-            if group is not None and group_ids:
-                group_ids.add(group)
-    read_at = {t: read_state(con, SOURCE, t).get("last_census_at") for t in tables}
-    return Catalogue(
-        choice_values={t: frozenset(v) for t, v in values.items()},
-        group_ids=frozenset(group_ids),
-        read_at={t: v if isinstance(v, datetime) else None for t, v in read_at.items()},
-        now=now, max_age=max_age,
-    )

@@ -165,6 +165,21 @@ create table if not exists raw.sync_state (
     primary key (source, stream)
 );
 
+-- What the source itself counts in scope, per successful sync (JIRA: the id census, else the
+-- scope count). The `matches_source` asset check compares it with core: a full re-sync would
+-- hold exactly `source_count` items created before `scope_end`, less those quarantined.
+create table if not exists raw.source_counts (
+    run_id              varchar not null,
+    source              varchar not null,
+    stream              varchar not null,
+    counted_at          timestamptz not null,
+    scope_end           timestamptz not null, -- items created before this instant
+    source_count        bigint not null,
+    exact               boolean not null,     -- false: JIRA Cloud's approximate count
+    quarantined_absent  bigint not null,      -- in the source, quarantined, not in raw
+    census              boolean not null      -- the id census was taken in this run
+);
+
 -- One row per sync of one stream: what was asked, what came back, how it ended.
 create table if not exists raw.sync_runs (
     run_id        varchar not null,
