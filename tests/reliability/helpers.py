@@ -64,7 +64,7 @@ BOOKKEEPING = frozenset(
      "applied_at", "built_at"}
 )
 #: Tables that are a log of runs (they differ by design between a clean and a faulted run).
-RUN_LOGS = frozenset({"raw.sync_runs", "raw.schema_version"})
+RUN_LOGS = frozenset({"raw.sync_runs", "raw.schema_version", "raw.source_counts"})
 
 
 def config(extra: str = "", *, page_size: int = 1000) -> FlowConfig:
