@@ -131,7 +131,7 @@ def _reasons_card(data: BlockedData) -> str:
     t = data.totals
     if t.get("lead"):
         parts.append(
-            '<p class="note">Flow efficiency '
+            '<p class="note">Flow efficiency of the window\'s items (Σ process ÷ Σ lead) '
             f"<b>{fmt.pct((t.get('process') or 0) / t['lead'])}</b>, net of blocked time "
             f"<b>{fmt.pct(net)}</b>: {fmt.days(t.get('blocked_active'))} of touch time was "
             "blocked.</p>"
@@ -195,8 +195,8 @@ def _handoffs_card(data: BlockedData) -> str:
         if data.loops:
             named = "".join(
                 f"<li>{fmt.text(r.get('owner'))} → {fmt.text(r.get('via_owner'))} → "
-                f"{fmt.text(r.get('owner'))}: {fmt.count(r.get('loops'))} times, "
-                f"{fmt.count(r.get('items'))} items</li>"
+                f"{fmt.text(r.get('owner'))}: {_times(r.get('loops'))}, "
+                f"{fmt.count(r.get('items'))} item{'' if r.get('items') == 1 else 's'}</li>"
                 for r in data.loops[:TOP_LOOPS]
             )
             parts.append(f'<p class="note">Reassignment loops (work sent back where it came '
@@ -205,6 +205,10 @@ def _handoffs_card(data: BlockedData) -> str:
             parts.append('<p class="note">No reassignment loops.</p>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def _times(n: Any) -> str:
+    return "once" if n == 1 else f"{fmt.count(n)} times"
 
 
 def blocked_section(data: BlockedData | None) -> str:

@@ -386,7 +386,7 @@ def test_report_shows_blocked_time_in_the_map_and_the_two_sections(wh) -> None:
 
     page = render_report(wh)
     assert "Blocked by reason" in page and "Hand-offs by group" in page
-    assert "Alpha → Beta → Alpha: 1 times, 1 items" in page  # the loop, named
+    assert "Alpha → Beta → Alpha: once, 1 item</li>" in page  # the loop, named
     assert 'class="blocked-share"' in page  # the marked share inside each block
     # Dev block of 'all': blocked 22.5 / 12 = 1.875 -> "1.9 d" on the Blocked line
     assert "<title>blocked 1.9 d of" in page
