@@ -38,6 +38,45 @@ left join top_wait w using (value_stream)
 order by s.value_stream = 'all' desc, s.value_stream
 """
 
+#: docs/contract.md §6 at a glance: flow efficiency net of blocked time, the main block reason, hand-offs.
+BLOCKED_SQL = """
+with s as (select window_start, as_of from core.build_settings),
+w as (
+    select f.* from metrics.item_flow f, s
+    where f.done_at > s.window_start and f.done_at <= s.as_of
+),
+eff as (
+    select value_stream, sum(process_time_days) as p, sum(blocked_active_days) as ba,
+           sum(blocked_time_days) as b, sum(lead_time_days) as l
+    from w group by value_stream
+    union all
+    select 'all', sum(process_time_days), sum(blocked_active_days), sum(blocked_time_days),
+           sum(lead_time_days)
+    from w
+),
+top_reason as (
+    select value_stream, arg_max(reason, total_blocked_days) as top_block_reason
+    from metrics.blocked_work group by value_stream
+),
+top_loop as (
+    select value_stream, arg_max(owner || ' > ' || via_owner || ' > ' || owner, loops) as top_loop
+    from metrics.handoff_loops group by value_stream
+)
+select e.value_stream,
+       round(e.p / nullif(e.l, 0), 2) as flow_eff,
+       round((e.p - e.ba) / nullif(e.l, 0), 2) as flow_eff_net,
+       round(e.b / nullif(e.l, 0), 2) as blocked_share,
+       r.top_block_reason,
+       round(h.reassignments_per_item, 2) as reassign_per_item,
+       round(h.first_owner_resolution_rate, 2) as first_owner,
+       t.top_loop
+from eff e
+left join top_reason r using (value_stream)
+left join metrics.handoffs h on h.value_stream = e.value_stream and h.owner is null
+left join top_loop t on t.value_stream = e.value_stream
+order by e.value_stream = 'all' desc, e.value_stream
+"""
+
 
 def run_demo(*, out: Path, size: int, seed: int) -> int:
     out = out.resolve()
@@ -64,10 +103,15 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     con = connect(warehouse, read_only=True)
     try:
         frame = con.execute(SUMMARY_SQL).df()
+        blocked = con.execute(BLOCKED_SQL).df()
     finally:
         con.close()
     print()
     print(frame.to_string(index=False))
+    print()
+    print("blocked work and hand-offs (core.blocked_intervals, core.assignments, "
+          "metrics.blocked_work, metrics.handoffs, metrics.handoff_loops):")
+    print(blocked.to_string(index=False))
     print()
     print(f"warehouse : {warehouse}")
     print(f"exports   : {exports}")

@@ -15,6 +15,8 @@ import duckdb
 from flowmetrics import report_flow
 from flowmetrics import report_format as fmt
 from flowmetrics import report_svg as svg
+from flowmetrics.report_blocked import CSS as BLOCKED_CSS
+from flowmetrics.report_blocked import blocked_section
 from flowmetrics.report_data import (
     Row,
     Settings,
@@ -352,6 +354,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings, extra: str = 
         + _waits_block(s)
         + _rework_block(s)
         + "</div>"
+        + blocked_section(s.blocked)
         + '<div class="grid">'
         + _lead_block(s, settings)
         + _flow_block(s, settings)
@@ -412,7 +415,7 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str = "Flow metrics") -
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{fmt.text(title)}</title><style>{CSS}{report_flow.CSS}</style></head>"
+        f"<title>{fmt.text(title)}</title><style>{CSS}{report_flow.CSS}{BLOCKED_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 

@@ -52,6 +52,8 @@ class StreamData:
     flow: list[Row] | None = None
     scorecard: list[Row] | None = None
     stage_order: dict[str, int] = field(default_factory=dict)
+    #: docs/contract.md §6 blocked work and hand-offs (`flowmetrics.report_blocked.BlockedData`)
+    blocked: Any = None
 
     @property
     def debt_target(self) -> float:
@@ -195,6 +197,10 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.lead_times = window_lead_times(con, stream, settings)
     data.flow = _stream_rows(con, "flow_distribution", stream, "period_start")
     data.scorecard = _stream_rows(con, "scorecard", stream, "target")
+    from flowmetrics.report_blocked import load_blocked, mark_vsm
+
+    data.blocked = load_blocked(con, stream, (settings.window_start, settings.as_of))
+    mark_vsm(data.vsm, data.blocked)
     if data.scorecard:
         rank = {t: i for i, t in enumerate(TARGET_ORDER)}
         data.scorecard.sort(key=lambda r: (rank.get(r["target"], len(rank)), str(r["target"])))

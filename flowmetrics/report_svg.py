@@ -106,7 +106,11 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
     block_w = slot - tri_w - 6
     block_y, block_h = 12.0, 58.0
     box_y = block_y + block_h + 14
-    ladder_hi, ladder_lo = box_y + 96, box_y + 122
+    # docs/contract.md §6: with blocked time (flowmetrics.report_blocked.mark_vsm) each block gets a marked
+    # share along its foot and the data box a fourth line.
+    blocked = any("blocked_time_days" in r for r in stages)
+    box_h = 90.0 if blocked else 70.0
+    ladder_hi, ladder_lo = box_y + box_h + 26, box_y + box_h + 52
     height = ladder_lo + 26
     out = [
         f'<svg class="vsm" viewBox="0 0 {width:.0f} {height:.0f}" role="img"'
@@ -149,15 +153,20 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
             )
             + "</g>"
         )
+        if blocked:
+            out.append(_blocked_share(bx, block_y + block_h - 7, block_w - 2, lead,
+                                      row.get("blocked_time_days")))
         # The data box under the block.
-        lines = (
+        lines: tuple[tuple[str, str], ...] = (
             ("Lead", fmt.days(lead)),
             ("Process", fmt.days(proc)),
             ("%C/A", fmt.pct(row.get("pct_complete_accurate"))),
         )
+        if blocked:
+            lines += (("Blocked", fmt.days(row.get("blocked_time_days"))),)
         out.append(
-            f'<rect x="{bx:.1f}" y="{box_y:.1f}" width="{block_w:.1f}" height="70" fill="#fff"'
-            f' stroke="{GRID}"/>'
+            f'<rect x="{bx:.1f}" y="{box_y:.1f}" width="{block_w:.1f}" height="{box_h:.0f}"'
+            f' fill="#fff" stroke="{GRID}"/>'
         )
         for j, (label, value) in enumerate(lines):
             y = box_y + 20 + j * 20
@@ -175,6 +184,24 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
     out.append(_t(margin, ladder_lo + 16, "process", size=10, anchor="start", fill=MUTED))
     out.append("</svg>")
     return "".join(out)
+
+
+BLOCKED = "#b3261e"
+
+
+def _blocked_share(x: float, y: float, width: float, lead: object, blocked: object) -> str:
+    """A strip along a block's foot: its full width is the stage's lead time, the red part the
+    blocked time inside it (hatched-free so it prints; the data box gives the number)."""
+    share = 0.0
+    if not fmt.is_missing(lead) and not fmt.is_missing(blocked) and _num(lead) > 0:
+        share = min(max(_num(blocked) / _num(lead), 0.0), 1.0)
+    return (
+        f'<g class="blocked-share"><title>blocked {fmt.days(blocked)} of {fmt.days(lead)}'
+        f"</title><rect x=\"{x + 1:.1f}\" y=\"{y:.1f}\" width=\"{width:.1f}\" height=\"4\""
+        f' fill="#fff" stroke="{BLOCKED}" stroke-width="0.8"/>'
+        f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{width * share:.1f}" height="4"'
+        f' fill="{BLOCKED}"/></g>'
+    )
 
 
 def histogram(values: Sequence[float], percentiles: Sequence[tuple[str, object]]) -> str:

@@ -164,6 +164,17 @@ class FallbackStages(_Strict):
     done: str | None = None
 
 
+class Handoffs(_Strict):
+    """docs/contract.md §6 "Hand-offs": which JIRA field names an item's owner (e.g. Atlassian's `Team`).
+
+    None (the default) means no JIRA owner: `core.assignments` then holds ServiceNow rows only.
+    The name is matched case-insensitively against the changelog's field names and the site's
+    field list (`GET /field`); an id such as `customfield_10001` works too.
+    """
+
+    jira_field: str | None = Field(default=None, min_length=1)
+
+
 class Schedule(_Strict):
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
@@ -206,6 +217,7 @@ class FlowConfig(_Strict):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedule: Schedule = Field(default_factory=Schedule)
     forecast: Forecast = Field(default_factory=Forecast)
+    handoffs: Handoffs = Field(default_factory=Handoffs)
 
     @field_validator("as_of", mode="before")
     @classmethod

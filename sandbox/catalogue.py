@@ -101,6 +101,22 @@ PEOPLE: tuple[Person, ...] = (
 
 API_USER = Person("712020:sandbox-demo-user", "Demo User", "America/Los_Angeles")
 
+#: JIRA Software's impediment flag: a custom field whose id differs per site (this one's).
+FLAGGED_FIELD_ID = "customfield_10021"
+FLAGGED_OPTION = ("[10019]", "Impediment")
+#: Atlassian's Team field (another per-site custom field id) and the teams it names: the owner
+#: field a user may name in `handoffs.jira_field`.
+TEAM_FIELD_ID = "customfield_10001"
+TEAMS: tuple[tuple[str, str], ...] = (
+    ("36885b3c-1bf0-4f85-a357-c5b858c31de4", "Checkout Squad"),
+    ("4a1f0c3e-9d2b-4d7a-8f51-2c6e0b9a7d13", "Ledger Crew"),
+    ("5b2e1d4f-ae3c-4e8b-9a62-3d7f1cab8e24", "Web Platform"),
+    ("6c3f2e50-bf4d-4f9c-ab73-4e802dbc9f35", "SRE"),
+)
+
+#: Keys of blockers outside every synced project (another JIRA project nobody syncs).
+OUTSIDE_PROJECT = "LEGACY"
+
 # --- ServiceNow -----------------------------------------------------------------------------
 
 SNOW_GROUPS: tuple[tuple[str, str], ...] = (

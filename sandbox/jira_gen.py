@@ -7,11 +7,26 @@ priority, Sprint) are interleaved so a connector has to filter changelog items b
 
 from __future__ import annotations
 
+import bisect
 import random
 
 from sandbox import catalogue as cat
 from sandbox.store import History, Issue, Item, JiraStore
-from sandbox.workflow import DAY_MS, jira_dwell, jira_next
+from sandbox.workflow import (
+    BLOCKER_OUTSIDE_P,
+    DAY_MS,
+    FLAG_AGAIN_P,
+    FLAG_DAYS,
+    FLAG_P,
+    LINK_DAYS,
+    LINK_P,
+    LINK_REMOVED_P,
+    TEAM_BACK_P,
+    TEAM_CHANGE_P,
+    jira_dwell,
+    jira_next,
+    lognormal_ms,
+)
 
 ALT_TZS = ("Asia/Kolkata", "Europe/Berlin", "UTC")
 TYPE_WEIGHTS = (("Story", 44.0), ("Bug", 22.0), ("Task", 16.0), ("Tech Debt", 10.0),
@@ -62,6 +77,41 @@ def noise_item(rng: random.Random, issue: Issue) -> Item:
         return ("priority", "priority", fa, fn, ta, tn)
     n = rng.randrange(1, 40)
     return ("Sprint", "customfield_10020", str(n), f"Sprint {n}", str(n + 1), f"Sprint {n + 1}")
+
+
+def flag_item(on: bool) -> Item:
+    """A `Flagged` item: set shows the option, clear shows nothing (as JIRA Cloud writes it)."""
+    value, label = cat.FLAGGED_OPTION
+    if on:
+        return ("Flagged", cat.FLAGGED_FIELD_ID, None, "", value, label)
+    return ("Flagged", cat.FLAGGED_FIELD_ID, value, label, None, "")
+
+
+def link_item(other: str, text: str, added: bool) -> Item:
+    """A `Link` item: the other issue's key and the direction in words."""
+    sentence = f"This issue {text} {other}"
+    if added:  # the absent side is null in real payloads (shared captures), not ""
+        return ("Link", "issuelinks", None, None, other, sentence)  # type: ignore[return-value]
+    return ("Link", "issuelinks", other, sentence, None, None)  # type: ignore[return-value]
+
+
+def initial_team(issue: Issue) -> int:
+    """The team an issue starts with (derived, so no random draw and no new slot)."""
+    return (issue.id * 7 + issue.project) % len(cat.TEAMS)
+
+
+def current_team(issue: Issue) -> int:
+    """The team after the issue's last Team entry (else its initial team)."""
+    for _hid, _at, _a, items in reversed(issue.histories):
+        for item in items:
+            if item[0] == "Team" and item[4] is not None:
+                return next(i for i, t in enumerate(cat.TEAMS) if t[0] == item[4])
+    return initial_team(issue)
+
+
+def team_item(frm: int, to: int) -> Item:
+    (fid, fname), (tid, tname) = cat.TEAMS[frm], cat.TEAMS[to]
+    return ("Team", cat.TEAM_FIELD_ID, fid, fname, tid, tname)
 
 
 class JiraGenerator:
@@ -129,12 +179,101 @@ class JiraGenerator:
         n_noise = rng.randrange(50, 150) if heavy else rng.choices((0, 1, 2, 4), (35, 30, 25, 10))[0]
         for _ in range(n_noise):
             events.append((rng.randint(issue.created + 1, end), (noise_item(rng, issue),)))
+        events.extend(self.impediments(issue, events, until))
+        events.extend(self.team_handoffs(issue, until))
         events.sort(key=lambda e: e[0])
         for at, items in events:
             self.append(issue, at, items)
         issue.status = status
         issue.updated = min(max(issue.updated, issue.created) + rng.randrange(0, 60_000), until)
         issue.updated = max(issue.updated, issue.histories[-1][1] if issue.histories else 0)
+
+    def impediments(self, issue: Issue, events: list[tuple[int, tuple[Item, ...]]], until: int
+                    ) -> list[tuple[int, tuple[Item, ...]]]:
+        """Flags and "is blocked by" links inside the issue's In Progress stretches.
+
+        A per-issue random stream (seeded from the issue and the stretch) so that adding these
+        does not shift the main stream every other generated value comes from. The blocker's
+        own history gets the mirror "This issue blocks ..." entry, as JIRA writes both sides.
+        """
+        status = issue.status
+        t = issue.histories[-1][1] if issue.histories else issue.created
+        stretches: list[tuple[int, int]] = []
+        start = t if status == "In Progress" else None
+        for at, items in sorted(events, key=lambda e: e[0]):
+            if items[0][0] != "status":
+                continue
+            to = cat.STATUS_BY_ID[items[0][4]].name  # type: ignore[index]
+            if start is not None and to != "In Progress":
+                stretches.append((start, at))
+                start = None
+            elif start is None and to == "In Progress":
+                start = at
+        if start is not None:
+            stretches.append((start, until))
+        out: list[tuple[int, tuple[Item, ...]]] = []
+        for a, b in stretches:
+            rng = random.Random(f"impediment-{issue.id}-{a}")
+            cursor = a
+            while cursor < b and rng.random() < (FLAG_P if cursor == a else FLAG_AGAIN_P):
+                on = cursor + 1 + int(rng.random() * (b - cursor) * 0.7)
+                off = on + lognormal_ms(rng, *FLAG_DAYS)
+                if on > until:
+                    break
+                out.append((on, (flag_item(True),)))
+                if off > until:
+                    break
+                out.append((off, (flag_item(False),)))
+                cursor = off
+            if rng.random() < LINK_P:
+                at = a + 1 + int(rng.random() * (b - a) * 0.5)
+                if at > until:
+                    continue
+                blocker = self.blocker_for(issue, rng)
+                key = blocker.key if blocker else f"{cat.OUTSIDE_PROJECT}-{rng.randrange(1, 900)}"
+                out.append((at, (link_item(key, "is blocked by", True),)))
+                if blocker:
+                    self.mirror(blocker, at, link_item(issue.key, "blocks", True))
+                removed = at + lognormal_ms(rng, *LINK_DAYS)
+                if rng.random() < LINK_REMOVED_P and removed <= until:
+                    out.append((removed, (link_item(key, "is blocked by", False),)))
+                    if blocker:
+                        self.mirror(blocker, removed, link_item(issue.key, "blocks", False))
+        return out
+
+    def team_handoffs(self, issue: Issue, until: int) -> list[tuple[int, tuple[Item, ...]]]:
+        """Hand the issue to another team now and then, sometimes back (A -> B -> A)."""
+        start = issue.histories[-1][1] if issue.histories else issue.created
+        rng = random.Random(f"team-{issue.id}-{start}")
+        if rng.random() >= TEAM_CHANGE_P or until - start < 2:
+            return []
+        team = current_team(issue)
+        at = start + 1 + int(rng.random() * (until - start - 1) * 0.6)
+        other = rng.choice([t for t in range(len(cat.TEAMS)) if t != team])
+        out = [(at, (team_item(team, other),))]
+        if rng.random() < TEAM_BACK_P:
+            back = at + 1 + int(rng.random() * (until - at - 1))
+            if back <= until:
+                out.append((back, (team_item(other, team),)))
+        return out
+
+    def blocker_for(self, issue: Issue, rng: random.Random) -> Issue | None:
+        """An earlier live issue (None: a blocker outside the synced projects)."""
+        first = min(self.store.issues) if self.store.issues else issue.id
+        if rng.random() < BLOCKER_OUTSIDE_P or first >= issue.id:
+            return None
+        for _ in range(5):
+            other = self.store.issues.get(rng.randrange(first, issue.id))
+            if other is not None and not other.deleted and other.itype != "Epic":
+                return other
+        return None
+
+    def mirror(self, issue: Issue, at: int, item: Item) -> None:
+        """Insert a history into another issue's changelog at its place in time."""
+        hist: History = (self.store.next_history_id, at, issue.reporter, (item,))
+        self.store.next_history_id += 1
+        bisect.insort(issue.histories, hist, key=lambda h: h[1])
+        issue.updated = max(issue.updated, at)
 
     # -- whole organisation ------------------------------------------------------------------
     def generate(self, size: int) -> None:

@@ -45,7 +45,7 @@ def history_json(base: str, issue: Issue, h: History, datacenter: bool,
     for field, field_id, frm, frm_s, to, to_s in items:
         if field_ids is not None and field_id not in field_ids:
             continue
-        item = {"field": field, "fieldtype": "jira" if field != "Sprint" else "custom",
+        item = {"field": field, "fieldtype": "custom" if field_id.startswith("customfield_") else "jira",
                 "fieldId": field_id, "from": frm, "fromString": frm_s, "to": to,
                 "toString": to_s}
         if datacenter:
@@ -64,7 +64,7 @@ def wanted_fields(spec: list[str]) -> tuple[list[str], bool]:
         if f in ("*all", "*navigable"):
             star = True
             chosen.extend(NAVIGABLE)
-        elif f in NAVIGABLE:
+        elif f in NAVIGABLE or f == cat.TEAM_FIELD_ID:
             chosen.append(f)
     return [f for f in dict.fromkeys(chosen) if f not in excluded], star
 
@@ -154,4 +154,9 @@ def field_value(base: str, lookup: Any, issue: Issue, name: str, datacenter: boo
         return user_json(base, issue.assignee, datacenter)
     if name == "reporter":
         return user_json(base, issue.reporter, datacenter)
+    if name == cat.TEAM_FIELD_ID:
+        from sandbox.jira_gen import current_team
+
+        tid, tname = cat.TEAMS[current_team(issue)]
+        return {"id": tid, "name": tname, "title": tname, "isShared": True}
     return None

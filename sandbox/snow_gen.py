@@ -2,7 +2,8 @@
 
 Each state change writes ``sys_audit`` rows the way real instances do: incidents get two
 rows per change (``state`` and the legacy mirror ``incident_state``), group reassignments
-get ``assignment_group`` rows. Durations follow the UCI incident log (docs/sandbox.md).
+get ``assignment_group`` rows, and putting an incident on hold, changing the reason and leaving
+hold get ``hold_reason`` rows (in the same update as the state change). Durations follow the UCI incident log (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -72,7 +73,20 @@ class SnowGenerator:
         self.audit(rec, at, "state", old, new)
         if rec.table == "incident":
             self.audit(rec, at, "incident_state", old, new)
+            if old == "3" and new != "3" and rec.hold_reason:
+                # leaving On Hold clears the reason in the same update (audited like state)
+                self.audit(rec, at, "hold_reason", rec.hold_reason, "")
+                rec.hold_reason = ""
         rec.state = new
+
+    def change_hold_reason(self, rec: Record, at: int) -> None:
+        """A second reason while still on hold (e.g. the caller answered, now the vendor)."""
+        old = rec.hold_reason
+        rng = random.Random(f"hold-reason-{rec.sys_id}-{at}")
+        rec.hold_reason = wf.pick(rng, tuple(o for o in wf.HOLD_REASON_WEIGHTS if o[0] != old))
+        rec.mod_count += 1
+        rec.updated = max(rec.updated, at)
+        self.audit(rec, at, "hold_reason", old, rec.hold_reason)
 
     def reassign(self, rec: Record, at: int) -> None:
         old = rec.group
@@ -126,10 +140,14 @@ class SnowGenerator:
                 return rec
             if i < holds:
                 self.hold(rec, t, legacy)
-                t += min(days(rng, *wf.HOLD_DAYS), 60 * DAY)
+                held = min(days(rng, *wf.HOLD_DAYS), 60 * DAY)
+                # its own stream, so the main one (and every calibrated draw after) is unchanged
+                second = random.Random(f"hold-{rec.sys_id}-{t}").random()
+                if not legacy and second < wf.HOLD_REASON_CHANGE_P and t + held // 2 <= until:
+                    self.change_hold_reason(rec, t + max(1, held // 2))
+                t += held
                 if t > until:
                     return rec
-                rec.hold_reason = ""
                 self.set_state(rec, "2", t)
         self.resolve(rec, t)
         if rng.random() < wf.INCIDENT_REOPEN_P:
@@ -152,6 +170,7 @@ class SnowGenerator:
         else:
             rec.hold_reason = wf.pick(self.rng, wf.HOLD_REASON_WEIGHTS)
             self.set_state(rec, "3", at)
+            self.audit(rec, at, "hold_reason", "", rec.hold_reason)
 
     def resolve(self, rec: Record, at: int) -> None:
         rec.close_code = self.rng.choice(cat.INCIDENT_CLOSE_CODES)

@@ -157,9 +157,10 @@ def insert_audits(store: SnowStore) -> list[Audit]:
         first.setdefault((a.documentkey, a.fieldname), a.oldvalue)
     out = []
     for rec in store.records.values():
-        fields = {"state": rec.state}
+        fields = {"state": rec.state, "assignment_group": rec.group}
         if rec.table == "incident":
-            fields["incident_state"] = rec.state
+            # a new incident is never on hold: its reason starts empty
+            fields |= {"incident_state": rec.state, "hold_reason": ""}
         for name, current in fields.items():
             initial = first.get((rec.sys_id, name), current)
             out.append(Audit(stable_id(rec.sys_id, "insert", name), rec.opened, rec.table,

@@ -87,8 +87,7 @@ def advance_snow(gen: SnowGenerator, t0: int, t1: int, change_fraction: float
             else:
                 gen.resolve(rec, at)
         elif rec.state in ("3", "4"):
-            rec.hold_reason = ""
-            gen.set_state(rec, "2", at)
+            gen.set_state(rec, "2", at)  # clears (and audits) the hold reason
         else:
             gen.close(rec, at)
         changed.append(rec.number)

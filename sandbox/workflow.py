@@ -45,6 +45,23 @@ JIRA_DWELL_DAYS: dict[str, tuple[float, float]] = {
 }
 
 JIRA_REOPEN_P = 0.05
+
+#: Impediments inside In Progress stretches (docs/sandbox.md): the share of stretches flagged,
+#: of flagged stretches flagged again after the clear, flag duration (median, sigma) in days;
+#: the share of stretches that get an "is blocked by" link, of those links removed later
+#: (the rest end when the blocker is done, or run on), link life, and the share of blockers
+#: outside the synced projects.
+FLAG_P = 0.15
+FLAG_AGAIN_P = 0.25
+FLAG_DAYS = (1.0, 1.0)
+LINK_P = 0.08
+LINK_REMOVED_P = 0.5
+LINK_DAYS = (3.0, 1.0)
+BLOCKER_OUTSIDE_P = 0.2
+#: Team hand-offs (Atlassian Team field): share of issues handed to another team once, and of
+#: those handed back (a loop).
+TEAM_CHANGE_P = 0.12
+TEAM_BACK_P = 0.3
 JIRA_TERMINAL = frozenset({"Won't Do", "Cancelled"})
 
 
@@ -83,6 +100,9 @@ def jira_dwell(rng: random.Random, status: str) -> int:
 REASSIGNMENT_WEIGHTS = ((0, 54.4), (1, 25.0), (2, 9.2), (3, 5.0), (4, 2.8), (5, 1.5),
                         (6, 0.7), (7, 0.6), (8, 0.8))
 INCIDENT_HOLD_P = 0.234
+#: Share of holds whose reason changes once while on hold (two reasons in a row; UCI log:
+#: 2.5% of awaiting periods run straight into another awaiting state).
+HOLD_REASON_CHANGE_P = 0.03
 #: Number of on-hold periods of a held incident (the log averages ~2.7 per held incident).
 HOLD_COUNT_WEIGHTS = ((1, 40.0), (2, 25.0), (3, 15.0), (4, 10.0), (5, 10.0))
 #: hold_reason weights; "1" Awaiting Caller stands in for the log's "Awaiting User Info".

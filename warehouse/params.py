@@ -48,6 +48,7 @@ create or replace table core.targets (target varchar primary key, target_value d
     direction varchar not null);
 create or replace table core.forecast_settings (history_days integer not null,
     horizons_days integer[] not null, trials integer not null, seed bigint not null);
+create or replace table core.handoff_settings (jira_field varchar);
 """
 
 # Every JIRA status the raw layer knows: the catalogue first, then names recorded on issues and
@@ -192,6 +193,8 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
             "insert into core.forecast_settings values (?, ?, ?, ?)",
             [fc.history_days, list(fc.horizons_days), fc.trials, fc.seed],
         )
+        # docs/contract.md §6 hand-offs: the JIRA owner field (NULL: no JIRA rows in core.assignments).
+        con.execute("insert into core.handoff_settings values (?)", [cfg.handoffs.jira_field])
         if targets:
             con.executemany(
                 "insert into core.targets values (?, ?, ?)",

@@ -2,7 +2,8 @@
 on trust.
 
 Cloud: `POST /rest/api/3/changelog/bulkfetch` (up to 1000 issues and 10000 histories a call,
-`fieldIds: ["status"]`), merged by `issueId` because one issue can span pages; when that
+`fieldIds: ["status", <Flagged's id>, "issuelinks", <owner field>]`: the docs/contract.md §6 fields ride in
+the same requests, see `connectors.jira.fields`), merged by `issueId` because one issue can span pages; when that
 experimental endpoint answers 404, per-issue `GET /rest/api/3/issue/{id}/changelog` pages.
 Data Center: the changelog embedded by `/search?expand=changelog` when it provably holds every
 history (`startAt == 0` and as many histories as its `total`), else
@@ -50,9 +51,12 @@ class History:
 class ChangelogFetcher:
     """Fetches full histories for batches of issues; remembers a missing bulkfetch endpoint."""
 
-    def __init__(self, client: JiraClient, warnings: list[str]) -> None:
+    def __init__(self, client: JiraClient, warnings: list[str],
+                 field_ids: list[str] | None = None) -> None:
         self.client = client
         self.warnings = warnings
+        #: bulkfetch `fieldIds`: status plus the docs/contract.md §6 fields, in the same requests
+        self.field_ids = field_ids or ["status"]
         self.bulk_available = client.is_cloud
         self.per_issue_available = True
 
@@ -98,7 +102,7 @@ class ChangelogFetcher:
         merged: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         body: dict[str, Any] = {
             "issueIdsOrKeys": ids,
-            "fieldIds": ["status"],
+            "fieldIds": self.field_ids,
             "maxResults": BULK_MAX_RESULTS,
         }
         seen: set[str] = set()

@@ -31,6 +31,8 @@ from connectors.jira.changelog import (
     check_complete,
 )
 from connectors.jira.client import JiraClient
+from connectors.jira.fields import FIELD_CHANGE_SCHEMA, FieldSelection
+from connectors.jira.fields import resolve as resolve_fields
 from connectors.jira.jql import JqlScopeError, build_census_jql, build_issue_jql
 from connectors.jira.land import land_staged
 from connectors.jira.records import (
@@ -81,6 +83,11 @@ class Extract:
     copies: int = 0
     issue_rows: StagedRows = field(default_factory=lambda: StagedRows(ISSUE_SCHEMA))
     change_rows: StagedRows = field(default_factory=lambda: StagedRows(CHANGE_SCHEMA))
+    field_change_rows: StagedRows = field(
+        default_factory=lambda: StagedRows(FIELD_CHANGE_SCHEMA))
+    #: docs/contract.md §6 history fields to keep besides status, and the field catalogue read this run
+    selection: FieldSelection | None = None
+    field_catalogue: list[dict[str, Any]] | None = None
     staged_ids: set[str] = field(default_factory=set)
     landed_histories: dict[str, int] = field(default_factory=dict)
     reread: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -124,12 +131,14 @@ class Extract:
     def quarantined(self) -> int:
         return self.quarantined_committed + len(self.quarantine)
 
-    def take_rows(self) -> tuple[StagedRows, StagedRows, bool]:
-        """The staged (issue, status-change) rows and whether each issue is in them once,
-        leaving empty ones in their place."""
-        taken = self.issue_rows, self.change_rows, len(self.staged_ids) == self.issue_rows.rows
+    def take_rows(self) -> tuple[StagedRows, StagedRows, StagedRows, bool]:
+        """The staged (issue, status-change, field-change) rows and whether each issue is in
+        them once, leaving empty ones in their place."""
+        taken = (self.issue_rows, self.change_rows, self.field_change_rows,
+                 len(self.staged_ids) == self.issue_rows.rows)
         self.issue_rows = StagedRows(ISSUE_SCHEMA)
         self.change_rows = StagedRows(CHANGE_SCHEMA)
+        self.field_change_rows = StagedRows(FIELD_CHANGE_SCHEMA)
         self.staged_ids = set()
         return taken
 
@@ -173,12 +182,14 @@ def extract(
     known = catalogue.known_statuses(con, now, cfg.sync.census_days, force=window.is_full)
     if known is None:
         found.statuses = catalogue.read_statuses(client, now)
-    fetcher = ChangelogFetcher(client, found.warnings)
+    found.selection, found.field_catalogue = resolve_fields(
+        con, client, cfg.handoffs.jira_field, now, cfg.sync.census_days, force=known is None)
+    fetcher = ChangelogFetcher(client, found.warnings, found.selection.bulk_field_ids())
     expand = None if client.is_cloud else "changelog"
     search = iter_issue_pages(
         client,
         jql,
-        fields=ISSUE_FIELDS,
+        fields=found.selection.search_fields(ISSUE_FIELDS),
         page_size=cfg.sync.page_size,
         expand=expand,
         warnings=found.warnings,
@@ -319,6 +330,8 @@ def _collect(
     issue_seqs: list[int] = []
     change_rows: list[tuple[Any, ...]] = []
     change_seqs: list[int] = []
+    field_rows: list[tuple[Any, ...]] = []
+    field_seqs: list[int] = []
     for issue in issues:
         bad: list[tuple[str, str, dict[str, Any]]] = []
         try:
@@ -328,7 +341,8 @@ def _collect(
             if got is None:
                 raise BadRecord("issue without an id")
             check_complete(issue, got)
-            scan = scan_histories(issue_id, got.histories, bad)
+            scan = scan_histories(issue_id, got.histories, bad,
+                                  found.selection.wants if found.selection else None)
             mismatch = chain_mismatch(issue, got, scan.last_item, scan.last_created)
             if mismatch and got.route == "bulkfetch" and not final:
                 found.reread[issue_id] = issue
@@ -360,8 +374,11 @@ def _collect(
         issue_seqs.append(found.copies)
         change_rows.extend(scan.rows)
         change_seqs.extend([found.copies] * len(scan.rows))
+        field_rows.extend(scan.field_rows)
+        field_seqs.extend([found.copies] * len(scan.field_rows))
     found.issue_rows.add(issue_rows, issue_seqs)
     found.change_rows.add(change_rows, change_seqs)
+    found.field_change_rows.add(field_rows, field_seqs)
 
 
 def _record_key(issue: Any) -> str:

@@ -26,10 +26,11 @@ STREAM = "issues"
 
 
 def land_staged(
-    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows, once: bool = False
+    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows,
+    field_changes: StagedRows, once: bool = False
 ) -> None:
-    """Upsert staged issues and replace their whole status history (entries may have gone
-    since an earlier copy was landed). `once`: every issue is staged once (and so, by
+    """Upsert staged issues and replace their whole status history and docs/contract.md §6 field history
+    (entries may have gone since an earlier copy was landed). `once`: every issue is staged once (and so, by
     `scan_histories`, each history item), so the rows go in as they are: no latest-copy
     window, ~20 % less landing time at 20k issues."""
     if issues.rows == 0:
@@ -46,6 +47,16 @@ def land_staged(
         tiebreak="source_order",
         unique=once,
     )
+    delete_where_in(con, "raw.jira_field_changes", "issue_id", ids)
+    upsert_latest(
+        con,
+        "raw.jira_field_changes",
+        field_changes,
+        ["issue_id", "history_id", "item_index"],
+        winners=(issues, "issue_id"),
+        tiebreak="source_order",
+        unique=once,
+    )
 
 
 def land_rest(con: duckdb.DuckDBPyConnection, found: Extract, run: Run) -> int:
@@ -53,6 +64,8 @@ def land_rest(con: duckdb.DuckDBPyConnection, found: Extract, run: Run) -> int:
     number of issues newly marked deleted."""
     observed = run.started_at
     upsert_frame(con, "raw.jira_statuses", pd.DataFrame(found.statuses), ["status_id"])
+    if found.field_catalogue:
+        upsert_frame(con, "raw.jira_fields", pd.DataFrame(found.field_catalogue), ["field_id"])
     insert_quarantine(con, run, found.quarantine, run.started_at)
     if not found.census_ids:
         return 0  # no census, or nothing it could affect (see _deletions)

@@ -12,7 +12,7 @@ A record we cannot trust raises `BadRecord` and goes to quarantine instead of th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -320,6 +320,7 @@ class HistoryScan:
     """
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    field_rows: list[tuple[Any, ...]] = field(default_factory=list)
     status_histories: int = 0
     landed: int = 0
     last_item: dict[str, Any] | None = None
@@ -327,18 +328,23 @@ class HistoryScan:
 
 
 def scan_histories(
-    issue_id: str, histories: list[dict[str, Any]], bad: list[tuple[str, str, dict[str, Any]]]
+    issue_id: str,
+    histories: list[dict[str, Any]],
+    bad: list[tuple[str, str, dict[str, Any]]],
+    wanted: Callable[[dict[str, Any]], bool] | None = None,
 ) -> HistoryScan:
     """raw.jira_status_changes rows (`CHANGE_COLUMNS` order) for one issue; histories oldest
     first, each history's items walked once and its payload serialised once.
 
     `source_order` numbers the status items in the order JIRA returned them, so same-instant
     changes keep their order downstream. Unusable histories are appended to `bad` as
-    (record key, reason, payload).
+    (record key, reason, payload). Items `wanted` picks (docs/contract.md §6: Flagged, Link, the owner
+    field) become raw.jira_field_changes rows in `field_rows`, in the same walk.
     """
     scan = HistoryScan()
     rows = scan.rows
     order = 0
+    field_order = 0
     if not all(isinstance(h, dict) for h in histories):
         for h in histories:
             if not isinstance(h, dict):
@@ -349,6 +355,7 @@ def scan_histories(
         histories = last_copies(histories)
     for history in histories:
         status_items = None
+        other_items = None
         items = history.get("items") or ()
         if not isinstance(items, list | tuple):
             bad.append((f"{issue_id}/{history.get('id')}",
@@ -362,12 +369,18 @@ def scan_histories(
                     status_items = [(index, item)]
                 else:
                     status_items.append((index, item))
-        if status_items is None:
+            elif wanted is not None and wanted(item):
+                if other_items is None:
+                    other_items = [(index, item)]
+                else:
+                    other_items.append((index, item))
+        if status_items is None and other_items is None:
             continue
-        scan.status_histories += 1
         created = history.get("created")
-        scan.last_item = status_items[-1][1]
-        scan.last_created = created
+        if status_items is not None:
+            scan.status_histories += 1
+            scan.last_item = status_items[-1][1]
+            scan.last_created = created
         hid = history.get("id")
         if hid is None:
             bad.append((issue_id, "changelog history without an id", history))
@@ -379,8 +392,18 @@ def scan_histories(
             continue
         author = history.get("author")
         name = author.get("displayName") if isinstance(author, dict) else None
-        payload = _dumps(history)
         hid = str(hid)
+        for index, item in other_items or ():
+            field_order += 1
+            scan.field_rows.append((
+                issue_id, hid, index, at, name, str(item.get("field")),
+                _str_or_none(item.get("fieldId")), _str_or_none(item.get("from")),
+                _str_or_none(item.get("fromString")), _str_or_none(item.get("to")),
+                _str_or_none(item.get("toString")), field_order,
+            ))
+        if status_items is None:
+            continue
+        payload = _dumps(history)
         scan.landed += 1
         for index, item in status_items:
             order += 1

@@ -35,12 +35,14 @@ from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
 from connectors.servicenow.history import (
     AUDIT_FIELDS,
     DELETE_FIELDS,
+    HISTORY_FIELDS,
     METRIC_FIELDS,
     METRIC_INSTANCE,
     OBSERVED,
     STATE_FIELD,
     SYS_AUDIT,
     ChangeRow,
+    FieldChangeRow,
     audit_changes,
     metric_changes,
     observed_changes,
@@ -64,6 +66,8 @@ SOURCE = "servicenow"
 CHOICE_FIELDS = ("sys_id", "name", "element", "value", "label", "sequence", "inactive",
                  "language")
 GROUP_FIELDS = ("sys_id", "name")
+#: sys_choice elements read in the one label scan: state, and hold_reason (docs/contract.md §6 reasons).
+CHOICE_ELEMENTS = (STATE_FIELD, "hold_reason")
 
 #: Changed records whose sys_ids fit in this many documentkeyIN lists (~120 sys_ids each) are
 #: read by key; more, and one window scan of sys_audit is cheaper: each keyed list is its own
@@ -82,6 +86,8 @@ class BatchSink(Protocol):
     def records(self, rows: Sequence[RecordRow]) -> None: ...
 
     def changes(self, rows: Sequence[ChangeRow]) -> int: ...
+
+    def field_changes(self, rows: Sequence[FieldChangeRow]) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -116,6 +122,8 @@ class TableFetch:
     records: list[RecordRow] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
+    #: hold_reason / assignment_group audit rows (docs/contract.md §6) when there is no sink to take them
+    field_changes: list[FieldChangeRow] = field(default_factory=list)
     #: sys_choice rows when the labels were read this run; None = not due (see catalogue_due)
     choices: list[Row] | None = None
     deletions: list[tuple[str, datetime]] = field(default_factory=list)
@@ -440,7 +448,7 @@ class TableReader:
             pager: Pager[tuple[str, str]] = Pager(
                 self.client, "sys_audit", AUDIT_FIELDS,
                 lambda after, b=batch: q.audit_query(
-                    tables, STATE_FIELD, b, window.start, window.end, after),
+                    tables, HISTORY_FIELDS, b, window.start, window.end, after),
                 _created_key, self.page_size, count=batch is not None or not window.is_full,
                 count_ends=True,
             )
@@ -456,13 +464,16 @@ class TableReader:
                     per_table.setdefault(f.table, []).append(row)
                 for table, rows in per_table.items():
                     f = next(g for g in group if g.table == table)
-                    got, bad = audit_changes(table, rows, seen[table])
+                    other: list[FieldChangeRow] = []
+                    got, bad = audit_changes(table, rows, seen[table], other)
                     if sink is not None:
                         # staged now, landed when the scan ends (all records are in by then);
                         # a re-read record's older history stays: upserted by change_id
                         taken[table] += sink.changes(got)
+                        sink.field_changes(other)
                     else:
                         found[table].extend(got)
+                        f.field_changes.extend(other)
                     read[table] += len(got)
                     f.quarantined.extend(bad)
                     self.progress(SOURCE, table, f"state history: {read[table]} changes",
@@ -496,8 +507,8 @@ class TableReader:
         taken: dict[str, int] = dict.fromkeys(tables, 0)
         pager: Pager[tuple[str, str]] = Pager(
             self.client, "sys_audit", AUDIT_FIELDS,
-            lambda after: q.audit_query(tables, STATE_FIELD, None, window.start, window.end,
-                                        after),
+            lambda after: q.audit_query(tables, HISTORY_FIELDS, None, window.start,
+                                        window.end, after),
             _created_key, self.page_size, count=not window.is_full, count_ends=True,
             after=start,
         )
@@ -516,7 +527,9 @@ class TableReader:
             added = 0
             for table, rows in per_table.items():
                 f = by_table[table]
-                got, bad = audit_changes(table, rows, seen[table])
+                other: list[FieldChangeRow] = []
+                got, bad = audit_changes(table, rows, seen[table], other)
+                sink.field_changes(other)
                 n = sink.changes(got)
                 taken[table] += n
                 added += n
@@ -587,7 +600,8 @@ class TableReader:
         tables = [f.table for f in due]
         pager: Pager[str] = Pager(
             self.client, "sys_choice", CHOICE_FIELDS,
-            lambda after: q.choices_query(tables, STATE_FIELD, after), _sys_id, self.page_size,
+            lambda after: q.choices_query(tables, CHOICE_ELEMENTS, after), _sys_id,
+            self.page_size,
             count=True,
         )
         rows: dict[str, list[Row]] = {t: [] for t in tables}

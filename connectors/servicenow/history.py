@@ -1,7 +1,9 @@
 """State history rows for raw.servicenow_state_changes, from three sources, best first.
 
-1. `sys_audit`: the durable trail, one row per audited change. Only `fieldname=state` is read:
-   incidents audit `incident_state` too, and counting both would double every transition.
+1. `sys_audit`: the durable trail, one row per audited change. Only `fieldname=state` is read
+   for the state history: incidents audit `incident_state` too, and counting both would double
+   every transition. The same scan also reads `hold_reason` and `assignment_group` (docs/contract.md §6,
+   `fieldnameIN...`): those rows become `FieldChangeRow`s for raw.servicenow_field_changes.
 2. `metric_instance` ("Incident State Duration"): one row per value period; a transition is the
    start of every period but the first, plus the end of the last closed period (the
    out-of-box metric writes no period for the state that makes a record inactive).
@@ -32,6 +34,9 @@ SYS_AUDIT = "sys_audit"
 METRIC_INSTANCE = "metric_instance"
 OBSERVED = "observed"
 STATE_FIELD = "state"
+#: Audited fields read beside state in the same sys_audit scan (docs/contract.md §6: blocked work, hand-offs).
+OTHER_FIELDS = ("hold_reason", "assignment_group")
+HISTORY_FIELDS = (STATE_FIELD, *OTHER_FIELDS)
 
 AUDIT_FIELDS = (
     "sys_id", "tablename", "documentkey", "fieldname", "oldvalue", "newvalue",
@@ -59,13 +64,33 @@ class ChangeRow(NamedTuple):
     payload: str | None
 
 
+class FieldChangeRow(NamedTuple):
+    """One row for raw.servicenow_field_changes (column names match the table)."""
+
+    change_id: str
+    table_name: str
+    record_sys_id: str
+    field_name: str
+    changed_at: datetime
+    from_value: str | None
+    to_value: str | None
+    author: str | None
+    record_checkpoint: int | None
+    payload: str | None
+
+
 def audit_changes(
-    table: str, rows: Iterable[Row], seen: set[tuple[str, Any]] | None = None
+    table: str,
+    rows: Iterable[Row],
+    seen: set[tuple[str, Any]] | None = None,
+    fields_out: list[FieldChangeRow] | None = None,
 ) -> tuple[list[ChangeRow], list[Quarantined]]:
     """sys_audit rows → changes; other fields and repeats of one update are dropped.
 
     Pass one `seen` set for all pages of a scan so repeats are dropped across page boundaries
-    too (the result then does not depend on how the rows were paged).
+    too (the result then does not depend on how the rows were paged). With `fields_out`, rows
+    of `OTHER_FIELDS` are appended there (as read: values unchanged, insert rows included)
+    instead of being dropped.
     """
     out: list[ChangeRow] = []
     bad: list[Quarantined] = []
@@ -80,9 +105,11 @@ def audit_changes(
         if not (at is not None and type(fieldname) is str and type(change_id) is str
                 and type(doc) is str and change_id and doc and change_id == change_id.strip()
                 and doc == doc.strip()):
-            _audit_row(table, row, seen, out, bad)
+            _audit_row(table, row, seen, out, bad, fields_out)
             continue
         if fieldname and fieldname != STATE_FIELD:
+            if fields_out is not None and fieldname in OTHER_FIELDS:
+                _field_row(table, row, fieldname, seen, fields_out, bad)
             continue  # e.g. incident_state, should the instance ignore our filter
         cp, old, new, user = (get("record_checkpoint"), get("oldvalue"), get("newvalue"),
                               get("user"))
@@ -100,11 +127,13 @@ def audit_changes(
 
 
 def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[ChangeRow],
-               bad: list[Quarantined]) -> None:
+               bad: list[Quarantined], fields_out: list[FieldChangeRow] | None = None) -> None:
     """One sys_audit row in any value shape: appended to `out`, to `bad` with the reason it
     cannot be landed, or dropped (another field, a repeat)."""
     fieldname = text_value(row.get("fieldname"))
     if fieldname is not None and fieldname != STATE_FIELD:
+        if fields_out is not None and fieldname in OTHER_FIELDS:
+            _field_row(table, row, fieldname, seen, fields_out, bad)
         return  # e.g. incident_state, should the instance ignore our filter
     payload = dumps_payload(row)
     change_id = ref_value(row.get("sys_id"))
@@ -130,6 +159,39 @@ def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[Chang
     seen.add(dedupe)
     out.append(ChangeRow(change_id, table, doc, at, old, new,
                          text_value(row.get("user")), checkpoint, SYS_AUDIT, payload))
+
+
+def _field_row(table: str, row: Row, fieldname: str, seen: set[tuple[str, Any]],
+               out: list[FieldChangeRow], bad: list[Quarantined]) -> None:
+    """One hold_reason / assignment_group audit row, values as read (a reference may come as
+    {"value": sys_id}; an empty value stays empty: the insert-row rule is applied in core)."""
+    payload = dumps_payload(row)
+    change_id = ref_value(row.get("sys_id"))
+    doc = ref_value(row.get("documentkey"))
+    if not change_id or not doc:
+        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
+                               "sys_id or documentkey", payload))
+        return
+    try:
+        at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
+    except BadTimestamp as exc:
+        bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
+        return
+    if at is None:
+        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
+                               payload))
+        return
+    checkpoint = _int(row.get("record_checkpoint"))
+    old = ref_value(row.get("oldvalue")) or ""
+    new = ref_value(row.get("newvalue")) or ""
+    # the field is in the key: one update audits state, hold_reason and assignment_group
+    # under the same checkpoint, and each is its own change
+    dedupe = (doc, fieldname, checkpoint if checkpoint is not None else (at, old, new))
+    if dedupe in seen:
+        return
+    seen.add(dedupe)
+    out.append(FieldChangeRow(change_id, table, doc, fieldname, at, old, new,
+                              text_value(row.get("user")), checkpoint, payload))
 
 
 def metric_changes(

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from connectors.landing import registered, upsert_frame
 from connectors.servicenow.client import Row
-from connectors.servicenow.history import ChangeRow
+from connectors.servicenow.history import ChangeRow, FieldChangeRow
 from connectors.servicenow.records import (
     RecordRow,
     dumps_payload,
@@ -55,6 +55,28 @@ def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
         pd.Series(cols[n], dtype=object)
         for n in CHANGE_COLUMNS
     })
+
+
+FIELD_CHANGE_COLUMNS = FieldChangeRow._fields
+
+
+def field_changes_frame(rows: Sequence[FieldChangeRow]) -> pd.DataFrame:
+    cols = _columns(rows, FIELD_CHANGE_COLUMNS)
+    return pd.DataFrame({
+        n: _ts(cols[n]) if n == "changed_at" else
+        pd.Series(cols[n], dtype="Int64") if n == "record_checkpoint" else
+        pd.Series(cols[n], dtype=object)
+        for n in FIELD_CHANGE_COLUMNS
+    })
+
+
+def land_field_changes(con: duckdb.DuckDBPyConnection, rows: Sequence[FieldChangeRow]) -> int:
+    """hold_reason / assignment_group audit rows (docs/contract.md §6), upserted by change_id."""
+    if not rows:
+        return 0
+    unique = list({r.change_id: r for r in rows}.values())
+    return upsert_frame(con, "raw.servicenow_field_changes", field_changes_frame(unique),
+                        ["change_id"])
 
 
 def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
@@ -199,6 +221,9 @@ class BatchLander:
         self._changes = StagedRows(CHANGE_SCHEMA)
         #: state changes written to the table so far this run (staged ones not counted)
         self.changes_landed = 0
+        #: hold_reason / assignment_group rows (few: one per reassignment or hold), landed
+        #: with the state changes
+        self._field_changes: list[FieldChangeRow] = []
 
     def _seqs(self, n: int) -> range:
         start = self._seq + 1
@@ -235,10 +260,16 @@ class BatchLander:
             self._flush_changes()
         return len(fresh)
 
+    def field_changes(self, rows: Sequence[FieldChangeRow]) -> None:
+        """Stage hold_reason / assignment_group rows; they land with the next flush."""
+        self._field_changes.extend(rows)
+
     def flush(self) -> None:
         """Land whatever is staged (the end of a scan)."""
         self._flush_records()
         self._flush_changes()
+        staged, self._field_changes = self._field_changes, []
+        land_field_changes(self.con, staged)
 
     def _flush_records(self) -> None:
         if self._records.rows == 0:
@@ -270,6 +301,7 @@ class BatchLander:
         self._change_ids.difference_update(
             self._changes.table().column("change_id").to_pylist())
         self._changes = StagedRows(CHANGE_SCHEMA)
+        self._field_changes = []
 
     # -- backfill chunks (connectors/backfill.py) ------------------------------------------------
     def new_chunk(self) -> None:

@@ -129,19 +129,24 @@ def _tables_filter(table: str | Sequence[str]) -> str:
 
 def audit_query(
     table: str | Sequence[str],
-    fieldname: str,
+    fieldname: str | Sequence[str],
     documentkeys: Sequence[str] | None,
     start: datetime | None,
     end: datetime,
     after: Cursor | None = None,
 ) -> str:
-    """sys_audit rows of ONE field (state, not also incident_state) of these records.
+    """sys_audit rows of the named fields of these records: `state` (not also
+    `incident_state`), and with several names one scan for all (`fieldnameINstate,hold_reason,
+    assignment_group`: docs/contract.md §6 reads them in the same pass, no extra request per record).
 
     `documentkeys=None` reads the whole window of the table(s) as one keyset scan (docs/api-facts.md
     §2.4: `tablename` + `fieldname` + a `sys_created_on` window), the cheap way to read the
     history of many records; a list restricts it to those records (`documentkeyIN`).
     """
-    filters = [_tables_filter(table), f"fieldname={_checked_value(fieldname)}"]
+    names = [fieldname] if isinstance(fieldname, str) else list(fieldname)
+    field_filter = (f"fieldname={_checked_value(names[0])}" if len(names) == 1
+                    else f"fieldnameIN{','.join(_checked_sys_id(n) for n in names)}")
+    filters = [_tables_filter(table), field_filter]
     if documentkeys is not None:
         filters.append(f"documentkeyIN{','.join(_checked_sys_id(k) for k in documentkeys)}")
     return keyset_query("sys_created_on", start=start, end=end, filters=filters, after=after)
@@ -158,16 +163,21 @@ def audit_delete_query(
 
 
 def choices_query(
-    table: str | Sequence[str], element: str = "state", after: str | None = None
+    table: str | Sequence[str], element: str | Sequence[str] = "state",
+    after: str | None = None,
 ) -> str:
-    """sys_choice labels of one field (inactive ones too: old records still carry them), for
-    one table (`name=t`) or several in one scan (`nameINa,b`)."""
+    """sys_choice labels of one field or several (`elementINstate,hold_reason`; inactive ones
+    too: old records still carry them), for one table (`name=t`) or several in one scan
+    (`nameINa,b`)."""
     names = [table] if isinstance(table, str) else list(table)
     if len(names) == 1:
         name = f"name={_checked_value(names[0])}"
     else:
         name = f"nameIN{','.join(_checked_sys_id(n) for n in names)}"
-    return sys_id_query([name, f"element={_checked_value(element)}"], after)
+    elements = [element] if isinstance(element, str) else list(element)
+    element_filter = (f"element={_checked_value(elements[0])}" if len(elements) == 1
+                      else f"elementIN{','.join(_checked_sys_id(e) for e in elements)}")
+    return sys_id_query([name, element_filter], after)
 
 
 def metric_query(

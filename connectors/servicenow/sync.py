@@ -196,6 +196,7 @@ def _land(
         # history is computed after its scan and lands here
         histories = (f.history_rows if f.changes_landed
                      else land.land_changes(con, f.changes))
+        land.land_field_changes(con, f.field_changes)  # when no sink took them
         if f.choices is not None:
             land.land_choices(con, f.table, f.choices, finished)
         deleted = land.apply_tombstones(con, f.table, f.deletions)

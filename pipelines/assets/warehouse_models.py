@@ -31,6 +31,9 @@ RAW_TABLE_ASSETS: dict[str, list[list[str]]] = {
     "servicenow_state_changes": _SERVICENOW_ASSETS,
     "servicenow_choices": _SERVICENOW_ASSETS,
     "servicenow_groups": _SERVICENOW_ASSETS,
+    "jira_field_changes": [["raw", "jira_issues"]],
+    "jira_fields": [["raw", "jira_issues"]],
+    "servicenow_field_changes": _SERVICENOW_ASSETS,
 }
 
 #: Tables written by the `core/build_params` asset (config + status catalogue).
@@ -44,6 +47,7 @@ PARAM_TABLES = frozenset(
         "flow_type_rules",
         "targets",
         "forecast_settings",
+        "handoff_settings",
     }
 )
 

@@ -50,6 +50,18 @@ create table metrics.flow_distribution (
 create table metrics.scorecard (
   value_stream varchar, target varchar, target_value double, actual_value double,
   met boolean, gap double);
+create table metrics.blocked_work (
+  value_stream varchar, reason varchar, items bigint, total_blocked_days double,
+  mean_blocked_days double, p85_blocked_days double, share_of_lead_time double);
+create table metrics.handoffs (
+  value_stream varchar, owner varchar, items bigint, total_days double, mean_days double,
+  handoffs_in bigint, loops bigint, reassignments_per_item double,
+  first_owner_resolution_rate double);
+create table metrics.blocked_stages (
+  value_stream varchar, stage varchar, stage_order integer, items_blocked bigint,
+  blocked_time_days double, blocked_active_days double);
+create table metrics.handoff_loops (
+  value_stream varchar, owner varchar, via_owner varchar, loops bigint, items bigint);
 create table metrics.item_labels (item_id varchar, labels varchar[], is_x boolean);
 """
 

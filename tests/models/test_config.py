@@ -122,6 +122,9 @@ def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("sources: {servicenow: {tables: [incidents]}}", "sources.servicenow.tables[0]", "incident"),
         ("flow_types: [{type: epic}]", "flow_types[0].type", "feature"),
         ("targets: {tech_debt_ratio_min: 2}", "targets.tech_debt_ratio_min", "less than or equal"),
+        ("handoffs: {jira_feld: Team}", "handoffs.jira_feld", "unknown key"),
+        ("handoffs: {jira_field: ''}", "handoffs.jira_field", "at least 1 character"),
+        ("handoffs: {jira_field: [Team]}", "handoffs.jira_field", "valid string"),
     ],
 )
 def test_each_mistake_is_one_clear_error(tmp_path: Path, text: str, path: str, problem: str) -> None:
@@ -153,3 +156,8 @@ def test_naive_as_of_is_read_as_utc() -> None:
 def test_two_stages_keep_work_out_of_the_done_stage() -> None:
     cfg = parse_yaml("stages: [Todo, Done]", "x.yaml")
     assert cfg.fallback_stage("indeterminate") == "Todo"
+
+
+def test_handoffs_field_defaults_to_none_and_reads_a_name(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "{}")).handoffs.jira_field is None
+    assert load_config(write(tmp_path, "handoffs: {jira_field: Team}")).handoffs.jira_field == "Team"

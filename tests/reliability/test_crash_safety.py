@@ -119,7 +119,8 @@ def _by_source(rows: list[tuple], source: str) -> list[tuple]:
     "point",
     [
         "extract:9",  # JIRA answered 4 and landed; the 5th ServiceNow response is being read
-        "land:5",     # inside ServiceNow's landing transaction, after its incident records
+        "land:6",     # inside ServiceNow's landing transaction, after its incident records
+        # (5 before docs/contract.md §6: JIRA now lands one statement more, its Flagged/Link history)
     ],
 )
 def test_kill_9_while_servicenow_is_read_or_landed(world, tmp_path, point):

@@ -117,7 +117,7 @@ class FakeJira:
         self.rsps.assert_all_requests_are_fired = False
         routes = [
             ("GET", r"/rest/api/2/serverInfo", self._server_info),
-            ("GET", r"/rest/api/2/field", lambda q, b: [{"id": "summary", "clauseNames": ["summary"]}]),
+            ("GET", r"/rest/api/2/field", lambda q, b: [{"id": "summary", "name": "Summary", "clauseNames": ["summary"]}]),
             ("GET", r"/rest/api/2/status", lambda q, b: self.statuses),
             ("GET", r"/rest/api/[23]/search/jql", self._search_jql),
             ("GET", r"/rest/api/2/search", self._search_dc),

@@ -48,7 +48,8 @@ def test_search_asks_exactly_the_fields_core_derives_from(con, settings, cfg, cl
     assert sorted(search[0]["fields"]) == sorted(CORE_FIELDS)  # repeated `fields` params
     assert len(ISSUE_FIELDS) <= 10  # more and Cloud shrinks the pages (docs/api-facts.md §1.2)
     assert search[0]["maxResults"] == "1000"
-    assert "/rest/api/2/field" not in cloud.paths()  # system ids need no name lookup
+    # system ids need no name lookup: the one GET /field is ours (docs/contract.md §6: Flagged's id), once
+    assert cloud.paths().count("/rest/api/2/field") == 1
     # the payload landed is the issue as search returned it
     payload = json.loads(con.execute(
         "select payload from raw.jira_issues where issue_id = '10001'").fetchone()[0])
@@ -72,7 +73,7 @@ def test_catalogue_is_read_on_full_syncs_and_when_stale_not_every_night(
     assert status_reads(cloud) == 1
     assert [p for _, p, _ in cloud.calls[before:]] == [
         "/rest/api/2/serverInfo", "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
-    ]
+    ]  # nor a field-catalogue request: it is read on the status catalogue's schedule
     assert night.requests == 3
     # older than sync.census_days (7): read again (and the census runs, as before)
     sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=8), policy=policy)
@@ -196,7 +197,7 @@ def test_next_search_page_is_in_flight_while_a_batch_is_bulkfetched(
     cloud.before.append(watch)
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert overlapped == [True]
-    assert result.requests == 2 + 3 + 3  # serverInfo, statuses, 3 pages, 3 bulkfetches
+    assert result.requests == 3 + 3 + 3  # serverInfo, statuses, fields, 3 pages, 3 bulkfetches
     assert con.execute("select count(*) from raw.jira_status_changes").fetchone() == (6,)
     assert prefetch_threads() == []
 

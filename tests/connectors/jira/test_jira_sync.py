@@ -43,13 +43,13 @@ def test_full_cloud_sync_lands_issues_and_history_with_few_requests(con, setting
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 5 and result.streams[0].histories == 10
     assert cloud.paths() == [
-        "/rest/api/2/serverInfo", "/rest/api/2/status", "/rest/api/2/search/jql",
-        "/rest/api/3/changelog/bulkfetch",
+        "/rest/api/2/serverInfo", "/rest/api/2/status", "/rest/api/2/field",
+        "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
     ]
-    assert result.requests == 4
+    assert result.requests == 5
     assert [r[1:3] for r in changes(con, "10001")] == [("1", "3"), ("3", "5")]
     run = con.execute("select status, records, requests from raw.sync_runs").fetchone()
-    assert run == ("success", 5, 4)
+    assert run == ("success", 5, 5)
     search = next(q for m, p, q in cloud.calls if p.endswith("search/jql"))
     assert search["maxResults"] == "1000" and "expand" not in search
     assert set(search["fields"]) >= {"status", "created", "updated", "project"}
@@ -134,7 +134,9 @@ def test_bulkfetch_spanning_pages_merges_by_issue(con, settings, cfg, cloud, pol
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert cloud.count("bulkfetch") == 3
     bodies = [b for m, p, b in cloud.calls if p.endswith("bulkfetch")]
-    assert bodies[0] == {"issueIdsOrKeys": ["1", "2"], "fieldIds": ["status"], "maxResults": 10000}
+    # status and the docs/contract.md §6 fields in the same requests (this site has no Flagged field)
+    assert bodies[0] == {"issueIdsOrKeys": ["1", "2"], "fieldIds": ["status", "issuelinks"],
+                         "maxResults": 10000}
     assert bodies[1]["nextPageToken"] == "2" and bodies[1]["issueIdsOrKeys"] == ["1", "2"]
     assert [(r[1], r[2]) for r in changes(con, "1")] == [("1", "3"), ("3", "10001"), ("10001", "5")]
     assert [(r[1], r[2]) for r in changes(con, "2")] == [("1", "3"), ("3", "5")]
@@ -146,7 +148,8 @@ def test_bulkfetch_batches_of_1000_issues(con, settings, cfg, cloud, policy):
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 2500
     assert cloud.count("search/jql") == 3 and cloud.count("bulkfetch") == 3
-    assert result.requests == 2 + 3 + 3  # serverInfo + status + pages + one bulkfetch per 1000
+    # serverInfo + status + fields + pages + one bulkfetch per 1000
+    assert result.requests == 3 + 3 + 3
     sizes = [len(b["issueIdsOrKeys"]) for m, p, b in cloud.calls if p.endswith("bulkfetch")]
     assert sizes == [1000, 1000, 500]
 

@@ -75,14 +75,14 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
     assert len(audit_reqs) == matched // 500 + 1 == 3
     for r in audit_reqs:
         assert r.query.startswith("sys_created_on<2024-03-10 11:59:00^tablenameINincident,"
-                                  "change_request^fieldname=state^")
+                                  "change_request^fieldnameINstate,hold_reason,assignment_group^")
         assert "documentkeyIN" not in r.query
     assert len(fake.table_requests("sys_audit_delete")) == 1  # all tables, empty: the end
     assert "tablenameINincident,change_request,problem" in \
         fake.table_requests("sys_audit_delete")[0].query
     # small catalogues are counted (X-Total-Count): one request each, no empty end page
     assert len(fake.table_requests("sys_choice")) == 1  # one scan for the three tables
-    assert "nameINincident,change_request,problem^element=state" in \
+    assert "nameINincident,change_request,problem^elementINstate,hold_reason" in \
         fake.table_requests("sys_choice")[0].query
     assert len(fake.table_requests("sys_user_group")) == 1
     # unbounded full-sync scans count their first page and the pages near the end only
@@ -141,7 +141,8 @@ def test_small_incremental_window_reads_history_by_key_in_one_request(
     (aq,) = fake.table_requests("sys_audit")  # counted: no empty end page
     assert aq.params["sysparm_no_count"] == "false"
     assert aq.query.startswith("sys_created_on>=2024-03-10 11:49:00^sys_created_on<2024-03-10"
-                               " 12:59:00^tablenameINincident,change_request^fieldname=state^"
+                               " 12:59:00^tablenameINincident,change_request"
+                               "^fieldnameINstate,hold_reason,assignment_group^"
                                f"documentkeyIN{sys_id(3)},{sys_id(10_000)}^")
     assert [s.histories for s in result.streams] == [1, 1, 0]
     # states and groups all known, labels fresh: no catalogue request
@@ -170,7 +171,7 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
     assert night(state="2") == ([], 0)  # known state, no group
     assert night(assignment_group="g1") == ([], 0)  # known group
     choices, groups = night(state="9")  # a state the stored labels do not know
-    assert choices == ["name=incident^element=state^ORDERBYsys_id"] and groups == 0
+    assert choices == ["name=incident^elementINstate,hold_reason^ORDERBYsys_id"] and groups == 0
     fake.tables["sys_user_group"].append({"sys_id": "g2", "name": "Network"})
     assert night(assignment_group="g2") == ([], 1)  # unknown group id: groups only
     assert con.execute("select name from raw.servicenow_groups where sys_id = 'g2'"
@@ -181,7 +182,7 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
     con.execute("update raw.sync_state set last_census_at = ? where source = 'servicenow'",
                 [old])
     choices, groups = night(state="2")
-    assert choices == ["nameINincident,change_request,problem^element=state^ORDERBYsys_id"]
+    assert choices == ["nameINincident,change_request,problem^elementINstate,hold_reason^ORDERBYsys_id"]
     assert groups == 1
     assert night(state="6") == ([], 0)  # read again: fresh for census_days
 

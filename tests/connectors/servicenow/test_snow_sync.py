@@ -137,7 +137,8 @@ def test_state_history_dedupes_incident_state_and_keeps_resolve_close_and_reopen
     assert changes(con) == [(doc, o, n, "sys_audit") for _, o, n, _ in trail]
     assert result.streams[0].histories == 5
     (q,) = [r.query for r in fake.table_requests("sys_audit")][:1]
-    assert "fieldname=state^" in q and "incident_state" not in q
+    # state, hold_reason and assignment_group in one scan (docs/contract.md §6), never incident_state
+    assert "fieldnameINstate,hold_reason,assignment_group^" in q and "incident_state" not in q
     assert f"documentkeyIN{doc}" in q and "tablename=incident" in q
 
 

@@ -43,6 +43,34 @@ create table if not exists raw.jira_status_changes (
     primary key (issue_id, history_id, item_index)
 );
 
+-- One row per changelog item of the other fields the warehouse reads (docs/contract.md §6): JIRA Software's
+-- `Flagged` (impediment flag), `Link` (issue links added/removed) and the owner field named by
+-- `handoffs.jira_field` (e.g. `Team`). As recorded: values and strings of the time, unparsed.
+create table if not exists raw.jira_field_changes (
+    issue_id          varchar not null,
+    history_id        varchar not null,
+    item_index        integer not null,  -- position of the item inside its history
+    changed_at        timestamptz not null,
+    author            varchar,           -- display name
+    field             varchar not null,  -- the item's `field` (the name at the time: Flagged, Link)
+    field_id          varchar,           -- the item's `fieldId` (absent on older Data Center)
+    from_value        varchar,           -- `from`  (Link: the other issue's key when removed)
+    from_string       varchar,           -- `fromString` ("This issue is blocked by PAY-12")
+    to_value          varchar,           -- `to`
+    to_string         varchar,           -- `toString` (Flagged: "Impediment"; empty when cleared)
+    source_order      bigint not null,   -- order JIRA returned it in (oldest first): breaks ties
+    primary key (issue_id, history_id, item_index)
+);
+
+-- JIRA's field catalogue (GET /field): custom field ids differ per site, names decide.
+create table if not exists raw.jira_fields (
+    field_id          varchar primary key,
+    name              varchar not null,
+    custom            boolean,
+    payload           json,
+    synced_at         timestamptz not null
+);
+
 -- JIRA's status catalogue: names and categories by id (history joins on ids, so renames are safe).
 create table if not exists raw.jira_statuses (
     status_id         varchar primary key,
@@ -89,7 +117,23 @@ create table if not exists raw.servicenow_state_changes (
     payload            json
 );
 
--- sys_choice labels for the state fields: labels come from the instance, values decide.
+-- One row per sys_audit row of the other audited fields the warehouse reads (docs/contract.md §6):
+-- `hold_reason` (choice value) and `assignment_group` (sys_user_group sys_id), read in the same
+-- sys_audit scan as `state`. Insert rows (empty oldvalue, written at creation) are kept as read.
+create table if not exists raw.servicenow_field_changes (
+    change_id          varchar primary key,  -- sys_audit.sys_id
+    table_name         varchar not null,
+    record_sys_id      varchar not null,
+    field_name         varchar not null,     -- hold_reason | assignment_group
+    changed_at         timestamptz not null,
+    from_value         varchar,              -- oldvalue
+    to_value           varchar,              -- newvalue
+    author             varchar,
+    record_checkpoint  bigint,               -- update count: orders same-second changes
+    payload            json
+);
+
+-- sys_choice labels for the state fields (and hold_reason): labels come from the instance, values decide.
 create table if not exists raw.servicenow_choices (
     table_name   varchar not null,
     element      varchar not null,
