@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from flowmetrics import report_format as fmt
-from flowmetrics.export import table_columns
+from warehouse.catalog import table_columns
 
 Row = dict[str, Any]
 
