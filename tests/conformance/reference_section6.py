@@ -303,9 +303,12 @@ class Reference:
         for c in _rows(self.con, "select * from raw.jira_field_changes"
                        " order by issue_id, changed_at, source_order, item_index"):
             item = keys.get(c["issue_id"])
-            if item not in self.all_items or _utc(c["changed_at"]) > self.as_of:
+            if item not in self.all_items:
                 continue
             if match(c, fields.get(c["field_id"])):
+                # later entries are kept (flagged "late"): the state before the first entry
+                # is known from it even when it comes after as_of; only the stretches are cut
+                c["late"] = _utc(c["changed_at"]) > self.as_of
                 c["changed_at"] = max(_utc(c["changed_at"]), self.all_items[item]["created_at"])
                 out[item].append(c)
         return out
@@ -320,8 +323,9 @@ class Reference:
         for c in _rows(self.con, "select * from raw.servicenow_field_changes where field_name = ?"
                        " order by changed_at, record_checkpoint, change_id", [field]):
             r = recs.get(c["record_sys_id"])
-            if r is None or _utc(c["changed_at"]) > self.as_of:
+            if r is None:
                 continue
+            c["late"] = _utc(c["changed_at"]) > self.as_of
             created = self.all_items[r["item_id"]]["created_at"]
             # the insert row: an empty oldvalue written when the record was created
             c["is_insert"] = (c["from_value"] or "") == "" and (
@@ -345,7 +349,7 @@ class Reference:
             else:
                 first = current_field(r)
             out[item] = [(self.all_items[item]["created_at"], first)] + [
-                (c["changed_at"], c["to_value"]) for c in others]
+                (c["changed_at"], c["to_value"]) for c in others if not c["late"]]
         return out
 
     def blocked_intervals(self) -> list[dict]:
@@ -358,7 +362,7 @@ class Reference:
                 return bool((s or "") or (v or ""))
             on = val(cs[0]["from_string"], cs[0]["from_value"])
             start = self.all_items[item]["created_at"] if on else None
-            for c in cs:
+            for c in (c for c in cs if not c["late"]):
                 now = val(c["to_string"], c["to_value"])
                 if now and not on:
                     start = c["changed_at"]
@@ -387,6 +391,7 @@ class Reference:
 
         links = self._jira_changes(lambda c, name: (c["field"] or "").lower() == "link")
         for item, cs in links.items():
+            cs = [c for c in cs if not c["late"]]
             open_links: dict[str, datetime] = {}
             for c in cs:
                 added = blocker(c["to_string"], c["to_value"])
@@ -550,7 +555,8 @@ class Reference:
                             first = v
                             break
                 per_item[item] = [(self.all_items[item]["created_at"], first)] + [
-                    (c["changed_at"], owner(c["to_string"], c["to_value"])) for c in cs]
+                    (c["changed_at"], owner(c["to_string"], c["to_value"]))
+                    for c in cs if not c["late"]]
         rows = []
         for item, st in per_item.items():
             for k, (t, v) in enumerate(st):

@@ -408,3 +408,39 @@ def test_report_without_spec6_tables_has_no_blocked_section() -> None:
     con.execute("insert into metrics.value_stream_summary values ('all', 0, 0)")
     page = render_report(con)
     assert "Blocked by reason" not in page and "blocked-share" not in page
+
+
+def test_past_as_of_takes_the_first_value_from_the_whole_history() -> None:
+    """docs/contract.md §4: a past as_of reproduces the numbers as they stood. The value an item
+    starts with is read from its whole history (the oldest change's old value), even when that
+    change comes after as_of; the current value is what it holds *now*, not at a past as_of."""
+    con = _warehouse()
+    # P-1: created 0, In Progress at 1, Team Red -> Blue at 6 (now Blue), flagged since
+    # creation and cleared at 6 (no entry sets it: the first entry's fromString says it was)
+    add_issue(con, "P-1", 0, [(1, "1", "3")])
+    team(con, "P-1", 6, "Red", "Blue")
+    flag(con, "P-1", 6, False)
+    con.execute(
+        "update raw.jira_issues set payload = ? where issue_key = 'P-1'",
+        ['{"fields": {"customfield_10001": {"id": "id-Blue", "name": "Blue"}}}'],
+    )
+    con.execute(
+        "insert into raw.jira_fields values ('customfield_10001', 'Team', true, '{}', ?)", [T0]
+    )
+    # INC1: created 0 with Alpha (no insert row: the instance does not audit inserts), Alpha
+    # -> Beta at 6 (now Beta); On Hold from 1 with reason 1 (Awaiting Caller), 1 -> 4 (Awaiting
+    # Vendor) at 6 (now 4)
+    add_record(con, "INC1", 0, [(1, "1", "3")], group="Beta")
+    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-beta',"
+                " payload = '{\"hold_reason\": \"4\"}' where number = 'INC1'")
+    audit(con, "INC1", 6, "assignment_group", "grp-alpha", "grp-beta", 3)
+    audit(con, "INC1", 6, "hold_reason", "1", "4", 3)
+    build(con, config(CONFIG + "handoffs: {jira_field: Team}\n"), 4)
+    owners = [(r["item_id"], r["owner"], (r["started_at"] - T0).days, r["ended_at"],
+               r["duration_days"])
+              for r in rows(con, "from core.assignments order by item_id, seq")]
+    # as of day 4 each item is still with its first owner: one open stretch 0-4 = 4 days
+    assert owners == [("jira:P-1", "Red", 0, None, 4.0), ("servicenow:INC1", "Alpha", 0, None, 4.0)]
+    # P-1 flagged from creation, still at 4: 4 days; INC1 on hold 1-4 for Awaiting Caller: 3 days
+    assert stretches(con, "jira:P-1") == [(1, "flagged", "", 0.0, None, 4.0)]
+    assert stretches(con, "servicenow:INC1") == [(1, "on_hold", "Awaiting Caller", 1.0, None, 3.0)]

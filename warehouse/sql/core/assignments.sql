@@ -21,8 +21,10 @@ servicenow_items as (
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
 ),
 
--- assignment_group audit rows. An insert row (empty oldvalue, written at creation: checkpoint 0
--- or stamped no later than sys_created_on) holds the initial value, not a change (docs/contract.md §4).
+-- assignment_group audit rows, the whole history: the first value comes from it even when its
+-- change is after as_of (a past as_of reproduces the owner as it stood); `late` rows start no
+-- stretch. An insert row (empty oldvalue, written at creation: checkpoint 0 or stamped no later
+-- than sys_created_on) holds the initial value, not a change (docs/contract.md §4).
 group_rows as (
     select
         i.item_id,
@@ -32,11 +34,12 @@ group_rows as (
         c.record_checkpoint,
         c.change_id,
         coalesce(c.from_value, '') = ''
-            and (c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on) as is_insert
+            and (c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on) as is_insert,
+        c.changed_at > s.as_of as late
     from raw.servicenow_field_changes as c
     inner join servicenow_items as i on i.sys_id = c.record_sys_id
     cross join settings as s
-    where c.field_name = 'assignment_group' and c.changed_at <= s.as_of
+    where c.field_name = 'assignment_group'
 ),
 
 servicenow_first as (
@@ -60,7 +63,7 @@ servicenow_steps as (
         r.change_id, r.to_value
     from group_rows as r
     inner join servicenow_items as i on i.item_id = r.item_id
-    where not r.is_insert
+    where not r.is_insert and not r.late
 ),
 
 -- A group's name: the catalogue's, else the name the record carries for its current group.
@@ -103,12 +106,12 @@ owner_rows as (
         c.source_order,
         c.item_index,
         coalesce(nullif(c.from_string, ''), nullif(c.from_value, '')) as from_owner,
-        coalesce(nullif(c.to_string, ''), nullif(c.to_value, '')) as to_owner
+        coalesce(nullif(c.to_string, ''), nullif(c.to_value, '')) as to_owner,
+        c.changed_at > s.as_of as late
     from raw.jira_field_changes as c
     inner join jira_items as i on i.issue_id = c.issue_id
     cross join settings as s
-    where c.changed_at <= s.as_of
-        and exists (
+    where exists (
             select 1 from owner_fields as o
             where lower(c.field) = o.wanted or lower(c.field_id) = o.wanted
                 or c.field_id = o.field_id
@@ -152,6 +155,7 @@ jira_steps as (
     union all
     select item_id, "at", 1, source_order, item_index, null, to_owner
     from owner_rows
+    where not late
 ),
 
 steps as (

@@ -25,7 +25,9 @@ flag_ids as (
 
 -- Flag events in time order; `flagged_after` is the state the entry leaves (a non-empty
 -- toString sets it, an empty one clears it). The state before the first entry is that entry's
--- fromString, so a flag set at creation (no entry) starts at created_at.
+-- fromString, so a flag set at creation (no entry) starts at created_at. The whole history is
+-- read for that first entry, even after as_of (a past as_of sees the flag as it stood); `late`
+-- entries end no stretch.
 flag_changes as (
     select
         i.item_id,
@@ -36,17 +38,18 @@ flag_changes as (
         c.item_index,
         coalesce(nullif(c.to_string, ''), nullif(c.to_value, '')) is not null as flagged_after,
         coalesce(nullif(c.from_string, ''), nullif(c.from_value, '')) is not null
-            as flagged_before
+            as flagged_before,
+        c.changed_at > s.as_of as late
     from raw.jira_field_changes as c
     inner join jira_items as i on i.issue_id = c.issue_id
     cross join settings as s
-    where c.changed_at <= s.as_of
-        and (lower(c.field) = 'flagged' or c.field_id in (select field_id from flag_ids))
+    where lower(c.field) = 'flagged' or c.field_id in (select field_id from flag_ids)
 ),
 
 flag_events as (
     select item_id, "at", recorded_at, source_order, item_index, flagged_after as flagged
     from flag_changes
+    where not late
     union all
     -- the initial state at created_at, when the first entry says it was already set
     select item_id, created_at, null, null, null, true
@@ -199,6 +202,8 @@ servicenow_items as (
 
 -- hold_reason audit rows. An insert row (empty oldvalue, written at creation: checkpoint 0 or
 -- stamped no later than sys_created_on) holds the initial value, not a change (docs/contract.md §4).
+-- The whole history is read for the initial value (the oldest change's old value, even after
+-- as_of: a past as_of sees the reason as it stood); `late` rows start no segment.
 reason_rows as (
     select
         i.item_id,
@@ -210,11 +215,12 @@ reason_rows as (
         c.record_checkpoint,
         c.change_id,
         coalesce(c.from_value, '') = ''
-            and (c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on) as is_insert
+            and (c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on) as is_insert,
+        c.changed_at > s.as_of as late
     from raw.servicenow_field_changes as c
     inner join servicenow_items as i on i.sys_id = c.record_sys_id
     cross join settings as s
-    where c.field_name = 'hold_reason' and c.changed_at <= s.as_of
+    where c.field_name = 'hold_reason'
 ),
 
 reason_initial as (
@@ -238,7 +244,7 @@ reason_steps as (
     union all
     select item_id, greatest(changed_at, created_at), 1, to_value, record_checkpoint, change_id
     from reason_rows
-    where not is_insert
+    where not is_insert and not late
 ),
 
 -- The reason in force over [from_at, to_at); zero-length segments (two rows in one instant)
