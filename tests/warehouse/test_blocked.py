@@ -444,3 +444,25 @@ def test_past_as_of_takes_the_first_value_from_the_whole_history() -> None:
     # P-1 flagged from creation, still at 4: 4 days; INC1 on hold 1-4 for Awaiting Caller: 3 days
     assert stretches(con, "jira:P-1") == [(1, "flagged", "", 0.0, None, 4.0)]
     assert stretches(con, "servicenow:INC1") == [(1, "on_hold", "Awaiting Caller", 1.0, None, 3.0)]
+
+
+def test_a_change_at_done_at_is_not_a_handoff() -> None:
+    """docs/contract.md §6 counts "only time and changes before each item's done_at": a group
+    change written in the same update as the resolution (a closure group, a routing rule) is not
+    a reassignment, and its owner did no work on the item."""
+    con = _warehouse()
+    # INC1: Alpha from creation (insert row), In Progress 1, Resolved at 4; the same update
+    # (same instant 4) moves it Alpha -> Beta
+    add_record(con, "INC1", 0, [(1, "1", "2"), (4, "2", "6")], group="Beta")
+    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-beta'")
+    audit(con, "INC1", 0, "assignment_group", "", "grp-alpha", 0)
+    audit(con, "INC1", 4, "assignment_group", "grp-alpha", "grp-beta", 3)
+    build(con, config(CONFIG), 30)
+    got = {r["owner"]: r for r in rows(con, "from metrics.handoffs where value_stream = 'all'")}
+    # Alpha 0-4 = 4 days, one item, nothing handed to it; Beta has no time before done_at: no row
+    assert set(got) == {"Alpha", None}
+    assert (got["Alpha"]["items"], got["Alpha"]["total_days"], got["Alpha"]["handoffs_in"]) == (
+        1, 4.0, 0)
+    # one owned item, no reassignment before done_at: 0 per item, resolved by its first owner
+    assert (got[None]["items"], got[None]["reassignments_per_item"],
+            got[None]["first_owner_resolution_rate"]) == (1, 0.0, 1.0)

@@ -13,7 +13,8 @@ window_items as (
     where f.done_at > s.window_start and f.done_at <= s.as_of
 ),
 
--- Owner stretches before done_at, in order, with the two before each.
+-- Owner stretches before done_at (the first, and those a change started strictly before it, as
+-- in metrics.handoffs), in order, with the two before each.
 ordered as (
     select
         a.item_id,
@@ -23,7 +24,7 @@ ordered as (
         lag(a.owner, 2) over (partition by a.item_id order by a.seq) as owner_2
     from core.assignments as a
     inner join window_items as w on w.item_id = a.item_id
-    where a.started_at <= w.done_at
+    where a.seq = 1 or a.started_at < w.done_at
 ),
 
 -- A -> B -> A with three non-NULL owners (two reassignments in a row).

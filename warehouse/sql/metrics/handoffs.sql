@@ -14,7 +14,9 @@ window_items as (
     where f.done_at > s.window_start and f.done_at <= s.as_of
 ),
 
--- Stretches before done_at, clipped to it.
+-- Stretches before done_at, clipped to it: the first one (from created_at) and those started by
+-- a change strictly before done_at (a change in the same instant as the resolution is not
+-- "before done_at": no time, no reassignment).
 stretches as (
     select
         a.item_id,
@@ -26,7 +28,7 @@ stretches as (
     from core.assignments as a
     inner join window_items as w on w.item_id = a.item_id
     cross join settings as s
-    where a.started_at <= w.done_at
+    where a.seq = 1 or a.started_at < w.done_at
 ),
 
 owned_items as (
