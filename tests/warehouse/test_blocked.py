@@ -466,3 +466,34 @@ def test_a_change_at_done_at_is_not_a_handoff() -> None:
     # one owned item, no reassignment before done_at: 0 per item, resolved by its first owner
     assert (got[None]["items"], got[None]["reassignments_per_item"],
             got[None]["first_owner_resolution_rate"]) == (1, 0.0, 1.0)
+
+
+def test_owner_changes_stamped_before_created_at_keep_their_time_order() -> None:
+    """docs/contract.md §4: a change stamped before created_at counts at created_at, and changes
+    are ordered by time, ties by source order (as core.transitions does). Two owner changes both
+    stamped before created_at keep the order of their stamps, not the order the source listed
+    them in."""
+    con = _warehouse()
+    # P-1 created at day 5; JIRA lists the day-3 entry (Blue -> Green) before the day-2 entry
+    # (Red -> Blue). In time order: Red from 5, Blue at 5 (zero-length), Green at 5, open to 30
+    add_issue(con, "P-1", 5, [(6, "1", "3")])
+    team(con, "P-1", 3, "Blue", "Green")
+    team(con, "P-1", 2, "Red", "Blue")
+    con.execute(
+        "insert into raw.jira_fields values ('customfield_10001', 'Team', true, '{}', ?)", [T0]
+    )
+    # INC1 opened at 5 (no insert row); audit rows stamped 3 (beta -> alpha, checkpoint 1) and
+    # 2 (alpha -> beta, checkpoint 2): in time order Alpha from 5, Beta at 5, Alpha at 5
+    add_record(con, "INC1", 5, [(6, "1", "2")], group="Alpha")
+    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-alpha'")
+    audit(con, "INC1", 3, "assignment_group", "grp-beta", "grp-alpha", 1)
+    audit(con, "INC1", 2, "assignment_group", "grp-alpha", "grp-beta", 2)
+    build(con, config(CONFIG + "handoffs: {jira_field: Team}\n"), 30)
+    got = [(r["item_id"], r["seq"], r["owner"], (r["started_at"] - T0).days, r["duration_days"])
+           for r in rows(con, "from core.assignments order by item_id, seq")]
+    assert got == [
+        ("jira:P-1", 1, "Red", 5, 0.0), ("jira:P-1", 2, "Blue", 5, 0.0),
+        ("jira:P-1", 3, "Green", 5, 25.0),  # 30 - 5
+        ("servicenow:INC1", 1, "Alpha", 5, 0.0), ("servicenow:INC1", 2, "Beta", 5, 0.0),
+        ("servicenow:INC1", 3, "Alpha", 5, 25.0),
+    ]

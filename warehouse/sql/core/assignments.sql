@@ -53,14 +53,14 @@ servicenow_first as (
 ),
 
 servicenow_steps as (
-    select i.item_id, i.created_at as "at", 0 as k, null::bigint as tie_1,
-        null::bigint as tie_2, null::varchar as tie_3,
+    select i.item_id, i.created_at as "at", 0 as k, null::timestamptz as recorded_at,
+        null::bigint as tie_1, null::bigint as tie_2, null::varchar as tie_3,
         coalesce(f.insert_value, f.oldest_old_value, i.current_value) as owner_value
     from servicenow_items as i
     left join servicenow_first as f on f.item_id = i.item_id
     union all
-    select r.item_id, greatest(r.changed_at, i.created_at), 1, r.record_checkpoint, null,
-        r.change_id, r.to_value
+    select r.item_id, greatest(r.changed_at, i.created_at), 1, r.changed_at,
+        r.record_checkpoint, null, r.change_id, r.to_value
     from group_rows as r
     inner join servicenow_items as i on i.item_id = r.item_id
     where not r.is_insert and not r.late
@@ -69,7 +69,7 @@ servicenow_steps as (
 -- A group's name: the catalogue's, else the name the record carries for its current group.
 servicenow_named as (
     select
-        t.item_id, t."at", t.k, t.tie_1, t.tie_2, t.tie_3,
+        t.item_id, t."at", t.k, t.recorded_at, t.tie_1, t.tie_2, t.tie_3,
         case
             when nullif(t.owner_value, '') is not null
                 then coalesce(nullif(g.name, ''),
@@ -103,6 +103,7 @@ owner_rows as (
         i.item_id,
         i.created_at,
         greatest(c.changed_at, i.created_at) as "at",
+        c.changed_at as recorded_at,
         c.source_order,
         c.item_index,
         coalesce(nullif(c.from_string, ''), nullif(c.from_value, '')) as from_owner,
@@ -138,22 +139,22 @@ jira_current as (
 
 jira_first as (
     select item_id,
-        first(from_owner order by "at", source_order, item_index) as oldest_old_value,
+        first(from_owner order by recorded_at, source_order, item_index) as oldest_old_value,
         count(*) as changes
     from owner_rows
     group by item_id
 ),
 
 jira_steps as (
-    select i.item_id, i.created_at as "at", 0 as k, null::bigint as tie_1,
-        null::bigint as tie_2, null::varchar as tie_3,
+    select i.item_id, i.created_at as "at", 0 as k, null::timestamptz as recorded_at,
+        null::bigint as tie_1, null::bigint as tie_2, null::varchar as tie_3,
         case when f.changes > 0 then f.oldest_old_value else c.current_owner end as owner
     from jira_items as i
     left join jira_first as f on f.item_id = i.item_id
     left join jira_current as c on c.item_id = i.item_id
     where exists (select 1 from core.handoff_settings where jira_field is not null)
     union all
-    select item_id, "at", 1, source_order, item_index, null, to_owner
+    select item_id, "at", 1, recorded_at, source_order, item_index, null, to_owner
     from owner_rows
     where not late
 ),
@@ -172,7 +173,10 @@ ordered as (
         "at" as started_at,
         lead("at") over w as ended_at
     from steps
-    window w as (partition by item_id order by "at", k, tie_1 nulls last, tie_2 nulls last, tie_3)
+    window w as (
+        partition by item_id
+        order by "at", k, recorded_at, tie_1 nulls last, tie_2 nulls last, tie_3
+    )
 ),
 
 final as (

@@ -238,11 +238,12 @@ reason_initial as (
 ),
 
 reason_steps as (
-    select item_id, created_at as "at", 0 as k, reason_value,
+    select item_id, created_at as "at", 0 as k, reason_value, null::timestamptz as recorded_at,
         null::bigint as checkpoint, null::varchar as change_id
     from reason_initial
     union all
-    select item_id, greatest(changed_at, created_at), 1, to_value, record_checkpoint, change_id
+    select item_id, greatest(changed_at, created_at), 1, to_value, changed_at, record_checkpoint,
+        change_id
     from reason_rows
     where not is_insert and not late
 ),
@@ -257,7 +258,8 @@ reason_segments as (
             reason_value,
             "at" as from_at,
             lead("at") over (
-                partition by item_id order by "at", k, checkpoint nulls last, change_id
+                partition by item_id
+                order by "at", k, recorded_at, checkpoint nulls last, change_id
             ) as to_at
         from reason_steps
     )
