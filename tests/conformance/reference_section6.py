@@ -154,7 +154,9 @@ class Reference:
                 day_list.append(d)
             d += timedelta(days=1)
         out = {}
-        for vs in [*self.streams(), "all"]:
+        # every configured stream too: an empty one gets its zeros (docs/metrics.md)
+        configured = [r["value_stream"] for r in _rows(self.con, "from core.value_streams")]
+        for vs in sorted({*self.streams(), *configured, "all"}):
             items = self.of_stream(vs)
             for d in day_list:
                 start = datetime(d.year, d.month, d.day, tzinfo=UTC)

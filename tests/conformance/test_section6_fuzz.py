@@ -33,7 +33,6 @@ from tests.warehouse.wh_timeline import (
 
 CONFIG = """
 window_days: 40
-period: week
 stages: [Backlog, Dev, Review, Test, Triage, Restore, Done]
 statuses:
   jira:
@@ -53,6 +52,7 @@ statuses:
 value_streams:
   - {name: Payments, jira: {projects: [PAY]}, servicenow: {assignment_groups: [Alpha]}}
   - {name: Web, jira: {projects: [WEB]}}
+  - {name: Empty, jira: {projects: [NONE]}}
 handoffs: {jira_field: Team}
 forecast: {history_days: 14, horizons_days: [7], trials: 2000, seed: 1}
 """
@@ -61,7 +61,8 @@ FLAG_ID, TEAM_ID = "customfield_10021", "customfield_10001"
 TEAMS = ["Red", "Blue", "Green", ""]
 GROUPS = ["grp-alpha", "grp-beta", "grp-gamma", ""]
 REASONS = ["", "1", "4", "5"]
-AS_OF_DAYS = [60.5, 45.0, 80.3]  # mid-day, exactly midnight, after every change
+PERIODS = ["week", "2weeks", "month"]
+# as_of days: 60.5 mid-day, 45.0 exactly midnight, 80.3 after every change
 
 _n = itertools.count(1)
 
@@ -170,14 +171,21 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@pytest.fixture(scope="module", params=[(s, a) for s in (1, 2, 3) for a in AS_OF_DAYS],
+pytestmark = pytest.mark.slow
+
+# each seed at the mid-day as_of and one other (3 seeds x 3 as_ofs add nothing but time)
+CASES = [(1, 60.5), (1, 45.0), (2, 60.5), (2, 80.3), (3, 60.5), (3, 45.0)]
+
+
+@pytest.fixture(scope="module", params=CASES,
                 ids=lambda p: f"seed{p[0]}-asof{p[1]}")
 def fuzzed(request):
     seed, as_of_day = request.param
     con = _org(seed)
-    cfg = config(CONFIG)
+    period = PERIODS[seed % 3]
+    cfg = config(CONFIG + f"period: {period}\n")
     build(con, cfg, as_of_day)
-    ref = Reference(con, day(as_of_day), 40, "week", jira_field="Team",
+    ref = Reference(con, day(as_of_day), 40, period, jira_field="Team",
                     forecast={"history_days": 14, "horizons_days": [7], "trials": 2000,
                               "seed": 1})
     yield con, ref
