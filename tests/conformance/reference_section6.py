@@ -15,6 +15,7 @@ Readings of the contract this module takes (each also in docs/metrics.md):
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -107,6 +108,8 @@ class Reference:
             r["at"] = _utc(r["at"])
             self.transitions[r["item_id"]].append(r)
         self.window_start = self.as_of - timedelta(days=window_days)
+        self._starts: dict[str, list[datetime]] = {}
+        self._leads: dict[str, list[float]] = {}
 
     # -- item level ------------------------------------------------------------------------
     def lead(self, i: dict) -> float | None:
@@ -135,11 +138,11 @@ class Reference:
 
     def status_at(self, item_id: str, t: datetime) -> dict | None:
         """The interval of the last status entered by t (None if created after t)."""
-        last = None
-        for iv in self.intervals[item_id]:
-            if iv["entered_at"] <= t:
-                last = iv
-        return last
+        ivs = self.intervals[item_id]
+        if item_id not in self._starts:
+            self._starts[item_id] = [iv["entered_at"] for iv in ivs]
+        k = bisect.bisect_right(self._starts[item_id], t)
+        return ivs[k - 1] if k else None
 
     # -- metrics.daily_flow -----------------------------------------------------------------
     def daily_flow(self) -> dict[tuple, dict]:
@@ -153,6 +156,12 @@ class Reference:
             if self.window_start < end <= self.as_of or d == last:
                 day_list.append(d)
             d += timedelta(days=1)
+        entries: dict[str, dict[date, set[str]]] = {}
+        for item_id in self.items:
+            per_day: dict[date, set[str]] = defaultdict(set)
+            for iv in self.intervals[item_id]:
+                per_day[iv["entered_at"].date()].add(iv["stage"])
+            entries[item_id] = per_day
         out = {}
         # every configured stream too: an empty one gets its zeros (docs/metrics.md)
         configured = [r["value_stream"] for r in _rows(self.con, "from core.value_streams")]
@@ -168,9 +177,8 @@ class Reference:
                         iv = self.status_at(i["item_id"], end)
                         if iv is not None and iv["kind"] != "dropped":
                             counts[iv["stage"]] += 1
-                    for iv in self.intervals[i["item_id"]]:
-                        if start <= iv["entered_at"] < start + timedelta(days=1):
-                            entered[iv["stage"]].add(i["item_id"])
+                    for stage in entries[i["item_id"]].get(d, ()):
+                        entered[stage].add(i["item_id"])
                 for n, st in enumerate(self.stages, 1):
                     out[(vs, d, st)] = {"stage_order": n, "items": counts[st],
                                         "entered": len(entered[st])}
@@ -178,7 +186,9 @@ class Reference:
 
     # -- metrics.aging_wip ------------------------------------------------------------------
     def window_leads(self, vs: str) -> list[float]:
-        return [self.lead(i) for i in self.of_stream(vs) if self.in_window(i)]
+        if vs not in self._leads:
+            self._leads[vs] = [self.lead(i) for i in self.of_stream(vs) if self.in_window(i)]
+        return self._leads[vs]
 
     def aging_wip(self) -> dict[tuple, dict]:
         out = {}
@@ -331,7 +341,8 @@ class Reference:
             created = self.all_items[r["item_id"]]["created_at"]
             # the insert row: an empty oldvalue written when the record was created
             c["is_insert"] = (c["from_value"] or "") == "" and (
-                c["record_checkpoint"] == 0 or _utc(c["changed_at"]) <= _utc(r["created_at"]))
+                c["record_checkpoint"] == 0
+                or (r["created_at"] is not None and c["changed_at"] <= _utc(r["created_at"])))
             c["changed_at"] = max(_utc(c["changed_at"]), created)
             out[r["item_id"]].append(c)
         return recs, out
@@ -607,6 +618,29 @@ class Reference:
                     "first_owner_resolution_rate": sum(1 for x in per_item_reassign if x == 0) / n,
                 }
         return out
+
+
+def agreement(got: dict[tuple, dict], want: dict[tuple, dict], tol: float = 1e-9) -> dict:
+    """Rows and cells of a SQL table (keyed like the reference) that agree with the reference."""
+    shared = set(got) & set(want)
+    cells = bad = 0
+    examples = []
+    for key in shared:
+        for col, value in want[key].items():
+            cells += 1
+            g = got[key][col]
+            if isinstance(g, float) or isinstance(value, float):
+                ok = (g is None) == (value is None) and (
+                    g is None or abs(g - value) <= tol * max(1.0, abs(value)))
+            else:
+                ok = g == value
+            if not ok:
+                bad += 1
+                if len(examples) < 3:
+                    examples.append((key, col, g, value))
+    return {"rows_sql": len(got), "rows_ref": len(want), "rows_missing": len(set(want) - shared),
+            "rows_extra": len(set(got) - shared), "cells": cells, "cells_differ": bad,
+            "examples": examples}
 
 
 def _hold_reason(record: dict) -> str:

@@ -497,3 +497,29 @@ def test_owner_changes_stamped_before_created_at_keep_their_time_order() -> None
         ("servicenow:INC1", 1, "Alpha", 5, 0.0), ("servicenow:INC1", 2, "Beta", 5, 0.0),
         ("servicenow:INC1", 3, "Alpha", 5, 25.0),
     ]
+
+
+def test_audit_rows_without_checkpoint_or_sys_created_on_are_still_changes() -> None:
+    """An audit row from empty is the insert only when it was written at creation; with no
+    record_checkpoint (or a record without sys_created_on) the comparison is unknown, and an
+    unknown must not make the row vanish: it is a change."""
+    con = _warehouse()
+    # INC1 opened 0: Alpha (insert row at 0), unassigned at 2, Beta at 3 (from empty), no
+    # checkpoints. Stretches: Alpha 0-2 (2 days), NULL 2-3 (1 day), Beta 3-30 (27 days)
+    add_record(con, "INC1", 0, [(1, "1", "2")], group="Beta")
+    audit(con, "INC1", 0, "assignment_group", "", "grp-alpha", None)
+    audit(con, "INC1", 2, "assignment_group", "grp-alpha", "", None)
+    audit(con, "INC1", 3, "assignment_group", "", "grp-beta", None)
+    # INC2 opened 0 without sys_created_on: Alpha (insert row, checkpoint 0), unassigned at 2,
+    # Beta at 3 (from empty, checkpoint 3): the same stretches
+    add_record(con, "INC2", 0, [(1, "1", "2")], group="Beta")
+    con.execute("update raw.servicenow_records set created_at = null where number = 'INC2'")
+    audit(con, "INC2", 0, "assignment_group", "", "grp-alpha", 0)
+    audit(con, "INC2", 2, "assignment_group", "grp-alpha", "", 2)
+    audit(con, "INC2", 3, "assignment_group", "", "grp-beta", 3)
+    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-beta'")
+    build(con, config(CONFIG), 30)
+    for item in ("servicenow:INC1", "servicenow:INC2"):
+        got = [(r["owner"], (r["started_at"] - T0).days, r["duration_days"]) for r in rows(
+            con, "from core.assignments where item_id = ? order by seq", [item])]
+        assert got == [("Alpha", 0, 2.0), (None, 2, 1.0), ("Beta", 3, 27.0)], item

@@ -215,7 +215,9 @@ reason_rows as (
         c.record_checkpoint,
         c.change_id,
         coalesce(c.from_value, '') = ''
-            and (c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on) as is_insert,
+            -- unknown (no checkpoint, no sys_created_on) is not an insert: the row stays a change
+            and coalesce(c.record_checkpoint = 0 or c.changed_at <= i.sys_created_on, false)
+            as is_insert,
         c.changed_at > s.as_of as late
     from raw.servicenow_field_changes as c
     inner join servicenow_items as i on i.sys_id = c.record_sys_id
