@@ -1,4 +1,4 @@
-"""An independent, plain-Python reading of SPEC section 6 (docs/contract.md §6), for conformance.
+"""An independent, plain-Python reading of docs/contract.md §6, for conformance.
 
 Why: the warehouse SQL for flow over time, blocked work and hand-offs is tuned for 1M items
 (running sums of deltas, ASOF joins, islands). This module recomputes the same tables the slow,
