@@ -387,7 +387,7 @@ class Reference:
         # blocked_by
         done_entries: dict[str, list[tuple]] = defaultdict(list)
         for item_id, ivs in self.intervals.items():
-            w = self.all_items.get(item_id)
+            w = self.items.get(item_id)  # a deleted blocker is outside the warehouse
             if w and w["source"] == "jira":
                 for iv in ivs:
                     if iv["kind"] == "done":

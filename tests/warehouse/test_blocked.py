@@ -523,3 +523,18 @@ def test_audit_rows_without_checkpoint_or_sys_created_on_are_still_changes() -> 
         got = [(r["owner"], (r["started_at"] - T0).days, r["duration_days"]) for r in rows(
             con, "from core.assignments where item_id = ? order by seq", [item])]
         assert got == [("Alpha", 0, 2.0), (None, 2, 1.0), ("Beta", 3, 27.0)], item
+
+
+def test_a_blocker_deleted_at_the_source_is_outside_the_warehouse() -> None:
+    """A deleted item is left out of everything (docs/contract.md §4) and a full re-sync never
+    sees it: as a blocker it is "outside the warehouse", so the link ends only by its removal,
+    whatever the stale history of the deleted blocker says."""
+    con = _warehouse()
+    # P-1 blocked by P-2 from 2, link removed at 6; P-2 (deleted at the source) was done at 1:
+    # were it live, the link would block nothing (zero-length); deleted, it runs 2-6 = 4 days
+    add_issue(con, "P-1", 0, [(1, "1", "3"), (10, "3", "10")])
+    add_issue(con, "P-2", 0, [(1, "1", "10")], is_deleted=True)
+    link(con, "P-1", 2, "P-2", True)
+    link(con, "P-1", 6, "P-2", False)
+    build(con, config(CONFIG), 30)
+    assert stretches(con, "jira:P-1") == [(1, "blocked_by", "P-2", 2.0, 6.0, 4.0)]
