@@ -167,6 +167,14 @@ class JiraApi:
                 "key": p.key, "name": p.name, "projectTypeKey": "software",
                 "simplified": False, "style": "classic", "isPrivate": False}
 
+    def damaged(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue with the `malformed` knob's field values for its key (any JSON, e.g.
+        `{"created": 1e30}` or `{"status": "Done"}`), as a broken instance or proxy sends."""
+        bad = self.state.malformed.get(issue.get("key"))
+        if bad:
+            issue["fields"] = {**issue.get("fields", {}), **bad}
+        return issue
+
     # -- searching ---------------------------------------------------------------------------
     def params(self, req: Request, allowed: set[str]) -> dict[str, Any] | Response:
         """Merge GET query params or a POST body (which rejects unknown keys, like Cloud)."""
@@ -272,8 +280,9 @@ class JiraApi:
             more = start + limit < len(ids)
             next_token = {"o": start + limit} if more else None
         base = self.base(req)
-        issues = [issue_json(base, store.lookup, i, fields, "embedded" if changelog else None,
-                             False, EMBED_CAP) for i in page]
+        issues = [self.damaged(issue_json(base, store.lookup, i, fields,
+                                          "embedded" if changelog else None, False, EMBED_CAP))
+                  for i in page]
         body: dict[str, Any] = {"issues": issues}
         if next_token:
             body["nextPageToken"] = _encode_token(next_token)
@@ -310,8 +319,8 @@ class JiraApi:
         ids = self.matching(jql, parsed)
         store = self.state.jira
         base = self.base(req)
-        issues = [issue_json(base, store.lookup, store.issues[i], fields,
-                             "full" if changelog else None, True)
+        issues = [self.damaged(issue_json(base, store.lookup, store.issues[i], fields,
+                                          "full" if changelog else None, True))
                   for i in ids[start:start + limit]]
         return json_response(200, {"expand": "schema,names", "startAt": start,
                                    "maxResults": limit, "total": len(ids), "issues": issues})
@@ -326,9 +335,9 @@ class JiraApi:
             spec.extend(v.strip() for v in value.split(",") if v.strip())
         fields, _ = wanted_fields(spec or ["*all"])
         changelog = "changelog" in (req.arg("expand") or "").split(",")
-        return json_response(200, issue_json(self.base(req), self.state.jira.lookup, issue,
-                                             fields, "full" if changelog else None,
-                                             not self.cloud))
+        return json_response(200, self.damaged(issue_json(
+            self.base(req), self.state.jira.lookup, issue, fields,
+            "full" if changelog else None, not self.cloud)))
 
     def issue_changelog(self, req: Request, id_or_key: str) -> Response:
         issue = self.state.jira.lookup(id_or_key)

@@ -52,6 +52,8 @@ class Sandbox:
         self.forbidden_tables: set[str] = set()
         self.bulkfetch_disabled = False
         self.bulkfetch_epoch_created = False
+        self.audit_inserts = False
+        self.malformed: dict[str, dict[str, Any]] = {}
         self.faults = Faults()
         self._counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
@@ -147,7 +149,9 @@ class Sandbox:
 
     def set_knobs(self, *, bulkfetch_disabled: bool | None = None,
                   bulkfetch_epoch_created: bool | None = None,
-                  forbidden_tables: set[str] | None = None) -> None:
+                  forbidden_tables: set[str] | None = None,
+                  audit_inserts: bool | None = None,
+                  malformed: dict[str, dict[str, Any]] | None = None) -> None:
         """Behaviour switches that are not random faults (see docs/sandbox.md)."""
         if bulkfetch_disabled is not None:
             self.bulkfetch_disabled = bulkfetch_disabled
@@ -155,6 +159,12 @@ class Sandbox:
             self.bulkfetch_epoch_created = bulkfetch_epoch_created
         if forbidden_tables is not None:
             self.forbidden_tables = set(forbidden_tables)
+        if malformed is not None:
+            self.malformed = dict(malformed)
+        if audit_inserts is not None and audit_inserts != self.audit_inserts:
+            with self.lock:
+                self.audit_inserts = audit_inserts
+                self.tables = build_tables(self.snow, self.now_ms // 1000, audit_inserts)
 
     # -- time travel -------------------------------------------------------------------------
     def advance(self, days: float = 1.0, change_fraction: float = 0.01) -> dict[str, Any]:
@@ -167,7 +177,7 @@ class Sandbox:
             jira = advance_jira(self._jira_gen, t0, t1, change_fraction)
             snow = advance_snow(self._snow_gen, t0 // 1000, t1 // 1000, change_fraction)
             self.now_ms = t1
-            self.tables = build_tables(self.snow, t1 // 1000)
+            self.tables = build_tables(self.snow, t1 // 1000, self.audit_inserts)
         return {"from": from_ms(t0).isoformat(), "to": from_ms(t1).isoformat(),
                 "jira": jira, "servicenow": snow,
                 "counts": {"jira_changed": len(jira["moved"]) + len(jira["reopened"]),

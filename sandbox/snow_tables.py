@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox import catalogue as cat
 from sandbox.clock import snow_duration, snow_ts
-from sandbox.store import Record, SnowStore
+from sandbox.store import Audit, Record, SnowStore
 
 Getter = Callable[[Any], str]
 
@@ -147,8 +147,31 @@ def metric_rows(store: SnowStore, now: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def build_tables(store: SnowStore, now: int) -> dict[str, Table]:
-    """(Re)build every table view; called after generation and after time travel."""
+def insert_audits(store: SnowStore) -> list[Audit]:
+    """The rows an instance that audits inserts (``glide.sys.audit_inserts``) writes at
+    creation: one per audited field, ``oldvalue`` empty, ``newvalue`` the initial value,
+    ``record_checkpoint`` 0, stamped at ``opened``. Derived (stable ids, no random draws), so
+    switching the knob never changes the rest of the organisation."""
+    first: dict[tuple[str, str], str] = {}
+    for a in store.audit:  # appended in time order per record: the first row's old value
+        first.setdefault((a.documentkey, a.fieldname), a.oldvalue)
+    out = []
+    for rec in store.records.values():
+        fields = {"state": rec.state}
+        if rec.table == "incident":
+            fields["incident_state"] = rec.state
+        for name, current in fields.items():
+            initial = first.get((rec.sys_id, name), current)
+            out.append(Audit(stable_id(rec.sys_id, "insert", name), rec.opened, rec.table,
+                             rec.sys_id, name, "", initial, 0, "system"))
+    return out
+
+
+def build_tables(store: SnowStore, now: int, audit_inserts: bool = False) -> dict[str, Table]:
+    """(Re)build every table view; called after generation and after time travel.
+
+    ``audit_inserts``: the instance audits inserts, so sys_audit also holds a creation row per
+    record and audited field (see ``insert_audits``)."""
     tables: dict[str, Table] = {}
     for name in ("incident", "change_request", "problem"):
         rows = [r for r in store.records.values() if r.table == name and not r.deleted]
@@ -167,7 +190,7 @@ def build_tables(store: SnowStore, now: int) -> dict[str, Table]:
          "internal_checkpoint": lambda a: f"{a.at:x}{a.checkpoint:04x}",
          "user": lambda a: a.user, "reason": lambda a: "",
          "sys_created_on": lambda a: snow_ts(a.at), "sys_created_by": lambda a: a.user},
-        list(store.audit),
+        list(store.audit) + (insert_audits(store) if audit_inserts else []),
         "sys_created_on", lambda a: (a.at, a.sys_id))
     tables["sys_audit_delete"] = Table(
         "sys_audit_delete",

@@ -76,7 +76,11 @@ def parse_ts(value: Any) -> datetime:
         raise ValueError("missing timestamp")
     if isinstance(value, int | float):
         secs = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
-        return datetime.fromtimestamp(secs, UTC)
+        try:
+            return datetime.fromtimestamp(secs, UTC)
+        except (OverflowError, OSError, ValueError):
+            # `1e30`, `10**30`, NaN: no instant a warehouse can hold
+            raise ValueError(f"timestamp out of range: {value!r}") from None
     if isinstance(value, str):
         try:  # fast path: JIRA's usual `2024-06-28T06:29:06.215-0700`
             parsed = datetime.fromisoformat(value)
@@ -105,6 +109,85 @@ def _fast_ts(value: Any) -> datetime:
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
     return parse_ts(value)
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _object(fields: dict[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
+    value = fields.get(name)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecord(f"fields.{name}: expected an object, got {_kind(value)}")
+    return value
+
+
+def _text(value: Any, where: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise BadRecord(f"{where}: expected text, got {_kind(value)}")
+
+
+def _id(value: Any, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+        raise BadRecord(f"{where}: expected text or a number, got {_kind(value)}")
+
+
+def check_shape(issue: Any) -> None:
+    """Raise `BadRecord` naming the first field whose JSON type is not what JIRA sends.
+
+    Why: a record the mapping cannot read must cost that record (quarantined with this
+    reason), never the night -- a `status` sent as a string or `labels` as a number used to
+    raise deep inside the mapping, roll the run back and fail every night after. Called before
+    the history checks and the mapping, which may then trust these types.
+    """
+    if not isinstance(issue, dict):
+        raise BadRecord(f"issue: expected an object, got {_kind(issue)}")
+    _id(issue.get("id"), "id")
+    if not issue.get("id"):
+        raise BadRecord("issue without an id")
+    key = issue.get("key")
+    if not key:
+        raise BadRecord("issue without a key")
+    if not isinstance(key, str):
+        raise BadRecord(f"key: expected text, got {_kind(key)}")
+    fields = issue.get("fields")
+    if not isinstance(fields, dict) or not fields:
+        raise BadRecord("issue without fields: the payload has no `fields` object to map")
+    for name in ("created", "updated"):
+        try:
+            parse_ts(fields.get(name))
+        except ValueError as exc:
+            raise BadRecord(f"fields.{name}: {exc}") from None
+    status = _object(fields, "status")
+    _id(status.get("id"), "fields.status.id")
+    _text(status.get("name"), "fields.status.name")
+    category = status.get("statusCategory")
+    if category is not None and not isinstance(category, dict):
+        raise BadRecord(f"fields.status.statusCategory: expected an object, got {_kind(category)}")
+    _text((category or {}).get("key"), "fields.status.statusCategory.key")
+    _text(fields.get("summary"), "fields.summary")
+    for name, attr in (("issuetype", "name"), ("priority", "name"), ("project", "key"),
+                       ("parent", "key")):
+        _text(_object(fields, name).get(attr), f"fields.{name}.{attr}")
+    labels = fields.get("labels")
+    if labels is not None and (
+        not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)
+    ):
+        raise BadRecord(f"fields.labels: expected a list of text, got {_kind(labels)}")
+    components = fields.get("components")
+    if components is not None and (
+        not isinstance(components, list) or not all(isinstance(c, dict) for c in components)
+    ):
+        raise BadRecord(f"fields.components: expected a list of objects, got {_kind(components)}")
+    for c in components or ():
+        _text(c.get("name"), "fields.components.name")
+    changelog = issue.get("changelog")
+    if changelog is not None and (
+        not isinstance(changelog, dict) or not isinstance(changelog.get("histories", []), list)
+    ):
+        raise BadRecord("changelog: expected an object with a list of histories")
 
 
 def _name(obj: Any) -> str | None:
@@ -214,13 +297,17 @@ def oldest_first(histories: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             if parse_ts(histories[0].get("created")) > parse_ts(histories[-1].get("created")):
                 return histories[::-1]
-        except ValueError:
+        except (ValueError, AttributeError):  # a malformed end: scan_histories says why
             pass
     return histories
 
 
 def status_histories(histories: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [h for h in histories if any(is_status_item(i) for i in h.get("items") or [])]
+    return [
+        h for h in histories
+        if isinstance(h, dict) and isinstance(h.get("items"), list)
+        and any(isinstance(i, dict) and is_status_item(i) for i in h["items"])
+    ]
 
 
 @dataclass(slots=True)
@@ -252,12 +339,24 @@ def scan_histories(
     scan = HistoryScan()
     rows = scan.rows
     order = 0
+    if not all(isinstance(h, dict) for h in histories):
+        for h in histories:
+            if not isinstance(h, dict):
+                bad.append((issue_id, "changelog history is not an object", {"history": h}))
+        histories = [h for h in histories if isinstance(h, dict)]
     ids = [h.get("id") for h in histories]
     if len(set(ids)) != len(ids):
         histories = last_copies(histories)
     for history in histories:
         status_items = None
-        for index, item in enumerate(history.get("items") or ()):
+        items = history.get("items") or ()
+        if not isinstance(items, list | tuple):
+            bad.append((f"{issue_id}/{history.get('id')}",
+                        f"changelog history items: expected a list, got {_kind(items)}", history))
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue  # not a change of anything we read
             if item.get("field") == "status" and item.get("fieldtype", "jira") == "jira":
                 if status_items is None:
                     status_items = [(index, item)]

@@ -45,6 +45,7 @@ from connectors.jira.records import (
     ISSUE_SCHEMA,
     ISSUE_STATUS_ID,
     BadRecord,
+    check_shape,
     issue_row,
     scan_histories,
     status_row,
@@ -308,9 +309,21 @@ def _fetch(
             yield ("page", count, len(page), read)
             while len(pending) >= BULK_IDS:
                 batch, pending = pending[:BULK_IDS], pending[BULK_IDS:]
-                yield ("batch", batch, fetcher.fetch([i for i in batch if i.get("id")]))
+                yield ("batch", batch, fetcher.fetch(_well_formed(batch)))
     if pending:
-        yield ("batch", pending, fetcher.fetch([i for i in pending if i.get("id")]))
+        yield ("batch", pending, fetcher.fetch(_well_formed(pending)))
+
+
+def _well_formed(issues: list[Any]) -> list[dict[str, Any]]:
+    """The issues whose history is worth a request (the rest are quarantined by `_collect`)."""
+    out = []
+    for issue in issues:
+        try:
+            check_shape(issue)
+        except BadRecord:
+            continue
+        out.append(issue)
+    return out
 
 
 def _known_statuses(
@@ -356,9 +369,10 @@ def _collect(
     change_rows: list[tuple[Any, ...]] = []
     change_seqs: list[int] = []
     for issue in issues:
-        issue_id = str(issue.get("id") or "")
         bad: list[tuple[str, str, dict[str, Any]]] = []
         try:
+            check_shape(issue)  # first: what follows may then trust the JSON types
+            issue_id = str(issue["id"])
             got = histories.get(issue_id)
             if got is None:
                 raise BadRecord("issue without an id")
@@ -377,7 +391,7 @@ def _collect(
                 status_histories=scan.status_histories,
             )
         except BadRecord as exc:
-            bad.append((issue_id or str(issue.get("key") or ""), str(exc), issue))
+            bad.append((_record_key(issue), str(exc), issue))
             found.quarantine.extend(_quarantine_row(k, r, p, synced_at) for k, r, p in bad)
             continue
         if mismatch:
@@ -397,6 +411,17 @@ def _collect(
         change_seqs.extend([found.copies] * len(scan.rows))
     found.issue_rows.add(issue_rows, issue_seqs)
     found.change_rows.add(change_rows, change_seqs)
+
+
+def _record_key(issue: Any) -> str:
+    """The id (else the key) a quarantined issue is filed under, whatever its shape."""
+    if not isinstance(issue, dict):
+        return ""
+    for name in ("id", "key"):
+        value = issue.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return ""
 
 
 def _land_staged(

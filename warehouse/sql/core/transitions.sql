@@ -1,6 +1,11 @@
 -- core.transitions: one row per status change up to as_of, in time order per item.
 -- A change stamped before the item's created_at counts at created_at (clock skew); ties keep
 -- the source's order (JIRA source_order; ServiceNow record_checkpoint, then change_id).
+-- A change with no `from` is not a transition (SPEC 4): on ServiceNow instances that audit
+-- inserts, sys_audit records each creation as a row with an empty `oldvalue` whose `newvalue`
+-- is the initial state. raw keeps those rows as read (raw stays faithful to the source); they
+-- are left out here, so no transition has a NULL from_status, and status_intervals still starts
+-- interval 1 at created_at in the initial state (the `from` of the first real transition).
 --
 -- Cost (10M changes): the one sort is the window that numbers each item's changes. It is kept
 -- narrow on purpose: it partitions on a BIGINT item number (the raw table's rowid, interleaved
@@ -50,6 +55,7 @@ jira_changes as (
         on t.source = 'jira' and t.scope = 'jira'
         and t.status_key = coalesce(nullif(c.to_status_id, ''), nullif(c.to_status, ''))
     where c.changed_at <= s.as_of
+        and coalesce(nullif(c.from_status_id, ''), nullif(c.from_status, '')) is not null
 ),
 
 servicenow_changes as (
@@ -73,6 +79,7 @@ servicenow_changes as (
         on t.source = 'servicenow' and t.scope = i.table_name
         and t.status_key = nullif(c.to_value, '')
     where c.changed_at <= s.as_of
+        and nullif(c.from_value, '') is not null
 ),
 
 changes as (
