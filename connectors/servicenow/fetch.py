@@ -193,8 +193,11 @@ class TableReader:
         keys_budget: int = q.DEFAULT_KEYS_BUDGET,
         audit_batches: int | None = None,
         sink: BatchSink | None = None,
+        extra_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.client = client
+        #: per table, configured fields read beside ours (links.change_request_fields)
+        self.extra_fields = dict(extra_fields or {})
         self.settings = settings
         self.scope = scope
         self.page_size = page_size
@@ -248,7 +251,7 @@ class TableReader:
     def _records(self, out: TableFetch) -> None:
         window, table = out.window, out.table
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, table, fields_for(table),
+            self.client, table, fields_for(table, self.extra_fields.get(table, ())),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
             _updated_key, self.page_size, count=not window.is_full, count_ends=True,
         )

@@ -105,7 +105,9 @@ def sync_servicenow(
             lander = land.BatchLander(con, datetime.now(UTC))
             reader = TableReader(client, settings, scope=scope,
                                  page_size=clamp_page_size(sync_cfg.page_size),
-                                 progress=progress, sink=lander)
+                                 progress=progress, sink=lander,
+                                 extra_fields={"change_request":
+                                               cfg.links.change_request_fields})
             # observed history compares with the state stored BEFORE this run's copies landed
             fetches, groups = reader.read_all(tables, windows, lander.prior, catalogue)
             warnings: list[str] = [w for f in fetches for w in f.warnings]
