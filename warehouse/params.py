@@ -46,6 +46,8 @@ create or replace table core.flow_type_rules (
     priorities varchar[] not null, tables varchar[] not null, categories varchar[] not null);
 create or replace table core.targets (target varchar primary key, target_value double not null,
     direction varchar not null);
+create or replace table core.link_settings (change_request_fields varchar[] not null,
+    search_text boolean not null);
 """
 
 # Every JIRA status the raw layer knows: the catalogue first, then names recorded on issues and
@@ -190,3 +192,7 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
                 "insert into core.targets values (?, ?, ?)",
                 [(k, v, "max" if k in MAX_TARGETS else "min") for k, v in targets.items()],
             )
+        con.execute(
+            "insert into core.link_settings values (?, ?)",
+            [list(cfg.links.change_request_fields), cfg.links.search_text],
+        )

@@ -39,6 +39,7 @@ PARAM_TABLES = frozenset(
         "value_stream_rules",
         "flow_type_rules",
         "targets",
+        "link_settings",
     }
 )
 
