@@ -52,19 +52,22 @@ class IssueIndex:
     """Per value stream, the live non-epic issues by creation and by Done time (bisectable,
     so naming issues stays O(log n) per change at benchmark sizes)."""
 
-    def __init__(self, jira: JiraStore) -> None:
+    def __init__(self, jira: JiraStore, since_ms: int | None = None) -> None:
         by_created: dict[str, list[tuple[int, int, Issue]]] = {}
         by_done: dict[str, list[tuple[int, int, Issue]]] = {}
         for issue in jira.issues.values():
             if issue.deleted or issue.itype == "Epic":
                 continue
+            if since_ms is not None and issue.updated < since_ms:
+                continue  # time travel: only issues worked on lately (a cheap scan)
             stream = cat.PROJECTS[issue.project].stream
             by_created.setdefault(stream, []).append((issue.created, issue.id, issue))
             done = _done_ms(issue)
             if done is not None:
                 by_done.setdefault(stream, []).append((done, issue.id, issue))
-        self.created = {k: sorted(v, key=lambda t: t[:2]) for k, v in by_created.items()}
-        self.done = {k: sorted(v, key=lambda t: t[:2]) for k, v in by_done.items()}
+        # (instant, id) are unique per issue: the issue object is never compared
+        self.created = {k: sorted(v) for k, v in by_created.items()}
+        self.done = {k: sorted(v) for k, v in by_done.items()}
 
     def pick(self, rng: random.Random, stream: str, opened_ms: int, ship_ms: int,
              count: int) -> list[str]:
@@ -75,9 +78,17 @@ class IssueIndex:
         done = self.done.get(stream, [])
         lo = bisect.bisect_left(done, (ship_ms - 30 * DAY * 1000, -1))
         hi = bisect.bisect_left(done, (ship_ms + 1, -1))
-        recent = [t[2] for t in done[lo:hi] if t[2].created < opened_ms]
-        if recent and rng.random() < 0.8:
-            return [i.key for i in rng.sample(recent, min(count, len(recent)))]
+        if hi > lo and rng.random() < 0.8:
+            # a few random draws from the range instead of filtering all of it
+            keys: list[str] = []
+            for k in (rng.randrange(lo, hi) for _ in range(8 * count)):
+                issue = done[k][2]
+                if issue.created < opened_ms and issue.key not in keys:
+                    keys.append(issue.key)
+                if len(keys) == count:
+                    break
+            if keys:
+                return keys
         picked = rng.sample(range(n_created), min(count, n_created))  # no copy of the prefix
         return [created[k][2].key for k in picked]
 
@@ -155,7 +166,7 @@ def advance_links(rng: random.Random, jira: JiraStore, gen: SnowGenerator, t0: i
     saved, gen.rng = gen.rng, rng  # new records draw from this module's stream only
     try:
         new_changes = []
-        index = IssueIndex(jira)
+        index = IssueIndex(jira, (t1 - 45 * DAY) * 1000)
         for _ in range(rng.randint(1, 3)):
             opened = rng.randint(t0 + 1, max(t0 + 1, t1 - 3600))
             rec = gen.linear("change_request", opened, t1, CHANGE_PATH, "4", 0.15)
