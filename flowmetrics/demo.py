@@ -58,10 +58,15 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     con = connect(warehouse, read_only=True)
     try:
         frame = con.execute(SUMMARY_SQL).df()
+        from flowmetrics.report_stability import DEMO_SUMMARY_SQL
+
+        across = con.execute(DEMO_SUMMARY_SQL).df()  # changes, failures, idea to production
     finally:
         con.close()
     print()
     print(frame.to_string(index=False))
+    print()
+    print(across.to_string(index=False))
     print()
     print(f"warehouse : {warehouse}")
     print(f"exports   : {exports}")

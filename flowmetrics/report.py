@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import duckdb
 
 from flowmetrics import report_format as fmt
+from flowmetrics import report_stability
 from flowmetrics import report_svg as svg
 from flowmetrics.report_data import (
     Row,
@@ -136,6 +137,7 @@ def _vsm_block(s: StreamData, settings: Settings) -> str:
         if done == 0:
             parts.append(_empty("No items done in the window: the blocks are empty."))
         parts.append(svg.value_stream_map(s.vsm, s.name))
+    parts.append(report_stability.delivery_line(s.stability, s.summary))
     sm = s.summary or {}
     parts.append('<div class="kpis totals">')
     parts.append(_kpi("Total lead time", fmt.days(sm.get("total_lead_time_days")), "kpi total"))
@@ -355,6 +357,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings) -> str:
         + _lead_block(s, settings)
         + _flow_block(s, settings)
         + "</div>"
+        + report_stability.stability_block(s.stability)
         + _scorecard_block(s)
         + "</section>"
     )

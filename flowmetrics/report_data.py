@@ -51,6 +51,7 @@ class StreamData:
     flow: list[Row] | None = None
     scorecard: list[Row] | None = None
     stage_order: dict[str, int] = field(default_factory=dict)
+    stability: Any = None  # report_stability.StabilityData
 
     @property
     def debt_target(self) -> float:
@@ -194,6 +195,9 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.lead_times = window_lead_times(con, stream, settings)
     data.flow = _stream_rows(con, "flow_distribution", stream, "period_start")
     data.scorecard = _stream_rows(con, "scorecard", stream, "target")
+    from flowmetrics import report_stability  # imports this module: loaded on first use
+
+    data.stability = report_stability.load(con, stream, settings)
     if data.scorecard:
         from flowmetrics.export import TARGET_ORDER
 
