@@ -54,3 +54,18 @@ def test_stability_sound_passes_and_catches_more_failed_than_done():
     bad = run_check(con, "stability_sound")
     assert len(bad) == 1 and bad[0][0] == "metrics.stability"
     con.close()
+
+
+def test_dagster_previews_show_links_outside_and_the_failed_changes():
+    from pipelines.assets.warehouse_models import preview_metadata
+
+    con = _warehouse(outside=3, inside=2)
+    links = preview_metadata(con, "core", "item_links")["preview"].value
+    # caused_by: 2 links inside, 3 references outside; implements: CHG1 -> PAY-1
+    assert "| caused_by  | caused_by      |       2 |                   3 |" in links
+    assert "| implements | correlation_id |       1 |                   0 |" in links
+    stability = preview_metadata(con, "metrics", "stability")["preview"].value
+    assert "2024-01-01" in stability and "CHG1" in stability  # CHG1 done day 2, failed
+    delivery = preview_metadata(con, "metrics", "delivery")["preview"].value
+    assert "| all " in delivery
+    con.close()
