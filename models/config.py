@@ -79,6 +79,8 @@ class SyncSettings(_Strict):
     lag_minutes: float = Field(default=1.0, ge=0)
     census_days: float = Field(default=7.0, ge=0)
     page_size: int = Field(default=1000, ge=1, le=5000)
+    #: rows (records + history) per committed chunk of a backfill (connectors/backfill.py)
+    backfill_chunk_rows: int = Field(default=50_000, ge=1)
 
 
 class StatusMapping(_Strict):

@@ -279,6 +279,15 @@ class JiraApi:
             page = [store.issues[i] for i in ids[start:start + limit]]
             more = start + limit < len(ids)
             next_token = {"o": start + limit} if more else None
+        fault = self.page_fault(jql)
+        if fault == "empty":
+            # an empty page that still carries a token to the same place (followed, it loses
+            # nothing); a different string, so it is not a repeated token
+            back = dict(token or {"o": 0}) if not _keyset_order(parsed) or token else None
+            if back is None:
+                lo, _ = store.range(parsed.updated_lo, parsed.updated_hi)
+                back = {"k": list(store.index[lo - 1]) if lo else [-1, -1]}
+            page, next_token = [], {**back, "n": 1}
         base = self.base(req)
         issues = [self.damaged(issue_json(base, store.lookup, i, fields,
                                           "embedded" if changelog else None, False, EMBED_CAP))
@@ -286,8 +295,36 @@ class JiraApi:
         body: dict[str, Any] = {"issues": issues}
         if next_token:
             body["nextPageToken"] = _encode_token(next_token)
+        if fault == "repeat" and p.get("nextPageToken"):
+            body["nextPageToken"] = p["nextPageToken"]  # the token it was asked with
+            next_token = token
         body["isLast"] = next_token is None
+        self.edit_after(page, fault)
         return json_response(200, body)
+
+    def page_fault(self, jql: str) -> str | None:
+        """Count a search page and say which `search_fault` knob fires on it (once each):
+        "empty" (no issues, total or token kept), "repeat" (Cloud: the token asked with comes
+        back), "edit" (the page's first issue is edited right after the page is served).
+        Only searches whose JQL contains the knob's `match` text are counted."""
+        state = self.state
+        if state.search_fault_match not in jql:
+            return None
+        state.search_pages += 1
+        fault = state.search_fault
+        if fault and state.search_pages == state.search_fault_page:
+            state.search_fault = None
+            return fault
+        return None
+
+    def edit_after(self, page: list[Issue], fault: str | None) -> None:
+        """The "edit" fault: someone edits the page's first issue while the scan goes on, so
+        it moves to the end of `ORDER BY updated` (what loses an issue to position paging)."""
+        if fault != "edit" or not page:
+            return
+        issue = page[0]
+        issue.updated = max(issue.updated + 1, self.state.now_ms)
+        self.state.jira.reindex()
 
     def approximate_count(self, req: Request) -> Response:
         p = self.params(req, {"jql"})
@@ -319,9 +356,11 @@ class JiraApi:
         ids = self.matching(jql, parsed)
         store = self.state.jira
         base = self.base(req)
-        issues = [self.damaged(issue_json(base, store.lookup, store.issues[i], fields,
-                                          "full" if changelog else None, True))
-                  for i in ids[start:start + limit]]
+        fault = self.page_fault(jql)
+        page = [] if fault == "empty" else [store.issues[i] for i in ids[start:start + limit]]
+        issues = [self.damaged(issue_json(base, store.lookup, i, fields,
+                                          "full" if changelog else None, True)) for i in page]
+        self.edit_after(page, fault)
         return json_response(200, {"expand": "schema,names", "startAt": start,
                                    "maxResults": limit, "total": len(ids), "issues": issues})
 

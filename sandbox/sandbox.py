@@ -55,6 +55,10 @@ class Sandbox:
         self.bulkfetch_epoch_created = False
         self.audit_inserts = False
         self.malformed: dict[str, dict[str, Any]] = {}
+        self.search_fault: str | None = None
+        self.search_fault_page = 0
+        self.search_fault_match = ""
+        self.search_pages = 0
         self.faults = Faults()
         self._counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
@@ -154,7 +158,8 @@ class Sandbox:
                   bulkfetch_epoch_created: bool | None = None,
                   forbidden_tables: set[str] | None = None,
                   audit_inserts: bool | None = None,
-                  malformed: dict[str, dict[str, Any]] | None = None) -> None:
+                  malformed: dict[str, dict[str, Any]] | None = None,
+                  search_fault: tuple[str, int] | tuple[str, int, str] | None = None) -> None:
         """Behaviour switches that are not random faults (see docs/sandbox.md)."""
         if bulkfetch_disabled is not None:
             self.bulkfetch_disabled = bulkfetch_disabled
@@ -164,6 +169,16 @@ class Sandbox:
             self.forbidden_tables = set(forbidden_tables)
         if malformed is not None:
             self.malformed = dict(malformed)
+        if search_fault is not None:
+            kind, page, *match = search_fault
+            if kind not in ("edit", "repeat", "empty"):
+                raise ValueError("search_fault kind must be edit, repeat or empty")
+            # page n counted from now, over the JIRA searches whose JQL contains `match`
+            # (e.g. "ORDER BY id" for the census; every search by default)
+            with self.lock:
+                self.search_fault, self.search_fault_page = kind, int(page)
+                self.search_fault_match = match[0] if match else ""
+                self.search_pages = 0
         if audit_inserts is not None and audit_inserts != self.audit_inserts:
             with self.lock:
                 self.audit_inserts = audit_inserts

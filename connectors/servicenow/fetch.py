@@ -21,12 +21,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
+from connectors.backfill import ResumePoint
 from connectors.prefetch import prefetched
+from connectors.progress import report_total
 from connectors.result import Progress, SourceError
 from connectors.servicenow import query as q
+from connectors.servicenow.catalogue import Catalogue, catalogue_due
 from connectors.servicenow.client import Row, ServiceNowClient, TableForbidden
 from connectors.servicenow.history import (
     AUDIT_FIELDS,
@@ -83,6 +86,25 @@ class BatchSink(Protocol):
 
     def discard_changes(self) -> None: ...
 
+    def tables_of(self, sys_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]:
+        ...
+
+    def landed_records(self, table: str) -> list[RecordRow]: ...
+
+
+class ChunkSink(Protocol):
+    """Ends a backfill chunk (`sync._ChunkCommitter`): flush, quarantine, resume point, COMMIT.
+
+    `add(rows)` counts rows handed to the sink and says whether the chunk is full."""
+
+    def add(self, rows: int) -> bool: ...
+
+    committed: int
+
+    def commit(self, resume: ResumePoint) -> None: ...
+
 
 @dataclass
 class TableFetch:
@@ -102,6 +124,12 @@ class TableFetch:
     changes_landed: bool = False
     history_rows: int = 0
     approximate_since: datetime | None = None
+    #: records landed this run (in a chunked backfill `records` stays empty: not held)
+    record_count: int = 0
+    #: a resumed backfill landed this table's records in earlier runs
+    resumed: bool = False
+    #: quarantined records already landed with a committed chunk
+    quarantined_landed: int = 0
     record_pages: int = 0
     history_pages: int = 0
     requests: int = 0
@@ -112,54 +140,9 @@ class TableFetch:
     def catalogue_read(self) -> bool:
         return self.choices is not None
 
-
-@dataclass(frozen=True)
-class Catalogue:
-    """What the warehouse already holds of the labels and groups, to decide whether to re-read.
-
-    Attributes:
-        choice_values: per table, the state values landed in raw.servicenow_choices.
-        group_ids: the sys_ids landed in raw.servicenow_groups.
-        read_at: per table, when its labels (and, for the first table, the groups) were last
-            read (raw.sync_state.last_census_at, on the same clock as `now` below).
-        now: the instant to age them against.
-        max_age: `sync.census_days`.
-    """
-
-    choice_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    group_ids: frozenset[str] = frozenset()
-    read_at: Mapping[str, datetime | None] = field(default_factory=dict)
-    now: datetime | None = None
-    max_age: timedelta = timedelta(days=7)
-
-    def stale(self, table: str) -> bool:
-        last = self.read_at.get(table)
-        return last is None or self.now is None or self.now - last >= self.max_age
-
-
-def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
-                  ) -> tuple[list[str], bool]:
-    """(tables whose state labels to read, whether to read the groups) for this run.
-
-    Labels of a table are due on its full sync, when never read or older than
-    `sync.census_days`, or when a fetched record carries a state value the stored labels lack
-    (a new state, e.g. after an upgrade). Groups likewise, aged with the first table, or when a
-    fetched record names a group sys_id not landed yet. A stored catalogue that is empty (the
-    table is forbidden or not served) is only retried when it is stale, not every night.
-    """
-    tables: list[str] = []
-    for f in fetches:
-        known = catalogue.choice_values.get(f.table)
-        if f.window.is_full or catalogue.stale(f.table) or (known and any(
-                r.state is not None and r.state not in known for r in f.records)):
-            tables.append(f.table)
-    groups = bool(fetches) and (
-        any(f.window.is_full for f in fetches) or catalogue.stale(fetches[0].table)
-        or bool(catalogue.group_ids and any(
-            r.assignment_group_id is not None
-            and r.assignment_group_id not in catalogue.group_ids
-            for f in fetches for r in f.records)))
-    return tables, groups
+    @property
+    def quarantined_count(self) -> int:
+        return self.quarantined_landed + len(self.quarantined)
 
 
 def _updated_key(row: Row) -> tuple[str, str] | None:
@@ -193,6 +176,8 @@ class TableReader:
         keys_budget: int = q.DEFAULT_KEYS_BUDGET,
         audit_batches: int | None = None,
         sink: BatchSink | None = None,
+        chunks: ChunkSink | None = None,
+        resume: ResumePoint | None = None,
         extra_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.client = client
@@ -205,6 +190,30 @@ class TableReader:
         self.keys_budget = keys_budget
         self.audit_batches = AUDIT_BATCHES if audit_batches is None else audit_batches
         self.sink = sink
+        #: a backfill: full windows commit in chunks (needs `sink`); see connectors/backfill.py
+        self.chunks = chunks if sink is not None else None
+        self.resume = resume
+
+    def _chunked(self, window: SyncWindow) -> bool:
+        return self.chunks is not None and window.is_full
+
+    def _window_scan(self, group: Sequence[TableFetch]) -> bool:
+        """The changed records are too many for `documentkeyIN` lists (`_audit`)."""
+        keys = [r.sys_id for f in group for r in f.records]
+        return len(list(q.batch_keys(keys, self.keys_budget))) > self.audit_batches
+
+    def _spilled(self) -> bool:
+        """Records are no longer all held: a chunk committed, or this run resumes a backfill."""
+        return self.chunks is not None and (self.resume is not None or self.chunks.committed > 0)
+
+    def _done_before(self, table: str, tables: Sequence[str]) -> bool:
+        """A resumed backfill already committed every record of this (full-window) table."""
+        r = self.resume
+        if r is None:
+            return False
+        if r.phase == "history":
+            return True
+        return r.stream in tables and tables.index(table) < tables.index(r.stream)
 
     # -- all tables ----------------------------------------------------------------------------
     def read_all(
@@ -213,15 +222,26 @@ class TableReader:
         windows: Mapping[str, SyncWindow],
         landed: LandedLookup,
         catalogue: Catalogue | None = None,
+        fetches: list[TableFetch] | None = None,
     ) -> tuple[list[TableFetch], list[Row] | None]:
         """Every table's window; returns the fetches and the groups (None = not due).
 
         Requests of the scans shared by several tables (history, tombstones, labels, groups)
         are counted with the first table of the scan, so the per-stream counts add up to the
-        run's total.
+        run's total. `fetches`, when given, is filled in place (a backfill's chunk commits
+        land the quarantined records of every table read so far).
         """
-        fetches = [TableFetch(t, windows[t]) for t in tables]
+        if fetches is None:
+            fetches = []
+        fetches.extend(TableFetch(t, windows[t]) for t in tables)  # the caller may hold the list
         for f in fetches:
+            if self._chunked(f.window) and self.resume is not None:
+                # records of this table were landed by the backfill's earlier runs (all of
+                # them, or up to the resume point): its history is read even if none is left
+                f.resumed = (self._done_before(f.table, list(tables))
+                             or self.resume.stream == f.table)
+                if self._done_before(f.table, list(tables)):
+                    continue
             self._timed(f, self._records, f)
         by_window: dict[tuple[datetime | None, datetime], list[TableFetch]] = {}
         for f in fetches:
@@ -250,13 +270,22 @@ class TableReader:
 
     def _records(self, out: TableFetch) -> None:
         window, table = out.window, out.table
+        start = None
+        if (self._chunked(window) and self.resume is not None
+                and self.resume.phase == "records" and self.resume.stream == table
+                and self.resume.after is not None):
+            start = (str(self.resume.after[0]), str(self.resume.after[1]))
         pager: Pager[tuple[str, str]] = Pager(
             self.client, table, fields_for(table, self.extra_fields.get(table, ())),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
             _updated_key, self.page_size, count=not window.is_full, count_ends=True,
+            after=start,
         )
         latest: dict[str, RecordRow] = {}
         sink = self.sink
+        chunks = self.chunks if self._chunked(window) else None
+        counted = 0  # records of chunks already committed (then forgotten: `latest` restarts)
+        told = False
         # the next page is fetched while this one is mapped and landed (pager and client stay
         # on the worker; DuckDB releases the GIL while it writes)
         for page in prefetched(pager, name=f"servicenow-{table}"):
@@ -272,11 +301,24 @@ class TableReader:
                     winners.append(mapped)  # the sink lands only copies that win
             if sink is not None:
                 sink.records(winners)
-            self.progress(SOURCE, table, f"page {pager.pages}: {len(latest)} records read",
-                          len(latest))
+            if not told and pager.total is not None:  # the scan's size, for an ETA
+                report_total(self.progress, SOURCE, table, pager.total)
+                told = True
+            self.progress(SOURCE, table,
+                          f"page {pager.pages}: {counted + len(latest)} records read",
+                          counted + len(latest))
+            if chunks is not None and chunks.add(len(winners)):
+                # a backfill's chunk is full: commit it with this page's keyset cursor as the
+                # resume point, and hold none of its records any more (bounded memory)
+                keys = [k for k in map(_updated_key, page) if k is not None]
+                if keys:
+                    counted += len(latest)
+                    latest.clear()
+                    chunks.commit(ResumePoint("records", table, max(keys)))
         if sink is not None:
             sink.flush()  # all records are in before the history scan starts
         out.records = list(latest.values())
+        out.record_count = counted + len(out.records)
         out.record_pages = pager.pages
         if pager.denied_rows:
             out.warnings.append(f"{table}: {pager.denied_rows} rows hidden by ACLs ({{}} rows)")
@@ -285,11 +327,19 @@ class TableReader:
     def _history(self, group: list[TableFetch], landed: LandedLookup) -> None:
         """State history of the tables of one window: one sys_audit scan, else per-table
         fallbacks (metric_instance, then observation)."""
-        changed = [f for f in group if f.records]
+        # a backfill that committed a chunk (or resumed) holds no records: they are landed; one
+        # that still holds them but reads sys_audit as one window scan anyway commits its
+        # history in chunks too (the same requests: the scan does not depend on the chunks)
+        chunked = self._chunked(group[0].window) and (
+            self._spilled() or self._window_scan([f for f in group if f.records]))
+        changed = [f for f in group if f.record_count or (chunked and f.resumed)]
         if not changed:
             return  # nothing changed in the window: no history to read
         try:
-            self._audit(changed)
+            if chunked:
+                self._audit_chunked(changed)
+            else:
+                self._audit(changed)
             for f in changed:
                 f.history_source = SYS_AUDIT
             return
@@ -310,6 +360,9 @@ class TableReader:
                 f.warnings.append(f"{f.table}: sys_audit is not readable ({exc}); trying "
                                   "metric_instance")
         for f in changed:
+            if chunked and self.sink is not None:
+                # the fallbacks need the records: a backfill has them landed, not held
+                f.records = self.sink.landed_records(f.table)
             self._fallback(f, landed)
 
     def _fallback(self, out: TableFetch, landed: LandedLookup) -> None:
@@ -395,6 +448,66 @@ class TableReader:
             f.changes = _dedupe(found[f.table])
             f.changes_landed = sink is not None
             f.history_rows = taken[f.table] if sink is not None else len(f.changes)
+
+    def _audit_chunked(self, group: list[TableFetch]) -> None:
+        """A backfill's sys_audit scan: the whole window once (`tablenameIN…`), rows kept when
+        their record is landed, each page landed as it is read, a chunk committed with the
+        page's keyset cursor whenever full. Repeats of one update are dropped within a chunk
+        and against the rows landed at the chunk boundary's instant (they share it), so the
+        result does not depend on where chunks (or a kill) fell."""
+        sink, chunks = self.sink, self.chunks
+        assert sink is not None and chunks is not None
+        window = group[0].window
+        tables = [f.table for f in group]
+        by_table = {f.table: f for f in group}
+        start = None
+        seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
+        r = self.resume
+        if r is not None and r.phase == "history" and r.after is not None:
+            start = (str(r.after[0]), str(r.after[1]))
+            seen = sink.seen_at(tables, parse_snow_ts(start[0], "sys_created_on"))
+        taken: dict[str, int] = dict.fromkeys(tables, 0)
+        pager: Pager[tuple[str, str]] = Pager(
+            self.client, "sys_audit", AUDIT_FIELDS,
+            lambda after: q.audit_query(tables, STATE_FIELD, None, window.start, window.end,
+                                        after),
+            _created_key, self.page_size, count=not window.is_full, count_ends=True,
+            after=start,
+        )
+        for page in prefetched(pager, name="servicenow-sys_audit"):
+            docs = sorted({d for row in page if (d := ref_value(row.get("documentkey")))})
+            owner = sink.tables_of(docs) if docs else {}
+            per_table: dict[str, list[Row]] = {}
+            for row in page:
+                table = owner.get(ref_value(row.get("documentkey")) or "")
+                if table not in by_table:
+                    tablename = text_value(row.get("tablename"))
+                    if ref_value(row.get("documentkey")) or tablename not in (None, *tables):
+                        continue  # a record not landed (not in the window's scope)
+                    table = tablename if tablename in by_table else tables[0]
+                per_table.setdefault(table, []).append(row)
+            added = 0
+            for table, rows in per_table.items():
+                f = by_table[table]
+                got, bad = audit_changes(table, rows, seen[table])
+                n = sink.changes(got)
+                taken[table] += n
+                added += n
+                f.quarantined.extend(bad)
+                self.progress(SOURCE, table, f"state history: {taken[table]} changes",
+                              taken[table])
+            keys = [k for k in map(_created_key, page) if k is not None]
+            if chunks.add(added) and keys:
+                last = max(keys)
+                chunks.commit(ResumePoint("history", None, last))
+                seen = sink.seen_at(tables, parse_snow_ts(last[0], "sys_created_on"))
+        sink.flush()
+        group[0].history_pages += pager.pages
+        _warn_hidden(group[0], pager, "sys_audit", "state history may be incomplete")
+        for f in group:
+            f.changes = []
+            f.changes_landed = True
+            f.history_rows = taken[f.table]
 
     def _metrics(self, out: TableFetch, keys: list[str]) -> list[ChangeRow] | None:
         """Changes from metric_instance, or None when the metric is not kept for this table."""

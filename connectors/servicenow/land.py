@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -20,7 +21,6 @@ from connectors.landing import registered, upsert_frame
 from connectors.servicenow.client import Row
 from connectors.servicenow.history import ChangeRow
 from connectors.servicenow.records import (
-    Quarantined,
     RecordRow,
     dumps_payload,
     ref_value,
@@ -94,19 +94,6 @@ def groups_frame(rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
     return frame
 
 
-def quarantine_frame(
-    items: Sequence[Quarantined], run_id: str, seen_at: datetime
-) -> pd.DataFrame:
-    frame = pd.DataFrame([
-        {"source": "servicenow", "stream": q.stream, "record_key": q.record_key,
-         "reason": q.reason, "payload": q.payload, "run_id": run_id, "seen_at": seen_at}
-        for q in items
-    ])
-    if not frame.empty:
-        frame["seen_at"] = _ts(list(frame["seen_at"]))
-    return frame
-
-
 def land_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeRow]) -> int:
     if not changes:
         return 0
@@ -122,20 +109,6 @@ def land_choices(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Row]
 
 def land_groups(con: duckdb.DuckDBPyConnection, rows: Sequence[Row], synced_at: datetime) -> int:
     return upsert_frame(con, "raw.servicenow_groups", groups_frame(rows, synced_at), ["sys_id"])
-
-
-def land_quarantine(con: duckdb.DuckDBPyConnection, items: Sequence[Quarantined], run_id: str,
-                    seen_at: datetime) -> int:
-    if not items:
-        return 0
-    frame = quarantine_frame(items, run_id, seen_at)
-    with registered(con, "_snow_quarantine", frame):
-        con.execute(
-            "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"
-            " seen_at) select source, stream, record_key, reason, payload, run_id, seen_at"
-            " from _snow_quarantine"
-        )
-    return len(frame)
 
 
 def apply_tombstones(con: duckdb.DuckDBPyConnection, table: str,
@@ -297,6 +270,47 @@ class BatchLander:
         self._change_ids.difference_update(
             self._changes.table().column("change_id").to_pylist())
         self._changes = StagedRows(CHANGE_SCHEMA)
+
+    # -- backfill chunks (connectors/backfill.py) ------------------------------------------------
+    def new_chunk(self) -> None:
+        """A chunk was flushed and committed: forget the ids seen in it (the table now holds
+        them; upserts by id make a later copy replace them), so memory does not grow."""
+        assert self._records.rows == 0 and self._changes.rows == 0, "flush before a new chunk"
+        self._records_seen = set()
+        self._change_ids = set()
+
+    def tables_of(self, sys_ids: Sequence[str]) -> dict[str, str]:
+        """sys_id -> table_name of the landed records among `sys_ids` (a backfill's history
+        scan keeps the rows of records it landed)."""
+        return dict(self.con.execute(
+            "select sys_id, table_name from raw.servicenow_records"
+            " where sys_id in (select unnest(?::varchar[]))", [list(sys_ids)]).fetchall())
+
+    def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]:
+        """The repeat keys (`history.audit_changes`) of the landed sys_audit changes at instant
+        `at`, per table: a chunk boundary there must not let a repeat of one update in."""
+        seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
+        for table, doc, checkpoint, changed_at, old, new in self.con.execute(
+            "select table_name, record_sys_id, record_checkpoint, changed_at, from_value,"
+            " to_value from raw.servicenow_state_changes where changed_at = ?"
+            " and history_source = 'sys_audit'", [at],
+        ).fetchall():
+            if table in seen:
+                seen[table].add((doc, checkpoint) if checkpoint is not None
+                                else (doc, (changed_at, old, new)))
+        return seen
+
+    def landed_records(self, table: str) -> list[RecordRow]:
+        """Every landed record of `table` (the history fallbacks of a backfill need them; the
+        only place a backfill holds all records, see docs/benchmarks.md)."""
+        cols = ", ".join(RECORD_COLUMNS)
+        out = []
+        for row in self.con.execute(
+                f"select {cols}, try_cast(json_extract_string(payload, '$.sys_mod_count') as bigint)"  # noqa: S608
+                " from raw.servicenow_records where table_name = ? and not is_deleted"
+                " order by updated_at, sys_id", [table]).fetchall():
+            out.append(RecordRow(*row))
+        return out
 
     def prior(self, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
         """The (state, updated_at) stored before this run for these sys_ids (landed ones only)."""

@@ -54,6 +54,7 @@ class Pager(Generic[K]):
         count: ask for `X-Total-Count` on every page (bounded windows).
         count_ends: ask for it on the first page and on the pages expected near the end
             (unbounded scans; see the module docstring).
+        after: start after this cursor (a backfill resuming from its last committed chunk).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class Pager(Generic[K]):
         *,
         count: bool = False,
         count_ends: bool = False,
+        after: K | None = None,
     ) -> None:
         self.client = client
         self.table = table
@@ -76,12 +78,15 @@ class Pager(Generic[K]):
         self.page_size = page_size
         self.count = count
         self.count_ends = count_ends
+        self.start_after = after
         self.pages = 0
+        #: X-Total-Count of the scan's first counted page (pre-ACL; for progress estimates)
+        self.total: int | None = None
         self.counted_pages = 0
         self.denied_rows = 0
 
     def __iter__(self) -> Iterator[list[Row]]:
-        after: K | None = None
+        after: K | None = self.start_after
         offset = 0
         ask = self.count or self.count_ends
         #: pre-ACL rows the scan is expected to hold from the next page on (count_ends)
@@ -98,6 +103,8 @@ class Pager(Generic[K]):
             self.counted_pages += ask
             if total is not None:
                 expected = total  # the rows this page's query matched, this page included
+                if self.total is None:
+                    self.total = total
             if expected is not None:
                 expected -= self.page_size  # the limit applies before ACLs
             ask = self.count or (self.count_ends and expected is not None

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
 
+from connectors.run import QuarantineRecord
 from connectors.servicenow.client import Row
 from connectors.servicenow.settings import ServiceNowSettings
 
@@ -131,12 +131,8 @@ def _ts_text(text: str) -> datetime | None:
     return None
 
 
-@dataclass(frozen=True)
-class Quarantined:
-    stream: str
-    record_key: str | None
-    reason: str
-    payload: str
+#: A record that could not be trusted (the shared scaffold's typed quarantine record).
+Quarantined = QuarantineRecord
 
 
 class RecordRow(NamedTuple):

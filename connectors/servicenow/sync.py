@@ -6,16 +6,23 @@ each sys_audit page lands as soon as it is mapped (`land.BatchLander`; DuckDB wr
 prefetch thread reads the next page) -- land the rest and move the cursors. Any failure before
 the commit (or a kill) rolls all of it back: the warehouse and the cursors stay as they were,
 and a 'failed' row per stream goes to raw.sync_runs.
+
+A backfill (a table's first sync, or `--full`) is the exception: its records and sys_audit
+scans commit every `sync.backfill_chunk_rows` rows with a resume point (connectors/backfill.py),
+so a kill loses at most one chunk and the next run goes on from there; the last chunk (labels,
+groups, tombstones, cursors) commits as before. The run's shape -- clock, run id, success and
+failure records, quarantine -- is the shared scaffold's (connectors/run.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from connectors import backfill
 from connectors.http import RetryPolicy
 from connectors.result import (
     Progress,
@@ -25,21 +32,15 @@ from connectors.result import (
     SyncResult,
     no_progress,
 )
+from connectors.run import Run, StreamOutcome, insert_quarantine, record_failure, record_success
 from connectors.servicenow import land
+from connectors.servicenow.catalogue import load_catalogue
 from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.fetch import SOURCE, Catalogue, TableFetch, TableReader
+from connectors.servicenow.fetch import SOURCE, TableFetch, TableReader
 from connectors.servicenow.paging import clamp_page_size
 from connectors.servicenow.query import validate_scope
 from connectors.servicenow.settings import ServiceNowSettings
-from connectors.state import (
-    SyncWindow,
-    advance_cursor,
-    new_run_id,
-    plan_window,
-    read_cursor,
-    read_state,
-    record_run,
-)
+from connectors.state import SyncWindow, plan_window, read_cursor
 from models.config import FlowConfig
 from warehouse.db import transaction
 
@@ -78,11 +79,13 @@ def sync_servicenow(
         )
     snow_cfg = cfg.sources.servicenow
     sync_cfg = cfg.sync
-    started = (run_started_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    run_id = new_run_id()
+    run = Run.start(SOURCE, (run_started_at or datetime.now(UTC)).astimezone(UTC)
+                    .replace(microsecond=0))
+    started = run.started_at
     tables: list[str] = list(snow_cfg.tables) or ["incident"]
     if "incident" not in tables:
         tables.insert(0, "incident")
+    resumed = backfill.load(con, SOURCE)
     windows = {
         t: plan_window(
             read_cursor(con, SOURCE, t), started,
@@ -91,6 +94,11 @@ def sync_servicenow(
         )
         for t in tables
     }
+    if resumed is not None:
+        # a backfill under way: finish the same one (same window end) from its resume point
+        windows = {t: SyncWindow(None, resumed.window_end, "full") for t in tables}
+        log.info("servicenow: resuming the backfill of run %s after %d chunks (%d rows) at %s",
+                 resumed.run_id, resumed.chunks, resumed.rows_landed, resumed.resume)
     client: ServiceNowClient | None = None
     try:
         scope = validate_scope(snow_cfg.query)
@@ -99,25 +107,35 @@ def sync_servicenow(
         # anywhere rolls all of it back, so readers see last night's raw layer or tonight's.
         # (read before BEGIN: read_state leaves its result unfinished, and inside the
         # transaction DuckDB then refuses the next `register`)
-        catalogue = _catalogue(con, tables, timedelta(days=sync_cfg.census_days))
+        catalogue = load_catalogue(con, tables, timedelta(days=sync_cfg.census_days),
+                               run.clock.now())
         with transaction(con):
             # records' synced_at: when this run began landing (one instant for the run)
-            lander = land.BatchLander(con, datetime.now(UTC))
+            lander = land.BatchLander(con, run.clock.now())
+            fetches: list[TableFetch] = []
+            chunks = None
+            if resumed is not None or any(w.is_full for w in windows.values()):
+                chunks = _ChunkCommitter(
+                    backfill.Chunks(con, run, next(w.end for w in windows.values()
+                                                   if w.is_full),
+                                    chunk_rows=sync_cfg.backfill_chunk_rows, resumed=resumed),
+                    lander, run, fetches)
             reader = TableReader(client, settings, scope=scope,
                                  page_size=clamp_page_size(sync_cfg.page_size),
-                                 progress=progress, sink=lander,
+                                 progress=progress, sink=lander, chunks=chunks,
+                                 resume=resumed.resume if resumed else None,
                                  extra_fields={"change_request":
                                                cfg.links.change_request_fields})
             # observed history compares with the state stored BEFORE this run's copies landed
-            fetches, groups = reader.read_all(tables, windows, lander.prior, catalogue)
-            warnings: list[str] = [w for f in fetches for w in f.warnings]
-            result = _land(con, run_id, started, fetches, groups, warnings)
+            got, groups = reader.read_all(tables, windows, lander.prior, catalogue, fetches)
+            warnings: list[str] = [w for f in got for w in f.warnings]
+            result = _land(con, run, got, groups, warnings)
     except SourceError as exc:
-        _record_failure(con, run_id, started, windows, str(exc))
+        record_failure(con, run, windows, str(exc))
         raise
     except Exception as exc:
         message = f"ServiceNow sync failed: {type(exc).__name__}: {exc}"
-        _record_failure(con, run_id, started, windows, message)
+        record_failure(con, run, windows, message)
         raise SourceError(message) from exc
     finally:
         if client is not None:
@@ -127,20 +145,46 @@ def sync_servicenow(
     return result
 
 
+class _ChunkCommitter:
+    """Ends a backfill chunk: lands what is staged and the quarantined records, then commits
+    with the resume point (`backfill.Chunks`); the lander forgets the chunk's ids."""
+
+    def __init__(self, chunks: backfill.Chunks, lander: land.BatchLander, run: Run,
+                 fetches: list[TableFetch]) -> None:
+        self.chunks, self.lander, self.run, self.fetches = chunks, lander, run, fetches
+
+    def add(self, rows: int) -> bool:
+        return self.chunks.add(rows)
+
+    @property
+    def committed(self) -> int:
+        return self.chunks.committed
+
+    def commit(self, resume: backfill.ResumePoint) -> None:
+        self.lander.flush()
+        now = self.run.clock.now()
+        for f in self.fetches:
+            f.quarantined_landed += insert_quarantine(self.lander.con, self.run, f.quarantined,
+                                                      now)
+            f.quarantined = []
+            f.records = []  # landed: from now on the backfill holds no records
+        self.chunks.commit(resume)
+        self.lander.new_chunk()
+
+
 def _land(
     con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    started: datetime,
+    run: Run,
     fetches: Sequence[TableFetch],
     groups: Sequence[dict[str, object]] | None,
     warnings: list[str],
 ) -> SyncResult:
     """What is left once records and sys_audit history are in (inside the run's transaction):
     fallback history, labels, tombstones, quarantine, cursors, run records, groups."""
-    finished = datetime.now(UTC)
-    result = SyncResult(source=SOURCE, run_id=run_id, warnings=warnings)
+    finished = run.clock.now()
+    result = SyncResult(source=SOURCE, run_id=run.run_id, warnings=warnings)
     for f in fetches:
-        records = len(f.records)  # landed page by page (one row per sys_id)
+        records = f.record_count  # landed page by page (one row per sys_id)
         # sys_audit rows landed page by page (one per change_id); metric_instance / observed
         # history is computed after its scan and lands here
         histories = (f.history_rows if f.changes_landed
@@ -148,65 +192,21 @@ def _land(
         if f.choices is not None:
             land.land_choices(con, f.table, f.choices, finished)
         deleted = land.apply_tombstones(con, f.table, f.deletions)
-        land.land_quarantine(con, f.quarantined, run_id, finished)
-        advance_cursor(con, SOURCE, f.table, f.window, finished_at=finished,
-                       census=f.catalogue_read)
+        f.quarantined_landed += insert_quarantine(con, run, f.quarantined, finished)
+        f.quarantined = []
+        record_success(con, run, StreamOutcome(
+            f.table, f.window, records=records, histories=histories, deleted=deleted,
+            requests=f.requests, census=f.catalogue_read), finished)
         if f.approximate_since is not None:
             land.mark_history_approximate(con, f.table, f.approximate_since)
-        record_run(con, run_id=run_id, source=SOURCE, stream=f.table, window=f.window,
-                   started_at=started, finished_at=finished, status="success",
-                   records=records, histories=histories, deleted=deleted,
-                   requests=f.requests)
         result.streams.append(StreamResult(
             source=SOURCE, stream=f.table, mode=f.window.mode,
             window_start=f.window.start, window_end=f.window.end, records=records,
-            histories=histories, deleted=deleted, quarantined=len(f.quarantined),
+            histories=histories, deleted=deleted, quarantined=f.quarantined_count,
             requests=f.requests, seconds=f.seconds,
         ))
     if groups is not None:
         land.land_groups(con, groups, finished)
+    # complete: no backfill under way any more (the cursors moved in this same transaction)
+    con.execute("delete from raw.backfill_state where source = ?", [SOURCE])
     return result
-
-
-def _catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
-               max_age: timedelta) -> Catalogue:
-    """The labels and groups already landed, and when each table's were last read.
-
-    `last_census_at` is written with the landing clock (`datetime.now`), so it is aged against
-    that clock too, not against a simulated `run_started_at`.
-    """
-    values: dict[str, set[str]] = {}
-    for table, value in con.execute(
-            "select table_name, value from raw.servicenow_choices where element = 'state'"
-    ).fetchall():
-        values.setdefault(table, set()).add(value)
-    group_ids: set[str] = {r[0] for r in con.execute(
-        "select sys_id from raw.servicenow_groups").fetchall()}
-    if values or group_ids:
-        # Values already landed on records were checked when they first came (a state
-        # sys_choice lacks, a group the user may not read): they trigger no re-read each night.
-        for table, value, group in con.execute(
-                "select distinct table_name, state, assignment_group_id"
-                " from raw.servicenow_records").fetchall():
-            if value is not None and table in values:
-                values[table].add(value)
-            if group is not None and group_ids:
-                group_ids.add(group)
-    read_at = {t: read_state(con, SOURCE, t).get("last_census_at") for t in tables}
-    return Catalogue(
-        choice_values={t: frozenset(v) for t, v in values.items()},
-        group_ids=frozenset(group_ids),
-        read_at={t: v if isinstance(v, datetime) else None for t, v in read_at.items()},
-        now=datetime.now(UTC), max_age=max_age,
-    )
-
-
-def _record_failure(con: duckdb.DuckDBPyConnection, run_id: str, started: datetime,
-                    windows: Mapping[str, SyncWindow], message: str) -> None:
-    try:
-        for table, window in windows.items():
-            record_run(con, run_id=run_id, source=SOURCE, stream=table, window=window,
-                       started_at=started, finished_at=datetime.now(UTC), status="failed",
-                       error=message)
-    except duckdb.Error:
-        log.exception("could not record the failed ServiceNow sync in raw.sync_runs")

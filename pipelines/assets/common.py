@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 import dagster as dg
 
+from connectors.progress import ProgressMeter, StreamProgress, format_bar, format_line
 from connectors.result import StreamResult, SyncResult
 
 
@@ -16,24 +19,49 @@ class SyncRunConfig(dg.Config):
     full: bool = False
 
 
-class ProgressLogger:
-    """Turns connector progress into a log line per stream every few seconds (live in the CLI)."""
+class ProgressLogger(ProgressMeter):
+    """Connector progress as a person can follow it (connectors/progress.py): a plain line per
+    stream every `every_s` seconds in the run's log (the terminal of `flowmetrics sync` shows
+    it, and so does the Dagster UI), and, when stderr is a terminal, a bar redrawn in place."""
 
-    def __init__(self, context: dg.AssetExecutionContext, every_s: float = 2.0) -> None:
+    def __init__(self, context: dg.AssetExecutionContext, every_s: float = 10.0,
+                 stream: TextIO | None = None) -> None:
+        super().__init__(self._line, every_s=every_s)
         self._context = context
-        self._every_s = every_s
-        self._last: dict[str, float] = {}
-        self._started: dict[str, float] = {}
+        self._tty = stream if stream is not None else sys.stderr
+        self._bar = bool(getattr(self._tty, "isatty", lambda: False)())
+        self._drawn = 0.0
+
+    def _line(self, snap: StreamProgress) -> None:
+        self._clear()
+        self._context.log.info(format_line(snap))
 
     def __call__(self, source: str, stream: str, message: str, records: int) -> None:
+        super().__call__(source, stream, message, records)
         now = time.monotonic()
-        key = f"{source}/{stream}"
-        started = self._started.setdefault(key, now)
-        if now - self._last.get(key, 0.0) < self._every_s:
-            return
-        self._last[key] = now
-        rate = records / (now - started) if now > started else 0.0
-        self._context.log.info(f"{key}: {records} records ({rate:.0f}/s) {message}")
+        if self._bar and now - self._drawn >= 0.2:
+            self._drawn = now
+            snaps = self.snapshots()
+            if snaps:
+                self._tty.write("\r\033[K" + format_bar(snaps[-1])[:160])
+                self._tty.flush()
+
+    def _clear(self) -> None:
+        if self._bar and self._drawn:
+            self._tty.write("\r\033[K")
+            self._tty.flush()
+
+    def finish(self) -> None:
+        """The sync ended: take the bar off the terminal and log where each stream ended."""
+        self._clear()
+        self._drawn = 0.0
+        for snap in self.snapshots():
+            self._context.log.info(format_line(snap))
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        """The last progress of each stream, for the materialization."""
+        return {f"progress {p.source}/{p.stream}": dg.MetadataValue.text(format_line(p))
+                for p in self.snapshots()}
 
 
 def stream_metadata(stream: StreamResult) -> dict[str, dg.MetadataValue | str | int | float]:

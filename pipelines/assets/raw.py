@@ -42,9 +42,11 @@ def _sync(
     name: str,
     sync: Callable[..., SyncResult],
     settings: object,
-) -> SyncResult:
-    """Run one connector into the warehouse; a source failure becomes a clear step failure."""
+) -> tuple[SyncResult, dict[str, dg.MetadataValue]]:
+    """Run one connector into the warehouse; a source failure becomes a clear step failure.
+    Returns the result and the streams' last progress lines (for the materializations)."""
     cfg = flow_config.load()
+    progress = ProgressLogger(context)
     with warehouse.connect(cfg) as con:
         try:
             result = sync(
@@ -53,12 +55,14 @@ def _sync(
                 cfg,
                 full=config.full,
                 run_started_at=run_started_at(context),
-                progress=ProgressLogger(context),
+                progress=progress,
             )
         except SourceError as exc:
             raise dg.Failure(description=f"{name} sync failed: {exc}") from None
+        finally:
+            progress.finish()
     result_warnings(result, context)
-    return result
+    return result, progress.metadata()
 
 
 @dg.asset(
@@ -85,9 +89,11 @@ def jira_issues(
     if settings is None:
         context.log.info(JIRA_SKIPPED)
         return dg.MaterializeResult(metadata={"skipped": JIRA_SKIPPED})
-    result = _sync(context, config, flow_config, warehouse, "JIRA", sync_jira, settings)
+    result, progress = _sync(context, config, flow_config, warehouse, "JIRA", sync_jira,
+                             settings)
     (stream,) = result.streams
-    return dg.MaterializeResult(metadata={**stream_metadata(stream), "run": result.run_id})
+    return dg.MaterializeResult(
+        metadata={**stream_metadata(stream), "run": result.run_id, **progress})
 
 
 @dg.multi_asset(
@@ -125,14 +131,15 @@ def servicenow_records(
                 asset_key=["raw", f"servicenow_{table}"], metadata={"skipped": SERVICENOW_SKIPPED}
             )
         return
-    result = _sync(
+    result, progress = _sync(
         context, config, flow_config, warehouse, "ServiceNow", sync_servicenow, settings
     )
     by_table = {s.stream: s for s in result.streams}
     for table in SERVICENOW_TABLES:
         stream = by_table.get(table)
         metadata = (
-            {**stream_metadata(stream), "run": result.run_id}
+            {**stream_metadata(stream), "run": result.run_id,
+             **{k: v for k, v in progress.items() if k.endswith(f"/{table}")}}
             if stream
             else {"skipped": f"{table} is not listed in sources.servicenow.tables"}
         )

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import dagster as dg
 
+from connectors.backfill import incomplete
 from models.config import resolved_as_of
 from pipelines.assets.common import run_started_at
 from pipelines.instance import WAREHOUSE_POOL
@@ -81,6 +82,7 @@ def build_params(
     cfg = flow_config.load()
     as_of: datetime = resolved_as_of(cfg, run_started_at(context))
     with warehouse.connect(cfg) as con:
+        refuse_incomplete_backfill(con)
         write_build_params(con, cfg, as_of)
         statuses, defaults = con.execute(
             "select count(*), count(*) filter (where is_default) from core.status_map"
@@ -95,6 +97,19 @@ def build_params(
             "defaulted_statuses": dg.MetadataValue.int(defaults),
         }
     )
+
+
+def refuse_incomplete_backfill(con) -> None:
+    """`core` and `metrics` are built from a complete raw layer only: while a backfill is under
+    way (raw.backfill_state, connectors/backfill.py) this first core step fails, so every core
+    and metrics table stays as it was after the last complete sync (docs/reliability.md)."""
+    under_way = incomplete(con)
+    if under_way:
+        what = "; ".join(f"{b.source}: {b.chunks} chunks, {b.rows_landed} rows landed so far"
+                         for b in under_way)
+        raise dg.Failure(description=(
+            f"a backfill is not complete yet ({what}); core and metrics stay as they were "
+            "until it is: run `flowmetrics sync` again to resume it"))
 
 
 def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:

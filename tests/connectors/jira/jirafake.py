@@ -82,7 +82,8 @@ class FakeJira:
         self.statuses = [dict(s) for s in STATUSES]
         self.search_script: list[dict[str, Any]] | None = None
         self.search_cap = 5000
-        #: Data Center: startAt -> a smaller page size for that one page (a short page mid-scan)
+        #: Data Center: search request number (1-based) -> a smaller page size for that one page
+        #: (a short page mid-scan)
         self.dc_short: dict[int, int] = {}
         self.bulk_cap = 10000
         self.bulk_404 = False
@@ -123,6 +124,7 @@ class FakeJira:
             ("POST", r"/rest/api/3/changelog/bulkfetch", self._bulkfetch),
             ("GET", r"/rest/api/3/issue/(\d+)/changelog", self._issue_changelog),
             ("GET", r"/rest/api/2/issue/(\d+)", self._issue_dc),
+            ("POST", r"/rest/api/3/search/approximate-count", self._approximate_count),
         ]
         for method, pattern, handler in routes:
             self.rsps.add_callback(
@@ -186,11 +188,13 @@ class FakeJira:
         if self.cloud:
             return 410, {}, json.dumps({"errorMessages": ["The requested API has been removed."]})
         start = int(q.get("startAt", 0))
-        size = min(int(q.get("maxResults", 50)), self.search_cap, self.dc_short.get(start, 10**9))
-        page = self.issues[start:start + size]
+        pages = sum(1 for _, p, _ in self.calls if p == "/rest/api/2/search")
+        size = min(int(q.get("maxResults", 50)), self.search_cap, self.dc_short.get(pages, 10**9))
+        matched = _dc_order_and_keyset(self.issues, str(q.get("jql") or ""))
+        page = matched[start:start + size]
         if q.get("expand") == "changelog":
             page = [self._with_changelog(i, newest_first=False) for i in page]
-        return {"startAt": start, "maxResults": size, "total": len(self.issues), "issues": page}
+        return {"startAt": start, "maxResults": size, "total": len(matched), "issues": page}
 
     def _bulkfetch(self, q: Any, body: dict[str, Any]) -> Any:
         if self.bulk_404 or not self.cloud:
@@ -225,8 +229,47 @@ class FakeJira:
         return {"startAt": start, "maxResults": size, "total": len(hs),
                 "isLast": start + size >= len(hs), "values": values}
 
+    def _approximate_count(self, q: Any, body: dict[str, Any]) -> Any:
+        """Cloud's count for a JQL (this fake ignores the JQL: every issue it holds)."""
+        if not self.cloud:
+            return 404, {}, json.dumps({"errorMessages": ["null for uri"]})
+        return {"count": len(self.issues)}
+
     def _issue_dc(self, q: dict[str, Any], b: Any, issue_id: str) -> Any:
-        issue = next(i for i in self.issues if i["id"] == issue_id)
+        issue = next((i for i in self.issues if i["id"] == issue_id), None)
+        if issue is None:
+            return 404, {}, json.dumps({"errorMessages": [
+                "Issue does not exist or you do not have permission to see it."]})
         hs = self.histories.get(issue_id, [])
         return {**issue, "changelog": {"startAt": 0, "maxResults": len(hs), "total": len(hs),
                                        "histories": hs}}
+
+
+_KEYSET_UPDATED = re.compile(r"\(updated > (\d+) OR \(updated = \d+ AND id > (\d+)\)\)")
+_KEYSET_ID = re.compile(r"\bid > (\d+)")
+
+
+def _updated_ms(issue: dict[str, Any]) -> int:
+    value = (issue.get("fields") or {}).get("updated")
+    try:
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dc_order_and_keyset(issues: list[dict[str, Any]], jql: str) -> list[dict[str, Any]]:
+    """Data Center's `ORDER BY updated ASC, id ASC` (or `id ASC`), and the keyset clause the
+    connector appends after its first page (the only JQL this fake reads)."""
+    def num(issue: dict[str, Any]) -> int:
+        return int(issue["id"]) if str(issue["id"]).isdigit() else 0
+
+    if jql.rstrip().endswith("ORDER BY id ASC"):
+        out = sorted(issues, key=num)
+        m = _KEYSET_ID.search(jql)
+        return [i for i in out if num(i) > int(m.group(1))] if m else out
+    out = sorted(issues, key=lambda i: (_updated_ms(i), num(i)))
+    m = _KEYSET_UPDATED.search(jql)
+    if m:
+        key = (int(m.group(1)), int(m.group(2)))
+        out = [i for i in out if (_updated_ms(i), num(i)) > key]
+    return out

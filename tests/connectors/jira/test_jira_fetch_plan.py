@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from jirafake import NOW, chain, make_issue
 
-import connectors.jira.sync as jira_sync
+import connectors.jira.extract as jira_sync  # BULK_IDS, FLUSH_ROWS, _collect: the extract part
 from connectors.jira import sync_jira
 from connectors.jira.records import ISSUE_FIELDS
 from connectors.prefetch import prefetched

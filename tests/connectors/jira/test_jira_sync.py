@@ -3,7 +3,6 @@ time zones, identity, landing, cursor, census."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,7 +63,9 @@ def test_last_page_without_token_ends_paging(con, settings, cfg, cloud, policy):
     assert cloud.count("search/jql") == 2
 
 
-def test_repeated_token_stops_with_a_warning(con, settings, cfg, cloud, policy):
+def test_repeated_token_fails_the_run_and_lands_nothing(con, settings, cfg, cloud, policy):
+    """A repeated token is a scan cut short (SPEC 4): an error, not the end of the census.
+    (It used to end paging with a warning, and the run landed two of three issues.)"""
     seed(cloud, 3)
     a, b, c = cloud.issues
     cloud.search_script = [
@@ -72,20 +73,25 @@ def test_repeated_token_stops_with_a_warning(con, settings, cfg, cloud, policy):
         {"issues": [b], "nextPageToken": "T"},
         {"issues": [c], "nextPageToken": "T"},
     ]
-    result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
-    assert cloud.count("search/jql") == 2 and result.records == 2
-    assert any("repeated page token" in w for w in result.warnings)
-
-
-def test_empty_page_with_token_ends_paging(con, settings, cfg, cloud, policy):
-    seed(cloud, 1)
-    cloud.search_script = [
-        {"issues": cloud.issues, "nextPageToken": "p2"},
-        {"issues": [], "nextPageToken": "p3"},
-        {"issues": cloud.issues},
-    ]
-    assert sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy).records == 1
+    with pytest.raises(SourceError, match="repeated page token"):
+        sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert cloud.count("search/jql") == 2
+    assert issues(con) == []
+    assert con.execute("select count(*) from raw.sync_state").fetchone()[0] == 0
+
+
+def test_empty_page_with_token_is_followed(con, settings, cfg, cloud, policy):
+    """An empty page that still carries a (new) token is not the end: the next page is read
+    (reported in the wild; stopping there would cut the scan short)."""
+    seed(cloud, 2)
+    a, b = cloud.issues
+    cloud.search_script = [
+        {"issues": [a], "nextPageToken": "p2"},
+        {"issues": [], "nextPageToken": "p3"},
+        {"issues": [b]},
+    ]
+    assert sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy).records == 2
+    assert cloud.count("search/jql") == 3
 
 
 def test_page_cap_fails_loudly(con, settings, cfg, cloud, policy, monkeypatch):
@@ -217,41 +223,27 @@ def test_history_complete_by_count_but_not_ending_in_current_status_lands_with_a
 # -- Data Center --------------------------------------------------------------------------
 
 
-def test_datacenter_pages_by_returned_count(con, dc_settings, cfg, dc, policy):
+def _dc_searches(dc):
+    return [q for m, p, q in dc.calls if p == "/rest/api/2/search"]
+
+
+def test_datacenter_pages_by_value_at_the_returned_count(con, dc_settings, cfg, dc, policy):
     seed(dc, 5)
     dc.search_cap = 2  # asked for 1000, the server returns 2 per page
     result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 5
-    starts = [q["startAt"] for m, p, q in dc.calls if p == "/rest/api/2/search"]
-    assert sorted(starts, key=int) == ["0", "2", "4"]  # two in flight: any order after the first
-    search = next(q for m, p, q in dc.calls if p == "/rest/api/2/search")
-    assert search["maxResults"] == "1000" and search["expand"] == "changelog"
+    searches = _dc_searches(dc)
+    assert len(searches) == 3  # the minimum: ceil(5 / 2)
+    assert {q["startAt"] for q in searches} == {"0"}  # never by position
+    # pages 2 and 3 ask for the issues after the last one read: (updated, id) keyset
+    ms = 1704189600000  # 2024-01-02T10:00:00Z, every seeded issue's `updated`
+    assert f"(updated > {ms} OR (updated = {ms} AND id > 10002))" in searches[1]["jql"]
+    assert f"(updated > {ms} OR (updated = {ms} AND id > 10004))" in searches[2]["jql"]
+    assert searches[2]["jql"].endswith("ORDER BY updated ASC, id ASC")
+    assert searches[0]["maxResults"] == "1000" and searches[0]["expand"] == "changelog"
     assert dc.count("search/jql") == 0 and dc.count("bulkfetch") == 0
     assert dc.count("/rest/api/2/issue/") == 0  # embedded changelogs were provably complete
     assert [(r[1], r[2]) for r in changes(con, "10003")] == [("1", "3"), ("3", "5")]
-
-
-def test_datacenter_asks_the_page_after_next_while_the_next_is_answered(
-    con, dc_settings, cfg, dc, policy
-):
-    seed(dc, 4)
-    dc.search_cap = 1
-    asked_third = threading.Event()
-    overlapped: list[bool] = []
-
-    def watch(method, path, query):
-        if path == "/rest/api/2/search" and query.get("startAt") == "2":
-            asked_third.set()
-        if path == "/rest/api/2/search" and query.get("startAt") == "1":
-            # one page at a time would ask for startAt=2 only after this answer: time out
-            overlapped.append(asked_third.wait(timeout=5))
-
-    dc.before.append(watch)
-    result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
-    assert overlapped == [True]
-    assert result.records == 4
-    starts = [q["startAt"] for m, p, q in dc.calls if p == "/rest/api/2/search"]
-    assert sorted(starts, key=int) == ["0", "1", "2", "3"]  # nothing beyond the total
 
 
 def test_datacenter_short_page_mid_scan_loses_and_repeats_nothing(
@@ -259,16 +251,42 @@ def test_datacenter_short_page_mid_scan_loses_and_repeats_nothing(
 ):
     seed(dc, 7)
     dc.search_cap = 2
-    dc.dc_short = {2: 1}  # the page at startAt=2 brings 1 issue, not 2
+    dc.dc_short = {2: 1}  # the second page brings 1 issue, not 2
     result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 7
     assert con.execute("select count(*), count(distinct issue_id) from raw.jira_issues"
                        ).fetchone() == (7, 7)
-    starts = sorted({int(q["startAt"]) for m, p, q in dc.calls if p == "/rest/api/2/search"})
-    # 0, 2 (short: next is 3), then 3 and 5; the guess at 4 made before the short page is
-    # dropped -- at most one wasted request
-    assert [s for s in starts if s != 4] == [0, 2, 3, 5]
-    assert dc.count("/rest/api/2/search") <= 5
+    # 2 + 1 + 2 + 2: pages go on from the last issue read, no wasted request
+    assert len(_dc_searches(dc)) == 4
+
+
+def test_datacenter_edit_between_pages_loses_nothing(con, dc_settings, cfg, dc, policy):
+    """An issue edited while the scan runs leaves its place (it is now updated last): by
+    position, every later issue moves up one and the one at the next page boundary was never
+    returned; by value, the scan reads every issue, the edited one at the end."""
+    seed(dc, 6)
+    dc.search_cap = 2
+
+    def edit(method, path, query):
+        if path == "/rest/api/2/search" and len(_dc_searches(dc)) == 2:
+            first = next(i for i in dc.issues if i["id"] == "10001")
+            first["fields"]["updated"] = "2024-01-03T10:00:00.000+0000"
+
+    dc.before.append(edit)
+    result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
+    assert sorted(r[0] for r in con.execute("select issue_id from raw.jira_issues").fetchall()
+                  ) == [str(10000 + k) for k in range(1, 7)]
+    assert result.records == 6
+
+
+def test_datacenter_empty_page_before_the_total_fails_the_run(con, dc_settings, cfg, dc, policy):
+    seed(dc, 5)
+    dc.search_cap = 2
+    dc.dc_short = {2: 0}  # the second page comes back empty, total still counts 3
+    with pytest.raises(SourceError, match="came back empty although the server counts 3"):
+        sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
+    assert issues(con) == []
+    assert con.execute("select count(*) from raw.sync_state").fetchone()[0] == 0
 
 
 def test_datacenter_truncated_embedded_changelog_refetches_the_issue(con, dc_settings, cfg, dc, policy):
@@ -412,7 +430,9 @@ def test_census_marks_deleted_and_revives_reappearing(con, settings, cfg, cloud,
     result = sync_jira(con, settings, cfg, run_started_at=later, policy=policy)
     assert result.streams[0].deleted == 1
     census = _jql_sent(cloud)[-1]
-    assert census == f"created < {int(later.timestamp() * 1000)} ORDER BY id ASC"
+    # bounded by the window's end (run start - lag): what the warehouse can hold after the run
+    end = later - timedelta(minutes=1)
+    assert census == f"created < {int(end.timestamp() * 1000)} ORDER BY id ASC"
     census_q = [q for m, p, q in cloud.calls if p.endswith("search/jql")][-1]
     assert census_q["maxResults"] == "5000" and census_q["fields"] == "id"
     row = con.execute(

@@ -121,6 +121,21 @@ create table if not exists raw.sync_state (
     primary key (source, stream)
 );
 
+-- What the source itself counts in scope, per successful sync (JIRA: the id census, else the
+-- scope count). The `matches_source` asset check compares it with core: a full re-sync would
+-- hold exactly `source_count` items created before `scope_end`, less those quarantined.
+create table if not exists raw.source_counts (
+    run_id              varchar not null,
+    source              varchar not null,
+    stream              varchar not null,
+    counted_at          timestamptz not null,
+    scope_end           timestamptz not null, -- items created before this instant
+    source_count        bigint not null,
+    exact               boolean not null,     -- false: JIRA Cloud's approximate count
+    quarantined_absent  bigint not null,      -- in the source, quarantined, not in raw
+    census              boolean not null      -- the id census was taken in this run
+);
+
 -- One row per sync of one stream: what was asked, what came back, how it ended.
 create table if not exists raw.sync_runs (
     run_id        varchar not null,
@@ -148,4 +163,19 @@ create table if not exists raw.quarantine (
     payload      varchar,
     run_id       varchar,
     seen_at      timestamptz not null
+);
+
+-- A backfill in progress (a first or --full sync that commits raw in chunks): one row per
+-- source while it runs, deleted in the transaction that completes it. `resume` is the JSON
+-- resume point of the last committed chunk; `window_end` pins the backfill's window so a
+-- resumed run finishes the same backfill (connectors/backfill.py).
+create table if not exists raw.backfill_state (
+    source       varchar primary key,
+    window_end   timestamptz not null,
+    resume       varchar not null,
+    chunks       bigint not null,
+    rows_landed  bigint not null,
+    run_id       varchar not null,
+    started_at   timestamptz not null,
+    updated_at   timestamptz not null
 );

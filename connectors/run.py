@@ -1,0 +1,159 @@
+"""The run scaffold both connectors share: clock, run id, run records, quarantine, chunks.
+
+Why one scaffold: a sync of either source has the same shape -- one clock for the run, one run
+id, rows landed inside a transaction, a success record and a cursor move in that same
+transaction, a failure record written on its own after a rollback, quarantined records kept
+with their payload -- and a backfill additionally commits in chunks, each with its resume
+point (`connectors.backfill`). Solved once here, the two connectors cannot drift apart on the
+rules that keep a warehouse honest (a cursor never passes unlanded data; a failed run leaves a
+'failed' row; secrets never reach a record).
+
+Times: `RunClock.started_at` is the run's one start instant (injected in tests and by the
+sandbox's time travel); every stamp a run writes (synced_at, finished_at, seen_at, census
+times) is `clock.now()` = that start plus the monotonic time elapsed since, so an injected
+clock keeps cursors, census ages and run records consistent with each other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from connectors.landing import registered
+from connectors.state import SyncWindow, advance_cursor, record_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunClock:
+    """One start instant for the run; `now()` moves on from it with the monotonic clock."""
+
+    started_at: datetime
+    _t0: float = field(default_factory=time.monotonic, repr=False, compare=False)
+
+    @classmethod
+    def start(cls, run_started_at: datetime | None = None) -> RunClock:
+        """The clock of a run that starts now (or at the injected instant)."""
+        started = (run_started_at or datetime.now(UTC)).astimezone(UTC)
+        return cls(started)
+
+    def now(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.elapsed())
+
+    def elapsed(self) -> float:
+        """Seconds since the run started (monotonic: immune to wall-clock jumps)."""
+        return time.monotonic() - self._t0
+
+
+@dataclass(frozen=True)
+class Run:
+    """Who is running: the source, a run id shared by every row the run writes, its clock."""
+
+    source: str
+    run_id: str
+    clock: RunClock
+
+    @classmethod
+    def start(cls, source: str, run_started_at: datetime | None = None) -> Run:
+        return cls(source, uuid.uuid4().hex[:16], RunClock.start(run_started_at))
+
+    @property
+    def started_at(self) -> datetime:
+        return self.clock.started_at
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    """What one stream of a successful run landed: its success record in raw.sync_runs."""
+
+    stream: str
+    window: SyncWindow
+    records: int = 0
+    histories: int = 0
+    deleted: int = 0
+    requests: int = 0
+    #: the status catalogue / id census was read this run (moves last_census_at)
+    census: bool = False
+
+
+def record_success(con: duckdb.DuckDBPyConnection, run: Run, outcome: StreamOutcome,
+                   finished_at: datetime | None = None) -> datetime:
+    """The success record and the cursor move of one stream, inside the landing transaction
+    (never outside: the cursor must move with the rows). Returns the finish instant used."""
+    finished = finished_at or run.clock.now()
+    record_run(con, run_id=run.run_id, source=run.source, stream=outcome.stream,
+               window=outcome.window, started_at=run.started_at, finished_at=finished,
+               status="success", records=outcome.records, histories=outcome.histories,
+               deleted=outcome.deleted, requests=outcome.requests)
+    advance_cursor(con, run.source, outcome.stream, outcome.window, finished_at=finished,
+                   census=outcome.census)
+    return finished
+
+
+def record_failure(con: duckdb.DuckDBPyConnection, run: Run,
+                   windows: Mapping[str, SyncWindow], message: str, *,
+                   requests: int = 0) -> None:
+    """A 'failed' row per stream, written on its own after the run's transaction rolled back.
+
+    `message` must already be secret-free (the connectors' error explainers make it so). A
+    warehouse that cannot take even this row is logged, not raised: the caller is already
+    raising the failure that matters.
+    """
+    finished = run.clock.now()
+    try:
+        for stream, window in windows.items():
+            record_run(con, run_id=run.run_id, source=run.source, stream=stream, window=window,
+                       started_at=run.started_at, finished_at=finished, status="failed",
+                       requests=requests, error=message)
+    except duckdb.Error:
+        log.exception("could not record the failed %s sync in raw.sync_runs", run.source)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A record that could not be trusted: kept whole, with the reason, out of `core`."""
+
+    stream: str
+    record_key: str | None
+    reason: str
+    payload: str | None
+
+
+def dumps_payload(value: Any) -> str:
+    """A payload as compact JSON text (for quarantine rows of sources without their own)."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def insert_quarantine(con: duckdb.DuckDBPyConnection, run: Run,
+                      items: Iterable[QuarantineRecord], seen_at: datetime) -> int:
+    """Append quarantined records to raw.quarantine (inside the landing transaction)."""
+    rows = list(items)
+    if not rows:
+        return 0
+    frame = pd.DataFrame({
+        "source": [run.source] * len(rows),
+        "stream": [q.stream for q in rows],
+        "record_key": pd.Series([q.record_key for q in rows], dtype=object),
+        "reason": [q.reason for q in rows],
+        "payload": pd.Series([q.payload for q in rows], dtype=object),
+        "run_id": [run.run_id] * len(rows),
+        "seen_at": pd.Series(pd.to_datetime([seen_at] * len(rows), utc=True),
+                             dtype="datetime64[us, UTC]"),
+    })
+    with registered(con, "_quarantine", frame):
+        con.execute(
+            "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"
+            " seen_at) select source, stream, record_key, reason, payload, run_id, seen_at"
+            " from _quarantine"
+        )
+    return len(rows)
