@@ -239,6 +239,53 @@ def no_quarantined_records(
     )
 
 
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "work_items"]),
+    name="matches_source",
+    description=(
+        "Incremental equals full: the items in core (not deleted, created before the last "
+        "sync's scope end) are as many as the source itself counted in scope at that sync, "
+        "less those quarantined -- what a full re-sync would hold. JIRA: the id census, else "
+        "the scope count of issues also last updated before the scope end (approximate on "
+        "Cloud, exact on Data Center)."
+    ),
+    blocking=False,
+)
+def matches_source(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    ((rows, columns),) = _query(
+        flow_config,
+        warehouse,
+        """
+            with latest as (
+                select * from raw.source_counts
+            )
+            select l.source, l.stream, l.scope_end, l.source_count, l.counted_by,
+                l.quarantined_absent,
+                (select count(*) from core.work_items as w
+                 where w.source = l.source and not w.is_deleted
+                     and w.created_at < l.scope_end
+                     -- a count (not the census) covers issues updated before scope_end too
+                     and (l.counted_by = 'census' or w.updated_at < l.scope_end)) as in_core,
+                (select as_of from core.build_settings) >= l.scope_end as comparable
+            from latest as l
+            order by l.source, l.stream
+        """,
+    )
+    compared = [r for r in rows if r[7]]
+    off = [r for r in compared if r[6] + r[5] != r[3]]
+    return dg.AssetCheckResult(
+        passed=not off,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "streams_compared": dg.MetadataValue.int(len(compared)),
+            "streams_off": dg.MetadataValue.int(len(off)),
+            "counts": _rows_md(rows, columns),
+        },
+    )
+
+
 ASSET_CHECKS = [
     *SQL_CHECKS,
     statuses_use_defaults,
@@ -246,4 +293,5 @@ ASSET_CHECKS = [
     sync_fresh,
     targets_met,
     no_quarantined_records,
+    matches_source,
 ]

@@ -81,7 +81,7 @@ def deletions(
         return
     ours = _warehouse_count(con, end, found)
     if not due:
-        theirs = scope_count(client, census_jql)
+        theirs = scope_count(client, census_jql, end)
         found.source_count = (theirs, client.is_cloud is False)
         if theirs == ours:
             return
@@ -100,29 +100,39 @@ def deletions(
     present = set(found.census_ids) | set(found.issues)
     # a backfill's earlier chunks are not in `found.issues` any more: what it landed is
     # recognised by synced_at (>= its start), exactly as the issues read in this run
-    stored = con.execute(
+    stored = {r[0] for r in con.execute(
         "select issue_id from raw.jira_issues where not is_deleted"
         " and (?::timestamptz is null or synced_at < ?::timestamptz)",
         [found.landed_since, found.landed_since],
-    ).fetchall()
-    candidates = [r[0] for r in stored if r[0] not in present]
+    ).fetchall()}
+    candidates = [i for i in stored if i not in present]
     if candidates:
         found.gone = confirm_gone(client, census_jql, candidates, page_size)
+    # In scope at the source, yet not (or only as deleted) in the warehouse and not read
+    # tonight: lost by an earlier run, or back after a deletion flag. Read them now. (A
+    # backfill's earlier chunks are in the warehouse: landed since its start.)
+    landed = {r[0] for r in con.execute(
+        "select issue_id from raw.jira_issues where not is_deleted"
+        " and ?::timestamptz is not null and synced_at >= ?::timestamptz",
+        [found.landed_since, found.landed_since]).fetchall()}
+    quarantined = {q.record_key for q in found.quarantine}
+    found.missing = sorted(set(found.census_ids) - stored - landed - set(found.issues)
+                           - quarantined, key=lambda i: (len(i), i))
 
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: Extract) -> int:
-    """Non-deleted issues created before `end` in raw (tonight's included: they landed), plus
-    issues quarantined tonight that raw does not hold (JIRA counts them); sets
-    `found.quarantined_absent` to the latter."""
+    """Non-deleted issues created and updated before `end` in raw (tonight's included: they
+    landed), plus issues quarantined tonight that raw does not hold (JIRA counts them); sets
+    `found.quarantined_absent` to the latter. The same range as `deletions.scope_count`."""
     quarantined = sorted({
         q.record_key for q in found.quarantine
         if q.record_key and "/" not in q.record_key and q.record_key not in found.issues
     })
     row = con.execute(
-        "select count(*) filter (where not is_deleted and created_at < ?),"
+        "select count(*) filter (where not is_deleted and created_at < ? and updated_at < ?),"
         " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
         " from raw.jira_issues",
-        [end, quarantined],
+        [end, end, quarantined],
     ).fetchall()
     found.quarantined_absent = len(quarantined) - row[0][1]
     return row[0][0] + found.quarantined_absent

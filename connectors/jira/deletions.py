@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from connectors.jira.client import JiraClient
 from connectors.jira.errors import JiraHttpError
+from connectors.jira.jql import epoch_ms
 from connectors.jira.search import DC_SEARCH, iter_issue_pages, split_order
 from connectors.result import SourceError
 
@@ -31,14 +33,21 @@ COUNT_PATH = "/rest/api/3/search/approximate-count"
 CONFIRM_BATCH = 100
 
 
-def scope_count(client: JiraClient, census_jql: str) -> int:
-    """How many issues JIRA holds for the census query: one request.
+def scope_count(client: JiraClient, census_jql: str, end: datetime) -> int:
+    """How many issues of the census query JIRA holds that were last updated before `end`:
+    one request.
 
-    Cloud: `POST search/approximate-count` (approximate: search is eventually consistent, so it
-    only decides *whether* to take the census, never *what* was deleted). Data Center:
-    `/search` with `maxResults=0`, whose `total` is exact.
+    Why `updated < end` too: an issue created since the last sync and edited again after
+    `end` (in the `lag`) is in the scope but not yet read; counting it would hide a deletion
+    the same night. So both sides count only issues whose copy the scan could read; an
+    issue the warehouse read earlier and that was edited after `end` makes the counts differ
+    (a census that night: cost, never a miss). Cloud: `POST search/approximate-count`
+    (approximate: search is eventually consistent, so it only decides *whether* to take the
+    census, never *what* was deleted). Data Center: `/search` with `maxResults=0`, whose
+    `total` is exact.
     """
     body, _ = split_order(census_jql)
+    body = f"{body} AND updated < {epoch_ms(end)}"
     if client.is_cloud:
         answer = client.post(COUNT_PATH, {"jql": body}) or {}
         count = answer.get("count")

@@ -44,7 +44,7 @@ from connectors.jira.records import (
     parse_ts,
     scan_histories,
 )
-from connectors.jira.search import iter_issue_pages
+from connectors.jira.search import iter_issue_pages, split_order
 from connectors.jira.settings import JiraSettings
 from connectors.prefetch import prefetched
 from connectors.result import Progress, SourceError
@@ -61,6 +61,8 @@ STREAM = "issues"
 #: Staged rows (issues + status changes) above which they are written before the run ends:
 #: roughly 350 MB of Arrow at typical payload sizes (20k issues are ~150k rows, ~100 MB).
 FLUSH_ROWS = 500_000
+#: ids per `id in (...)` search when the census finds issues the warehouse lacks
+RECOVER_BATCH = 100
 
 
 @dataclass
@@ -87,9 +89,12 @@ class Extract:
     census_ids: list[str] | None = None
     #: census candidates confirmed gone (`deletions.confirm_gone`): id -> why
     gone: dict[str, str] = field(default_factory=dict)
-    #: JIRA's own count of the scope (issues created before the window's end), and whether
-    #: it is exact (the census, Data Center's total) or Cloud's approximate count
+    #: JIRA's own count of the scope (the census: issues created before the window's end;
+    #: else the count of those also last updated before it), and whether it is exact (the
+    #: census, Data Center's total) or Cloud's approximate count
     source_count: tuple[int, bool] | None = None
+    #: census ids the warehouse lacks (`_recover` reads them)
+    missing: list[str] = field(default_factory=list)
     quarantined_absent: int = 0
     warnings: list[str] = field(default_factory=list)
     #: a backfill forgets the issues of each committed chunk (bounded memory) and keeps only
@@ -217,6 +222,8 @@ def extract(
                      sorted(unknown)[:10])
             found.statuses = catalogue.read_statuses(client, now)
     catalogue.deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
+    if found.missing:
+        _recover(con, client, fetcher, census_jql, found, settings.url, now, expand)
     return found
 
 
@@ -371,3 +378,28 @@ def _record_key(issue: Any) -> str:
 def _quarantine_row(key: str, reason: str, payload: Any) -> QuarantineRecord:
     log.warning("JIRA record %s quarantined: %s", key or "(no id)", reason)
     return QuarantineRecord(STREAM, key or None, reason, dumps_payload(payload))
+
+
+def _recover(
+    con: duckdb.DuckDBPyConnection,
+    client: JiraClient,
+    fetcher: ChangelogFetcher,
+    census_jql: str,
+    found: Extract,
+    base_url: str,
+    now: datetime,
+    expand: str | None,
+) -> None:
+    """Read and stage the census's `found.missing` issues (`id in (...)` searches of
+    `RECOVER_BATCH` ids, then their histories as usual), so a lost issue heals on the next
+    census night instead of staying lost until someone edits it."""
+    log.info("JIRA census: %d issues in scope missing from the warehouse; reading them",
+             len(found.missing))
+    body, order = split_order(census_jql)
+    for start in range(0, len(found.missing), RECOVER_BATCH):
+        ids = found.missing[start:start + RECOVER_BATCH]
+        jql = f"({body}) AND id in ({', '.join(ids)}) {order}".rstrip()
+        for page in iter_issue_pages(client, jql, fields=ISSUE_FIELDS, page_size=RECOVER_BATCH,
+                                     expand=expand, warnings=found.warnings):
+            _collect(found, page, fetcher.fetch(_well_formed(page)), base_url, now, final=True)
+    land_staged(con, *found.take_rows())

@@ -82,8 +82,9 @@ def record_count(
     if found.source_count is None:
         return
     count, exact = found.source_count
+    census = found.census_ids is not None  # else the count was asked and matched
+    how = "census" if census else "count" if exact else "approximate count"
     con.execute(
-        "insert into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, SOURCE, STREAM, at, end, count, exact, found.quarantined_absent,
-         found.census_ids is not None and bool(found.census_ids or found.gone)],
+        "insert or replace into raw.source_counts values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [SOURCE, STREAM, run_id, at, end, count, found.quarantined_absent, how],
     )

@@ -11,11 +11,14 @@ on two background threads (search pages one page ahead of the history requests, 
 batch or two ahead: `prefetch.prefetched`, see `_fetch`), while this thread maps each batch to
 rows, checks it and stages it as Arrow columns; re-read per issue
 what bulkfetch left short; re-read the catalogue when an issue is in a status the warehouse does
-not know; when due, take an id census; then land statuses, issues, status changes, quarantine,
-deletions, the run record and the cursor. All of it happens inside ONE transaction opened
-before the first request (staged rows are written at the end, or every `FLUSH_ROWS` on a very
-large sync), so a failure anywhere rolls everything back: the warehouse stays as it was (plus a
-'failed' run row) and the next run re-reads the same window.
+not know; ask JIRA's count for the scope and take the id census when it differs from the
+warehouse's (or when due), confirm its deletion candidates and read back what the warehouse
+lacks (`catalogue.deletions`, `connectors.jira.deletions`); then land statuses, issues, status
+changes, quarantine, deletions, the source count, the run record and the cursor. All of it
+happens inside ONE transaction opened before the first request (staged rows are written at the
+end, or every `FLUSH_ROWS` on a very large sync), so a failure anywhere rolls everything back:
+the warehouse stays as it was (plus a 'failed' run row) and the next run re-reads the same
+window.
 
 A backfill (the first sync, or `--full`) is the exception: every `sync.backfill_chunk_rows`
 staged rows it lands and COMMITs them with a resume point -- the `updated` instant (ms) from
@@ -38,7 +41,7 @@ from connectors.jira.errors import explain
 from connectors.jira.extract import SOURCE, STREAM
 from connectors.jira.settings import JiraSettings
 from connectors.result import Progress, StreamResult, SyncResult, no_progress
-from connectors.run import Run, StreamOutcome, record_failure, record_success
+from connectors.run import Run, StreamOutcome, bounded_memory, record_failure, record_success
 from connectors.state import SyncWindow, plan_window, read_state
 from models.config import FlowConfig
 from warehouse.db import transaction
@@ -90,7 +93,7 @@ def sync_jira(
         # ONE transaction for the whole run (rows a very large sync writes before the end are
         # in it too): a failure anywhere rolls all of it back, so readers see either last
         # night's raw layer or tonight's, never half. A backfill commits its chunks on the way.
-        with transaction(con):
+        with bounded_memory(con), transaction(con):
             chunks = None
             if window.is_full:
                 chunks = backfill.Chunks(con, run, window.end,

@@ -32,7 +32,14 @@ from connectors.result import (
     SyncResult,
     no_progress,
 )
-from connectors.run import Run, StreamOutcome, insert_quarantine, record_failure, record_success
+from connectors.run import (
+    Run,
+    StreamOutcome,
+    bounded_memory,
+    insert_quarantine,
+    record_failure,
+    record_success,
+)
 from connectors.servicenow import land
 from connectors.servicenow.catalogue import load_catalogue
 from connectors.servicenow.client import ServiceNowClient
@@ -109,7 +116,7 @@ def sync_servicenow(
         # transaction DuckDB then refuses the next `register`)
         catalogue = load_catalogue(con, tables, timedelta(days=sync_cfg.census_days),
                                run.clock.now())
-        with transaction(con):
+        with bounded_memory(con), transaction(con):
             # records' synced_at: when this run began landing (one instant for the run)
             lander = land.BatchLander(con, run.clock.now())
             fetches: list[TableFetch] = []

@@ -79,6 +79,7 @@ def test_checks_cover_the_issue_list() -> None:
         "sync_fresh",
         "targets_met",
         "no_quarantined_records",
+        "matches_source",
     } <= names
 
 

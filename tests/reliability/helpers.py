@@ -61,7 +61,7 @@ targets:
 #: Columns that record *when* or *by which run* something was written, not what was read.
 BOOKKEEPING = frozenset(
     {"synced_at", "run_id", "seen_at", "last_success_at", "last_full_at", "last_census_at",
-     "applied_at", "built_at"}
+     "applied_at", "built_at", "counted_by"}
 )
 #: Tables that are a log of runs (they differ by design between a clean and a faulted run).
 RUN_LOGS = frozenset({"raw.sync_runs", "raw.schema_version"})

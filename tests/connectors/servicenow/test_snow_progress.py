@@ -16,3 +16,23 @@ def test_servicenow_reports_the_scans_total_for_an_eta(con, cfg, settings, fake,
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy, progress=meter)
     pages = [s for s in shown if s.stream == "incident" and s.message.startswith("page")]
     assert [(s.done, s.total) for s in pages] == [(500, 1200), (1000, 1200), (1200, 1200)]
+
+
+def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
+        con, cfg, settings, fake, policy, monkeypatch):
+    """connectors/run.bounded_memory: DuckDB caches what it writes up to its limit, so a sync
+    runs under FLOW_SYNC_MEMORY_LIMIT (default 128MB) and the build's limit comes back after."""
+    fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(10)]
+    con.execute("set memory_limit = '1000MiB'")  # (a round MiB figure reads back exactly)
+    before = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "96MB")
+    during: list[str] = []
+
+    def progress(source, stream, message, records):  # main thread, the lander's connection
+        during.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+
+    sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy, progress=progress)
+    after = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    # DuckDB reports sizes in MiB: 96MB = 96e6 / 2**20 = 91.55 -> "91.5 MiB"
+    assert set(during) == {"91.5 MiB"} and after == before
+

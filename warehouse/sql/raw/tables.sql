@@ -121,19 +121,21 @@ create table if not exists raw.sync_state (
     primary key (source, stream)
 );
 
--- What the source itself counts in scope, per successful sync (JIRA: the id census, else the
--- scope count). The `matches_source` asset check compares it with core: a full re-sync would
--- hold exactly `source_count` items created before `scope_end`, less those quarantined.
+-- What the source itself counted in scope at the last successful sync that asked (JIRA: the
+-- id census, else the scope count). The `matches_source` asset check compares it with core: a
+-- full re-sync would hold exactly `source_count` items created before `scope_end`, less those
+-- quarantined. One row per (source, stream), replaced in the sync's landing transaction.
 create table if not exists raw.source_counts (
-    run_id              varchar not null,
     source              varchar not null,
     stream              varchar not null,
-    counted_at          timestamptz not null,
-    scope_end           timestamptz not null, -- items created before this instant
+    run_id              varchar not null,
+    synced_at           timestamptz not null, -- when the run counted (bookkeeping)
+    scope_end           timestamptz not null, -- items created (and, unless counted_by is
+                                              -- census, last updated) before this instant
     source_count        bigint not null,
-    exact               boolean not null,     -- false: JIRA Cloud's approximate count
     quarantined_absent  bigint not null,      -- in the source, quarantined, not in raw
-    census              boolean not null      -- the id census was taken in this run
+    counted_by          varchar not null,     -- census | count | approximate count (bookkeeping)
+    primary key (source, stream)
 );
 
 -- One row per sync of one stream: what was asked, what came back, how it ended.
