@@ -211,3 +211,27 @@ def test_text_search_off_and_a_custom_field():
     assert [r["to_item"] for r in rows(con, "select to_item from core.item_links")] == [
         "jira:PAY-1"]
     con.close()
+
+
+def test_deleted_records_neither_link_nor_are_linked():
+    """As after a full re-sync, where a deleted record is simply absent: INC9 (deleted) names
+    CHG1; INC8 names CHG2, which was deleted. Neither is a link, INC8's reference counts as
+    outside, and CHG1 is not a failed change."""
+    con = new_warehouse()
+    add_jira_statuses(con, JIRA_STATUSES)
+    add_all_choices(con)
+    add_snow(con, **done_change("CHG1", 0, 2))
+    add_snow(con, **done_change("CHG2", 0, 3))
+    add_snow(con, **_restored("INC9", 3, 4, caused_by="sys-CHG1"))
+    add_snow(con, **_restored("INC8", 4, 5, caused_by="sys-CHG2"))
+    con.execute("update raw.servicenow_records set is_deleted = true, deleted_at = ?"
+                " where number in ('INC9', 'CHG2')", [day(6)])
+    build(con, config(CFG), 20)
+    assert rows(con, "select * from core.item_links") == []
+    assert [tuple(r.values()) for r in rows(
+        con, "select from_item, target, target_item, target_landed"
+             " from core.link_references")] == [("servicenow:INC8", "sys-CHG2", None, False)]
+    w0 = one(con, "select changes_done, failed_changes from metrics.stability"
+                  " where value_stream = 'Payments' and period_start = ?", [day(0)])
+    assert (w0["changes_done"], w0["failed_changes"]) == (1, 0)  # CHG1 only; CHG2 deleted
+    con.close()

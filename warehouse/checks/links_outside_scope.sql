@@ -8,7 +8,7 @@
 -- Offending rows: one per link kind of which at least 10 references, and more than 20 % of
 -- the kind's references, name a record the warehouse does not hold at all (never landed).
 -- A few are normal (a mistyped key, an archived project); the thresholds are in docs/metrics.md.
--- References to records landed but created after as_of, and from deleted items, are not counted.
+-- References to records landed but created after as_of are not counted; to deleted ones are.
 with thresholds as (
     select 10 as min_outside, 0.20 as max_share
 ),

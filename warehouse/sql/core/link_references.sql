@@ -5,8 +5,9 @@
 --
 -- `target` is what the field holds: a sys_id for ServiceNow references, an upper-cased issue
 -- key for JIRA ones. `target_item` is the warehouse item it names (NULL when none: the record
--- is not landed, or was created after as_of). `target_landed` tells those two apart, so the
--- check counts only references to records the warehouse does not hold at all.
+-- is not landed, was deleted, or was created after as_of). `target_landed` (in raw and not
+-- deleted) tells those apart, so the check counts only references to records the warehouse
+-- does not hold at all.
 --
 -- JIRA keys are whole words, case-insensitive: a key is `[A-Z][A-Z0-9_]+-[0-9]+` not preceded
 -- by a letter, digit, `_` or `-` and not followed by a letter, digit or `_` (so PAY-1 is not
@@ -19,8 +20,11 @@ with settings as (
     select change_request_fields, search_text from core.link_settings
 ),
 
+-- Live items only: a record deleted at the source (or gone from the scope) neither links nor
+-- is linked to, so the nightly warehouse holds the same links as a full re-sync would.
 items as (
     select item_id, source, source_key, source_type from core.work_items
+    where not is_deleted
 ),
 
 snow as (
@@ -122,9 +126,9 @@ refs as (
 ),
 
 landed as (
-    select 'jira:' || issue_key as item_id from raw.jira_issues
+    select 'jira:' || issue_key as item_id from raw.jira_issues where not is_deleted
     union all
-    select 'servicenow:' || number from raw.servicenow_records
+    select 'servicenow:' || number from raw.servicenow_records where not is_deleted
 )
 
 select
