@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from flowmetrics import report_flow
+from flowmetrics import report_flow, report_stability
 from flowmetrics import report_format as fmt
 from flowmetrics import report_svg as svg
 from flowmetrics.report_blocked import CSS as BLOCKED_CSS
@@ -139,6 +139,7 @@ def _vsm_block(s: StreamData, settings: Settings) -> str:
         if done == 0:
             parts.append(_empty("No items done in the window: the blocks are empty."))
         parts.append(svg.value_stream_map(s.vsm, s.name))
+    parts.append(report_stability.delivery_line(s.stability, s.summary))
     sm = s.summary or {}
     parts.append('<div class="kpis totals">')
     parts.append(_kpi("Total lead time", fmt.days(sm.get("total_lead_time_days")), "kpi total"))
@@ -359,6 +360,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings, extra: str = 
         + _lead_block(s, settings)
         + _flow_block(s, settings)
         + "</div>"
+        + report_stability.stability_block(s.stability)
         + _scorecard_block(s)
         + extra
         + "</section>"
@@ -395,6 +397,8 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str = "Flow metrics") -
     """One self-contained HTML page built from the `metrics` tables (and core.build_settings)."""
     settings = read_settings(con)
     streams = [load_stream(con, name, settings) for name in value_streams(con)]
+    for stream in streams:  # the cross-tool panel lives in its own module (report_stability)
+        stream.stability = report_stability.load(con, stream.name, settings)
     body: list[str] = [_header(title, settings)]
     if not streams:
         body.append(

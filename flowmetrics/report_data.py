@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from flowmetrics.report_blocked import load_blocked, mark_vsm
 from models.vocabulary import TARGET_ORDER
 from warehouse.catalog import quote_ident, table_columns
 
@@ -54,6 +55,7 @@ class StreamData:
     stage_order: dict[str, int] = field(default_factory=dict)
     #: docs/contract.md §6 blocked work and hand-offs (`flowmetrics.report_blocked.BlockedData`)
     blocked: Any = None
+    stability: Any = None  # report_stability.StabilityData
 
     @property
     def debt_target(self) -> float:
@@ -197,8 +199,6 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.lead_times = window_lead_times(con, stream, settings)
     data.flow = _stream_rows(con, "flow_distribution", stream, "period_start")
     data.scorecard = _stream_rows(con, "scorecard", stream, "target")
-    from flowmetrics.report_blocked import load_blocked, mark_vsm
-
     data.blocked = load_blocked(con, stream, (settings.window_start, settings.as_of))
     mark_vsm(data.vsm, data.blocked)
     if data.scorecard:
