@@ -104,7 +104,7 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     try:
         frame = con.execute(SUMMARY_SQL).df()
         blocked = con.execute(BLOCKED_SQL).df()
-        from flowmetrics.report_stability import DEMO_SUMMARY_SQL
+        from reports.report_stability import DEMO_SUMMARY_SQL
 
         across = con.execute(DEMO_SUMMARY_SQL).df()  # changes, failures, idea to production
     finally:

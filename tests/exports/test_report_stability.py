@@ -1,4 +1,4 @@
-"""The report's stability card and delivery line (flowmetrics/report_stability.py)."""
+"""The report's stability card and delivery line (reports/report_stability.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import duckdb
 
-from flowmetrics.report import render_report
+from reports.report import render_report
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr",
         "circle", "rect", "line", "polygon", "polyline", "path"}

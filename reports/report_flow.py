@@ -13,9 +13,9 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics import report_flow_svg as svg
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row, Settings, _rows, table_exists
+from reports import report_flow_svg as svg
+from reports import report_format as fmt
+from reports.report_data import Row, Settings, _rows, table_exists
 
 MAX_PERIODS = 26
 #: Items over the SLE listed under the ageing chart (the oldest first); the CSV has them all.

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import duckdb
 
-from flowmetrics import report_flow, report_stability
-from flowmetrics import report_format as fmt
-from flowmetrics import report_svg as svg
-from flowmetrics.report_blocked import CSS as BLOCKED_CSS
-from flowmetrics.report_blocked import blocked_section
-from flowmetrics.report_data import (
+from reports import report_flow, report_stability
+from reports import report_format as fmt
+from reports import report_svg as svg
+from reports.report_blocked import CSS as BLOCKED_CSS
+from reports.report_blocked import blocked_section
+from reports.report_data import (
     Row,
     Settings,
     StreamData,
@@ -25,7 +25,7 @@ from flowmetrics.report_data import (
     read_settings,
     value_streams,
 )
-from flowmetrics.report_style import CSS
+from reports.report_style import CSS
 
 TOP_WAITS = 8
 MAX_PERIODS = 26

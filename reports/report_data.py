@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics.report_blocked import load_blocked, mark_vsm
 from models.vocabulary import TARGET_ORDER
+from reports.report_blocked import load_blocked, mark_vsm
 from warehouse.catalog import quote_ident, table_columns
 
 DEFAULT_WINDOW_DAYS = 90
@@ -53,7 +53,7 @@ class StreamData:
     flow: list[Row] | None = None
     scorecard: list[Row] | None = None
     stage_order: dict[str, int] = field(default_factory=dict)
-    #: docs/contract.md §6 blocked work and hand-offs (`flowmetrics.report_blocked.BlockedData`)
+    #: docs/contract.md §6 blocked work and hand-offs (`reports.report_blocked.BlockedData`)
     blocked: Any = None
     stability: Any = None  # report_stability.StabilityData
 

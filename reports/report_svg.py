@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row
+from reports import report_format as fmt
+from reports.report_data import Row
 
 INK = "#1f2933"
 MUTED = "#616e7c"
@@ -106,7 +106,7 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
     block_w = slot - tri_w - 6
     block_y, block_h = 12.0, 58.0
     box_y = block_y + block_h + 14
-    # docs/contract.md §6: with blocked time (flowmetrics.report_blocked.mark_vsm) each block gets a marked
+    # docs/contract.md §6: with blocked time (reports.report_blocked.mark_vsm) each block gets a marked
     # share along its foot and the data box a fourth line.
     blocked = any("blocked_time_days" in r for r in stages)
     box_h = 90.0 if blocked else 70.0

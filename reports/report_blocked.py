@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics import report_format as fmt
+from reports import report_format as fmt
 from warehouse.catalog import table_columns
 
 Row = dict[str, Any]

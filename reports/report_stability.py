@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row, Settings, table_exists
-from flowmetrics.report_svg import BLOCK, BLOCK_EDGE, INK, MUTED, TARGET, _t
+from reports import report_format as fmt
+from reports.report_data import Row, Settings, table_exists
+from reports.report_svg import BLOCK, BLOCK_EDGE, INK, MUTED, TARGET, _t
 
 #: Periods shown in the stability table (the CSV has all of them).
 MAX_PERIODS = 12
