@@ -408,3 +408,26 @@ def test_report_without_spec6_tables_has_no_blocked_section() -> None:
     con.execute("insert into metrics.value_stream_summary values ('all', 0, 0)")
     page = render_report(con)
     assert "Blocked by reason" not in page and "blocked-share" not in page
+
+
+def test_a_deleted_blocker_counts_as_outside_the_warehouse() -> None:
+    """A blocker deleted at the source is no longer in the warehouse (docs/contract.md §4:
+    deleted items are left out), so like any outside blocker only the link's removal ends
+    the stretch. Otherwise a nightly warehouse (which keeps the deleted blocker, flagged) and
+    a full re-sync (which never sees it) would disagree."""
+    con = _warehouse()
+    # Q-1: In Progress 1-10, Done 10; blocked by Q-2 from 2, link removed 6.
+    add_issue(con, "Q-1", 0, [(1, "1", "3"), (10, "3", "10")])
+    # Q-2: done at 1 (before the link), then deleted at the source.
+    add_issue(con, "Q-2", 0, [(1, "1", "10")])
+    link(con, "Q-1", 2, "Q-2", True)
+    link(con, "Q-1", 6, "Q-2", False)
+    con.execute("update raw.jira_issues set is_deleted = true where issue_key = 'Q-2'")
+    build(con, config(CONFIG), 30)
+    # Q-2 is gone, so its done time (1) cannot end the stretch: 2 -> 6 = 4 days
+    # (with the deleted blocker counted it would be a zero-length stretch at 2).
+    assert stretches(con, "jira:Q-1") == [(1, "blocked_by", "Q-2", 2.0, 6.0, 4.0)]
+    # all inside In Progress (1-10): blocked_active 4; process 9 -> net (9 - 4) / 10 = 0.5
+    f = flow(con, "jira:Q-1")
+    assert (f["blocked_time_days"], f["blocked_active_days"]) == (4.0, 4.0)
+    assert f["flow_efficiency_net"] == pytest.approx(0.5)

@@ -149,12 +149,13 @@ link_edges as (
     where linked <> was_linked
 ),
 
--- The blocker's done intervals (a blocker outside the warehouse has none).
+-- The blocker's done intervals (a blocker outside the warehouse has none; nor has one
+-- deleted at the source: it has left the warehouse, so a nightly run and a full re-sync agree).
 blocker_done as (
     select w.source_key, si.entered_at, si.exited_at
     from core.status_intervals as si
     inner join core.work_items as w on w.item_id = si.item_id
-    where w.source = 'jira' and si.kind = 'done'
+    where w.source = 'jira' and si.kind = 'done' and not w.is_deleted
 ),
 
 -- The first done interval still running at or after the add: it ends the stretch at the
