@@ -17,6 +17,7 @@ read only when due (see `catalogue_due`).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -240,6 +241,8 @@ class TableReader:
                 if self._done_before(f.table, list(tables)):
                     continue
             self._timed(f, self._records, f)
+            if self.scope and not f.window.is_full:
+                self._timed(f, self._left_scope, f)
         by_window: dict[tuple[datetime | None, datetime], list[TableFetch]] = {}
         for f in fetches:
             by_window.setdefault((f.window.start, f.window.end), []).append(f)
@@ -319,6 +322,33 @@ class TableReader:
         out.record_pages = pager.pages
         if pager.denied_rows:
             out.warnings.append(f"{table}: {pager.denied_rows} rows hidden by ACLs ({{}} rows)")
+
+    def _left_scope(self, out: TableFetch) -> None:
+        """Records updated in the window that the scoped query no longer returns: they left
+        `sources.servicenow.query`, which SPEC 4 counts as deleted (tombstoned at their update,
+        only if landed; a record back in scope is re-read and revived by its upsert).
+
+        Why a second scan: a record leaves a scope by an update (resolved, reassigned, ...),
+        so it is in tonight's window, but the scoped records query cannot return it. This scan
+        asks the same window without the scope, `sys_id` and `sys_updated_on` only: its cost
+        follows the night's changes, not the table's size. Only with a scope, on incremental
+        windows (a full sync re-reads the scope and leaves the rest alone).
+        """
+        window, table = out.window, out.table
+        pager: Pager[tuple[str, str]] = Pager(
+            self.client, table, ("sys_id", "sys_updated_on"),
+            lambda after: q.records_query(window.start, window.end, "", after),
+            _updated_key, self.page_size, count=True, count_ends=True,
+        )
+        # quarantined tonight: still in scope (its stored copy, if any, stays as it is)
+        read = {r.sys_id for r in out.records} | {_payload_sys_id(x) for x in out.quarantined}
+        for page in pager:
+            for row in page:
+                sys_id = ref_value(row.get("sys_id"))
+                at = _safe_ts(row.get("sys_updated_on"))
+                if sys_id and at and sys_id not in read:
+                    out.deletions.append((sys_id, at))
+        out.record_pages += pager.pages
 
     # -- history ------------------------------------------------------------------------------
     def _history(self, group: list[TableFetch], landed: LandedLookup) -> None:
@@ -604,6 +634,14 @@ def _dedupe(changes: list[ChangeRow]) -> list[ChangeRow]:
     for c in changes:
         seen.setdefault(c.change_id, c)
     return list(seen.values())
+
+
+def _payload_sys_id(item: Quarantined) -> str | None:
+    try:
+        row = json.loads(item.payload)
+    except (TypeError, ValueError):
+        return None
+    return ref_value(row.get("sys_id")) if isinstance(row, dict) else None
 
 
 def _safe_ts(value: object) -> datetime | None:

@@ -9,6 +9,7 @@ a core build, `core` must be the same row for row, and no transition has a NULL 
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from sandbox import Sandbox
 from tests.reliability.helpers import NOW, config, snapshot, sync_and_build
@@ -76,3 +77,28 @@ def test_audited_inserts_change_nothing_in_core(tmp_path) -> None:
             ).fetchone()[0] == 0
         finally:
             con.close()
+
+
+@pytest.mark.parametrize(
+    "mode, knobs",
+    [
+        ("cloud", {"audit_inserts": True}),
+        ("datacenter", {"audit_inserts": True}),
+        ("cloud", {"audit_inserts": True, "forbidden_tables": {"sys_audit"}}),  # metric_instance
+        ("cloud", {"forbidden_tables": {"sys_audit", "metric_instance"}}),       # observed
+    ],
+)
+def test_no_transition_from_null_on_any_sandbox_shape(tmp_path, mode, knobs) -> None:
+    db = tmp_path / "flow.duckdb"
+    with Sandbox(seed=11, size=120, mode=mode, now=NOW) as sb:
+        sb.set_knobs(**knobs)
+        sync_and_build(db, sb.env, config(page_size=200), sb.now, full=True)
+        sb.advance(days=1, change_fraction=0.05)
+        sync_and_build(db, sb.env, config(page_size=200), sb.now)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select count(*) from core.transitions").fetchone()[0] > 100
+        assert con.execute("select count(*) from core.transitions where from_status is null"
+                           ).fetchone()[0] == 0
+    finally:
+        con.close()

@@ -34,9 +34,9 @@ def con(tmp_path):
     c.close()
 
 
-def _sync(con, sb, *, at=None, full=False, census_days=0):
+def _sync(con, sb, *, at=None, full=False, census_days=0, page_size=50):
     """One JIRA sync; census_days 0 takes the id census every run, 7 leaves it to the count."""
-    cfg = config(page_size=50)
+    cfg = config(page_size=page_size)
     cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"census_days": census_days})})
     return sync_jira(con, JiraSettings.from_env(sb.env), cfg, full=full,
                      run_started_at=at or sb.now + timedelta(minutes=2), policy=fast_policy())
@@ -98,6 +98,16 @@ def test_scan_cut_short_never_moves_the_cursor(con, mode, fault):
         assert _landed(con) == {} and _state(con) == []
         _sync(con, sb, full=True)
         assert set(_landed(con)) == _truth(sb)
+        # an incremental night, its window read in pages of 3: cut short on the second
+        sb.advance(days=1, change_fraction=0.05)
+        rows = "select issue_id, updated_at, status_id, is_deleted from raw.jira_issues"
+        before, state = sorted(con.execute(rows).fetchall()), _state(con)
+        sb.set_knobs(search_fault=(fault, 2, "updated <"))
+        with pytest.raises(SourceError, match="cut short"):
+            _sync(con, sb, page_size=3)
+        assert sorted(con.execute(rows).fetchall()) == before and _state(con) == state
+        _sync(con, sb, page_size=3)
+        assert {k for k, v in _landed(con).items() if not v} == _truth(sb)
 
 
 def test_cloud_empty_page_with_a_token_is_followed(con):
