@@ -6,7 +6,8 @@ With the variable unset (always, in production) `crash_point` is one dictionary 
 
 Points: `extract` (after an HTTP response is read), `land` (inside the landing transaction,
 after a raw upsert), `core` / `metrics` (inside a table's rebuild transaction, after its
-CREATE OR REPLACE, before COMMIT). `:<n>` fires on the n-th time the point is reached in this
+CREATE OR REPLACE, before COMMIT), `chunk` (a backfill's chunk landed, just before its commit:
+connectors/backfill.py). `:<n>` fires on the n-th time the point is reached in this
 process (default 1). The process dies with SIGKILL: no cleanup, no rollback, no atexit.
 """
 
