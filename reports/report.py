@@ -108,10 +108,9 @@ def _overview(streams: Sequence[StreamData]) -> str:
 
 def _vsm_block(s: StreamData, settings: Settings) -> str:
     parts = ['<div class="card vsm-card"><h3>Value stream map</h3>']
-    if s.vsm is None:
-        parts.append(part.missing_table("value_stream_map"))
-    elif not s.vsm:
-        parts.append(part.empty("No stages to draw: no items done in the window."))
+    note = part.absent(s.vsm, "value_stream_map", "No stages to draw: no items done in the window.")
+    if note:
+        parts.append(note)
     else:
         done = (s.summary or {}).get("items_done")
         if done == 0:
@@ -151,10 +150,11 @@ def _kpi_strip(s: StreamData) -> str:
 
 def _waits_block(s: StreamData) -> str:
     parts = ['<div class="card waits"><h3>Where work waits</h3>']
-    if s.waits is None:
-        parts.append(part.missing_table("wait_states"))
-    elif not s.waits:
-        parts.append(part.empty("No waiting time recorded for items done in the window."))
+    note = part.absent(
+        s.waits, "wait_states", "No waiting time recorded for items done in the window."
+    )
+    if note:
+        parts.append(note)
     else:
         top = s.waits[:TOP_WAITS]
         rows = []
@@ -200,10 +200,9 @@ def _waits_block(s: StreamData) -> str:
 
 def _rework_block(s: StreamData) -> str:
     parts = ['<div class="card rework"><h3>Rework by stage</h3>']
-    if s.rework is None:
-        parts.append(part.missing_table("rework"))
-    elif not s.rework:
-        parts.append(part.empty("No stage was left by an item done in the window."))
+    note = part.absent(s.rework, "rework", "No stage was left by an item done in the window.")
+    if note:
+        parts.append(note)
     else:
         rows = [
             (
@@ -237,10 +236,11 @@ def _lead_block(s: StreamData, settings: Settings) -> str:
         ("p85", la.get("lead_time_p85_days")),
         ("p95", la.get("lead_time_p95_days")),
     ]
-    if s.lead_times is None:
-        parts.append(part.missing_table("item_flow"))
-    elif not s.lead_times:
-        parts.append(part.empty(f"No items done in the window ({_window_text(settings)})."))
+    note = part.absent(
+        s.lead_times, "item_flow", f"No items done in the window ({_window_text(settings)})."
+    )
+    if note:
+        parts.append(note)
     else:
         parts.append(svg.histogram(s.lead_times, pcts))
     parts.append(
@@ -261,10 +261,9 @@ def _lead_block(s: StreamData, settings: Settings) -> str:
 
 def _flow_block(s: StreamData, settings: Settings) -> str:
     parts = ['<div class="card flowdist"><h3>Flow distribution per period</h3>']
-    if s.flow is None:
-        parts.append(part.missing_table("flow_distribution"))
-    elif not s.flow:
-        parts.append(part.empty("No periods yet."))
+    note = part.absent(s.flow, "flow_distribution", "No periods yet.")
+    if note:
+        parts.append(note)
     else:
         rows = s.flow[-MAX_PERIODS:]
         parts.append(svg.flow_distribution(rows, s.debt_target, settings.period))
@@ -294,10 +293,9 @@ def _met_mark(row: Row) -> str:
 
 def _scorecard_block(s: StreamData) -> str:
     parts = ['<div class="card scorecard"><h3>Scorecard against the target condition</h3>']
-    if s.scorecard is None:
-        parts.append(part.missing_table("scorecard"))
-    elif not s.scorecard:
-        parts.append(part.empty("No targets configured (targets: in flow.yaml)."))
+    note = part.absent(s.scorecard, "scorecard", "No targets configured (targets: in flow.yaml).")
+    if note:
+        parts.append(note)
     else:
         rows = []
         for r in s.scorecard:

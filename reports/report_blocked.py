@@ -116,10 +116,11 @@ def _reasons_card(data: BlockedData) -> str:
             f"<b>{fmt.pct(net)}</b>: {fmt.days(t.get('blocked_active'))} of touch time was "
             "blocked.</p>"
         )
-    if data.reasons is None:
-        parts.append(part.missing_table("blocked_work"))
-    elif not data.reasons:
-        parts.append(part.empty("No blocked time recorded for items done in the window."))
+    note = part.absent(
+        data.reasons, "blocked_work", "No blocked time recorded for items done in the window."
+    )
+    if note:
+        parts.append(note)
     else:
         rows = [
             (
@@ -145,10 +146,9 @@ def _reasons_card(data: BlockedData) -> str:
 
 def _handoffs_card(data: BlockedData) -> str:
     parts = ['<div class="card handoffs"><h3>Hand-offs by group</h3>']
-    if data.handoffs is None:
-        parts.append(part.missing_table("handoffs"))
-    elif not data.handoffs:
-        parts.append(part.empty("No owner recorded for items done in the window."))
+    note = part.absent(data.handoffs, "handoffs", "No owner recorded for items done in the window.")
+    if note:
+        parts.append(note)
     else:
         stream = data.stream_row or {}
         parts.append(

@@ -92,10 +92,9 @@ def _legend(stages: list[str]) -> str:
 
 def cfd_block(data: FlowOverTime) -> str:
     parts = ['<div class="card cfd-card"><h3>Cumulative flow (items per stage, each day)</h3>']
-    if data.daily is None:
-        parts.append(part.missing_table("daily_flow"))
-    elif not data.daily:
-        parts.append(part.empty("No days to draw."))
+    note = part.absent(data.daily, "daily_flow", "No days to draw.")
+    if note:
+        parts.append(note)
     else:
         stages = sorted({r["stage"]: r["stage_order"] for r in data.daily}.items(),
                         key=lambda kv: (kv[1] is None, kv[1], kv[0]))
@@ -118,10 +117,9 @@ def cfd_block(data: FlowOverTime) -> str:
 
 def aging_block(data: FlowOverTime, stream: str) -> str:
     parts = ['<div class="card aging-card"><h3>Ageing work in progress</h3>']
-    if data.aging is None:
-        parts.append(part.missing_table("aging_wip"))
-    elif not data.aging:
-        parts.append(part.empty("Nothing open at as_of."))
+    note = part.absent(data.aging, "aging_wip", "Nothing open at as_of.")
+    if note:
+        parts.append(note)
     else:
         stages = sorted({r["stage"]: r.get("stage_order") for r in data.aging}.items(),
                         key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0]))
@@ -153,10 +151,9 @@ def aging_block(data: FlowOverTime, stream: str) -> str:
 
 def trends_block(data: FlowOverTime, settings: Settings) -> str:
     parts = ['<div class="card trends-card"><h3>Are we getting faster? Trends per period</h3>']
-    if data.trends is None:
-        parts.append(part.missing_table("flow_trends"))
-    elif not data.trends:
-        parts.append(part.empty("No periods yet."))
+    note = part.absent(data.trends, "flow_trends", "No periods yet.")
+    if note:
+        parts.append(note)
     else:
         rows = data.trends[-MAX_PERIODS:]
         parts.append(svg.trends(rows, settings.period))
@@ -183,10 +180,9 @@ def _pct_list(row: Row, prefix: str) -> tuple[Any, Any, Any]:
 
 def forecast_block(data: FlowOverTime) -> str:
     parts = ['<div class="card forecast"><h3>When will it be done? Forecast</h3>']
-    if data.forecast is None:
-        parts.append(part.missing_table("forecast"))
-    elif not data.forecast:
-        parts.append(part.empty("No forecast for this value stream."))
+    note = part.absent(data.forecast, "forecast", "No forecast for this value stream.")
+    if note:
+        parts.append(note)
     else:
         lines = []
         wip_row = None

@@ -159,8 +159,7 @@ def stability_block(stab: StabilityData | None) -> str:
     """Change failure rate and time to restore per period; the window's failed changes named."""
     parts = ['<div class="card stability"><h3>Stability: changes and incidents</h3>']
     if stab is None or stab.periods is None:
-        parts.append('<p class="empty">Not built yet: the table metrics.stability does not'
-                     " exist.</p></div>")
+        parts.append(part.missing_table("stability") + "</div>")
         return "".join(parts)
     shown = [r for r in stab.periods if r.get("changes_done") or r.get("incidents_opened")
              or r.get("incidents_restored")][-MAX_PERIODS:]
