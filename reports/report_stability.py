@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from reports import report_format as fmt
+from reports import report_parts as part
 from reports.report_data import Row, Settings, table_exists
 from reports.report_svg import BLOCK, BLOCK_EDGE, INK, MUTED, TARGET, _t
 
@@ -42,12 +43,6 @@ class StabilityData:
     failed: list[Row] = field(default_factory=list)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Row]:
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 _FAILED_SQL = """
 select c.source_key as change, c.title, c.done_at,
     list(i.source_key order by i.created_at, i.source_key) as incidents
@@ -67,21 +62,21 @@ def load(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings) -> Sta
     """What the stability card and the delivery line show for one value stream."""
     data = StabilityData()
     if table_exists(con, "metrics", "stability"):
-        data.periods = _rows(
+        data.periods = part.rows(
             con,
             "select * from metrics.stability where value_stream = ? order by period_start",
             [stream],
         )
     if table_exists(con, "metrics", "delivery"):
         data.delivery_built = True
-        found = _rows(con, "select * from metrics.delivery where value_stream = ?", [stream])
+        found = part.rows(con, "select * from metrics.delivery where value_stream = ?", [stream])
         data.delivery = found[0] if found else None
     if (
         table_exists(con, "core", "item_links")
         and settings.as_of is not None
         and settings.window_start is not None
     ):
-        data.failed = _rows(
+        data.failed = part.rows(
             con, _FAILED_SQL, [settings.window_start, settings.as_of, stream, stream, MAX_FAILED]
         )
     return data
@@ -164,8 +159,7 @@ def stability_block(stab: StabilityData | None) -> str:
     """Change failure rate and time to restore per period; the window's failed changes named."""
     parts = ['<div class="card stability"><h3>Stability: changes and incidents</h3>']
     if stab is None or stab.periods is None:
-        parts.append('<p class="empty">Not built yet: the table metrics.stability does not'
-                     " exist.</p></div>")
+        parts.append(part.missing_table("stability") + "</div>")
         return "".join(parts)
     shown = [r for r in stab.periods if r.get("changes_done") or r.get("incidents_opened")
              or r.get("incidents_restored")][-MAX_PERIODS:]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from flowmetrics.cli import main
-from models.config import ConfigError, load_config, parse_config
+from models.config import parse_config
+from tests.models.config_files import assert_one_clear_error
 
 
 def test_links_default_to_correlation_id_and_text_search() -> None:
@@ -40,13 +41,7 @@ def test_links_accept_custom_fields_and_no_text_search() -> None:
 )
 def test_each_links_mistake_is_one_clear_error(tmp_path: Path, text: str, path: str,
                                                problem: str) -> None:
-    file = tmp_path / "flow.yaml"
-    file.write_text(text + "\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_config(file)
-    message = str(err.value)
-    assert message.startswith(f"{file}: {path}: "), message
-    assert problem in message
+    assert_one_clear_error(tmp_path, text, path, problem)
 
 
 def test_check_config_exits_2_naming_the_links_key(tmp_path: Path, capsys) -> None:
