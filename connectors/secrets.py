@@ -77,6 +77,21 @@ def check_url(name: str, url: str) -> str:
     return urlunsplit((parts.scheme, host_port(parts), parts.path, parts.query, parts.fragment))
 
 
+def base_url(name: str, url: str, examples: str) -> str:
+    """`url` in the one canonical form both connectors keep: http(s), a host, no user-info
+    (removed by `check_url` with a warning), no query or fragment, no trailing slash.
+
+    Raises:
+        SourceError: not an http(s) URL with a host; the message names `name`, gives
+            `examples` and shows the URL without user-info or query.
+    """
+    parts = urlsplit(check_url(name, url))
+    clean = urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError(f"{name} must be a full base URL such as {examples}, not {clean!r}")
+    return clean
+
+
 def host_port(parts: object) -> str:
     """host[:port] of a urlsplit result, never its user-info (IPv6 literals bracketed)."""
     host = getattr(parts, "hostname", None) or ""

@@ -45,7 +45,7 @@ def sync(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from flowmetrics.export import export_all
+    from reports.export import export_all
 
     cfg = _use_config(args)
     out = Path(args.out)

@@ -104,6 +104,9 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     try:
         frame = con.execute(SUMMARY_SQL).df()
         blocked = con.execute(BLOCKED_SQL).df()
+        from reports.report_stability import DEMO_SUMMARY_SQL
+
+        across = con.execute(DEMO_SUMMARY_SQL).df()  # changes, failures, idea to production
     finally:
         con.close()
     print()
@@ -112,6 +115,8 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     print("blocked work and hand-offs (core.blocked_intervals, core.assignments, "
           "metrics.blocked_work, metrics.handoffs, metrics.handoff_loops):")
     print(blocked.to_string(index=False))
+    print()
+    print(across.to_string(index=False))
     print()
     print(f"warehouse : {warehouse}")
     print(f"exports   : {exports}")

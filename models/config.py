@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationError,
     field_validator,
@@ -158,6 +159,24 @@ class Targets(_Strict):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+#: A ServiceNow column name as the Table API spells it (`correlation_id`, `u_jira_key`).
+_FIELD_NAME = r"^[a-z_][a-z0-9_]*$"
+
+
+class Links(_Strict):
+    """Where ServiceNow records name other items (docs/contract.md §6 "Stability and delivery").
+
+    `change_request_fields` are read from each change request (the connector asks for them
+    too), every whole-word JIRA key in them is an `implements` link; `search_text` also looks
+    in `short_description`. Strict bool: `search_text: "no"` is a mistake, not a truthy string.
+    """
+
+    change_request_fields: list[Annotated[str, Field(pattern=_FIELD_NAME)]] = Field(
+        default_factory=lambda: ["correlation_id"]
+    )
+    search_text: StrictBool = True
+
+
 class FallbackStages(_Strict):
     new: str | None = None
     indeterminate: str | None = None
@@ -218,6 +237,7 @@ class FlowConfig(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     forecast: Forecast = Field(default_factory=Forecast)
     handoffs: Handoffs = Field(default_factory=Handoffs)
+    links: Links = Field(default_factory=Links)
 
     @field_validator("as_of", mode="before")
     @classmethod

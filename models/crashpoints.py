@@ -9,7 +9,8 @@ anything above them.
 
 Points: `extract` (after an HTTP response is read), `land` (inside a landing transaction, after
 a raw upsert), `core` / `metrics` (inside a table's rebuild transaction, after its CREATE OR
-REPLACE, before COMMIT). The test-side hook (tests/reliability/crashhook.py) is installed from
+REPLACE, before COMMIT), `chunk` (a backfill's chunk landed, just before its commit:
+connectors/backfill.py). The test-side hook (tests/reliability/crashhook.py) is installed from
 `FLOWMETRICS_CRASH_AT=<point>[:<n>]` in the child process it kills.
 """
 

@@ -42,6 +42,20 @@ def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.Metadata
     return dg.MetadataValue.md("\n".join(lines) if lines else "_none_")
 
 
+def _warn_on_rows(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource, sql: str, *, count: str,
+    sample: str
+) -> dg.AssetCheckResult:
+    """The shape of the Python warnings that list what a person should look at: any row
+    fails the check; metadata `count` is how many rows, `sample` a table of them."""
+    ((rows, columns),) = _query(flow_config, warehouse, sql)
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={count: dg.MetadataValue.int(len(rows)), sample: _rows_md(rows, columns)},
+    )
+
+
 _BUILD_ORDER = [m.key for m in registry.models()]
 
 
@@ -105,19 +119,13 @@ SQL_CHECKS = [_sql_check(spec) for spec in registry.checks()]
 def statuses_use_defaults(
     flow_config: FlowConfigResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    ((rows, columns),) = _query(
+    return _warn_on_rows(
         flow_config,
         warehouse,
         "select source, scope, status, kind, stage, items from core.unmapped_statuses"
         " order by items desc, source, scope, status",
-    )
-    return dg.AssetCheckResult(
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "defaulted_statuses": dg.MetadataValue.int(len(rows)),
-            "statuses": _rows_md(rows, columns),
-        },
+        count="defaulted_statuses",
+        sample="statuses",
     )
 
 
@@ -201,19 +209,13 @@ def sync_fresh(
 def targets_met(
     flow_config: FlowConfigResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    ((rows, columns),) = _query(
+    return _warn_on_rows(
         flow_config,
         warehouse,
         "select value_stream, target, target_value, actual_value, gap from metrics.scorecard"
         " where not coalesce(met, false) order by value_stream, target",
-    )
-    return dg.AssetCheckResult(
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "missed": dg.MetadataValue.int(len(rows)),
-            "targets_missed": _rows_md(rows, columns),
-        },
+        count="missed",
+        sample="targets_missed",
     )
 
 

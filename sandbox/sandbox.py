@@ -14,6 +14,7 @@ from sandbox.clock import default_now, from_ms, jira_ts, to_ms
 from sandbox.faults import FaultConfig, FaultPlan, Faults
 from sandbox.jira_api import JiraApi
 from sandbox.jira_gen import JiraGenerator
+from sandbox.links import advance_links, link_organisation
 from sandbox.server import Server, parse_json_body
 from sandbox.servicenow_api import ServiceNowApi
 from sandbox.snow_gen import SnowGenerator
@@ -68,6 +69,8 @@ class Sandbox:
                                        self.now_ms // 1000)
         self._jira_gen.generate(size)
         self._snow_gen.generate(size)
+        self._links_rng = random.Random(f"links:{seed}")
+        link_organisation(self._links_rng, self.jira, self._snow_gen)
         self.tables = build_tables(self.snow, self.now_ms // 1000)
         self.truth = Truth(self.jira, self.snow, lambda: self.tables)
         self.jira_api = JiraApi(self)
@@ -191,6 +194,8 @@ class Sandbox:
             t1 = t0 + int(timedelta(days=days).total_seconds() * 1000)
             jira = advance_jira(self._jira_gen, t0, t1, change_fraction)
             snow = advance_snow(self._snow_gen, t0 // 1000, t1 // 1000, change_fraction)
+            snow["links"] = advance_links(self._links_rng, self.jira, self._snow_gen,
+                                          t0 // 1000, t1 // 1000, snow["created"])
             self.now_ms = t1
             self.tables = build_tables(self.snow, t1 // 1000, self.audit_inserts)
         return {"from": from_ms(t0).isoformat(), "to": from_ms(t1).isoformat(),

@@ -90,7 +90,8 @@ def record_columns(table: str) -> dict[str, Getter]:
         }
     elif table == "change_request":
         cols |= {"type": lambda r: r.kind, "risk": lambda r: r.impact,
-                 "on_hold": lambda r: "false"}
+                 "on_hold": lambda r: "false", "correlation_id": lambda r: r.correlation_id,
+                 "correlation_display": lambda r: "JIRA" if r.correlation_id else ""}
     else:
         cols |= {"resolved_at": lambda r: _ts(r.resolved_at),
                  "problem_state": lambda r: r.state}

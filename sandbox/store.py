@@ -90,7 +90,7 @@ class Record:
                  "priority", "impact", "urgency", "category", "group", "assigned_to",
                  "short_description", "caused_by", "problem_id", "close_code", "resolved_at",
                  "closed_at", "reopen_count", "reassignment_count", "mod_count", "opened_by",
-                 "deleted", "kind")
+                 "deleted", "kind", "correlation_id")
 
     def __init__(self, table: str, sys_id: str, number: str, opened: int) -> None:
         self.table = table
@@ -118,6 +118,7 @@ class Record:
         self.opened_by = ""
         self.deleted = False
         self.kind = ""  # change type (normal/standard/emergency) for change_request
+        self.correlation_id = ""  # change_request: an external key (a JIRA key), sandbox/links
 
 
 class Audit:

@@ -49,6 +49,8 @@ create or replace table core.targets (target varchar primary key, target_value d
 create or replace table core.forecast_settings (history_days integer not null,
     horizons_days integer[] not null, trials integer not null, seed bigint not null);
 create or replace table core.handoff_settings (jira_field varchar);
+create or replace table core.link_settings (change_request_fields varchar[] not null,
+    search_text boolean not null);
 """
 
 # Every JIRA status the raw layer knows: the catalogue first, then names recorded on issues and
@@ -200,3 +202,7 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
                 "insert into core.targets values (?, ?, ?)",
                 [(k, v, "max" if k in MAX_TARGETS else "min") for k, v in targets.items()],
             )
+        con.execute(
+            "insert into core.link_settings values (?, ?)",
+            [list(cfg.links.change_request_fields), cfg.links.search_text],
+        )

@@ -37,26 +37,18 @@ def land_staged(
         return
     upsert_latest(con, "raw.jira_issues", issues, ["issue_id"], unique=once)
     ids = issues.table().column("issue_id").unique().to_pylist()
-    delete_where_in(con, "raw.jira_status_changes", "issue_id", ids)
-    upsert_latest(
-        con,
-        "raw.jira_status_changes",
-        changes,
-        ["issue_id", "history_id", "item_index"],
-        winners=(issues, "issue_id"),
-        tiebreak="source_order",
-        unique=once,
-    )
-    delete_where_in(con, "raw.jira_field_changes", "issue_id", ids)
-    upsert_latest(
-        con,
-        "raw.jira_field_changes",
-        field_changes,
-        ["issue_id", "history_id", "item_index"],
-        winners=(issues, "issue_id"),
-        tiebreak="source_order",
-        unique=once,
-    )
+    for table, staged in (("raw.jira_status_changes", changes),
+                          ("raw.jira_field_changes", field_changes)):
+        delete_where_in(con, table, "issue_id", ids)
+        upsert_latest(
+            con,
+            table,
+            staged,
+            ["issue_id", "history_id", "item_index"],
+            winners=(issues, "issue_id"),
+            tiebreak="source_order",
+            unique=once,
+        )
 
 
 def land_rest(con: duckdb.DuckDBPyConnection, found: Extract, run: Run) -> int:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
-from connectors.result import SourceError
-from connectors.secrets import check_secret, check_url, host_port
+from connectors.secrets import base_url, check_secret
 
 ENV_URL = "JIRA_URL"
 
@@ -33,14 +31,7 @@ class JiraSettings:
                             ("JIRA_PAT", self.pat)):
             if value is not None:
                 check_secret(name, value)
-        parts = urlsplit(check_url(ENV_URL, self.url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceError(
-                f"{ENV_URL} must be a full base URL such as https://acme.atlassian.net or "
-                f"http://127.0.0.1:8080, not {urlunsplit(parts[:1] + (host_port(parts),) + parts[2:])!r}"
-            )
-        # One canonical form: no user-info, no query or fragment, no trailing slash.
-        clean = urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
+        clean = base_url(ENV_URL, self.url, "https://acme.atlassian.net or http://127.0.0.1:8080")
         object.__setattr__(self, "url", clean)
 
     @classmethod

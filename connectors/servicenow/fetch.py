@@ -187,8 +187,11 @@ class TableReader:
         sink: BatchSink | None = None,
         chunks: ChunkSink | None = None,
         resume: ResumePoint | None = None,
+        extra_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.client = client
+        #: per table, configured fields read beside ours (links.change_request_fields)
+        self.extra_fields = dict(extra_fields or {})
         self.settings = settings
         self.scope = scope
         self.page_size = page_size
@@ -284,7 +287,7 @@ class TableReader:
                 and self.resume.after is not None):
             start = (str(self.resume.after[0]), str(self.resume.after[1]))
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, table, fields_for(table),
+            self.client, table, fields_for(table, self.extra_fields.get(table, ())),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
             _updated_key, self.page_size, count=not window.is_full, count_ends=True,
             after=start,

@@ -126,6 +126,29 @@ def audit_changes(
     return out, bad
 
 
+def _audit_head(table: str, row: Row, bad: list[Quarantined]
+                ) -> tuple[str, str, datetime, int | None, str] | None:
+    """What every sys_audit row needs whatever its field (change id, document, time,
+    checkpoint, payload), or None once the row is sent to `bad` with the reason."""
+    payload = dumps_payload(row)
+    change_id = ref_value(row.get("sys_id"))
+    doc = ref_value(row.get("documentkey"))
+    if not change_id or not doc:
+        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
+                               "sys_id or documentkey", payload))
+        return None
+    try:
+        at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
+    except BadTimestamp as exc:
+        bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
+        return None
+    if at is None:
+        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
+                               payload))
+        return None
+    return change_id, doc, at, _int(row.get("record_checkpoint")), payload
+
+
 def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[ChangeRow],
                bad: list[Quarantined], fields_out: list[FieldChangeRow] | None = None) -> None:
     """One sys_audit row in any value shape: appended to `out`, to `bad` with the reason it
@@ -135,23 +158,10 @@ def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[Chang
         if fields_out is not None and fieldname in OTHER_FIELDS:
             _field_row(table, row, fieldname, seen, fields_out, bad)
         return  # e.g. incident_state, should the instance ignore our filter
-    payload = dumps_payload(row)
-    change_id = ref_value(row.get("sys_id"))
-    doc = ref_value(row.get("documentkey"))
-    if not change_id or not doc:
-        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
-                               "sys_id or documentkey", payload))
+    head = _audit_head(table, row, bad)
+    if head is None:
         return
-    try:
-        at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
-    except BadTimestamp as exc:
-        bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
-        return
-    if at is None:
-        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
-                               payload))
-        return
-    checkpoint = _int(row.get("record_checkpoint"))
+    change_id, doc, at, checkpoint, payload = head
     old, new = text_value(row.get("oldvalue")), text_value(row.get("newvalue"))
     dedupe = (doc, checkpoint) if checkpoint is not None else (doc, (at, old, new))
     if dedupe in seen:
@@ -165,23 +175,10 @@ def _field_row(table: str, row: Row, fieldname: str, seen: set[tuple[str, Any]],
                out: list[FieldChangeRow], bad: list[Quarantined]) -> None:
     """One hold_reason / assignment_group audit row, values as read (a reference may come as
     {"value": sys_id}; an empty value stays empty: the insert-row rule is applied in core)."""
-    payload = dumps_payload(row)
-    change_id = ref_value(row.get("sys_id"))
-    doc = ref_value(row.get("documentkey"))
-    if not change_id or not doc:
-        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
-                               "sys_id or documentkey", payload))
+    head = _audit_head(table, row, bad)
+    if head is None:
         return
-    try:
-        at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
-    except BadTimestamp as exc:
-        bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
-        return
-    if at is None:
-        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
-                               payload))
-        return
-    checkpoint = _int(row.get("record_checkpoint"))
+    change_id, doc, at, checkpoint, payload = head
     old = ref_value(row.get("oldvalue")) or ""
     new = ref_value(row.get("newvalue")) or ""
     # the field is in the key: one update audits state, hold_reason and assignment_group

@@ -47,27 +47,27 @@ def _columns(rows: Sequence[tuple], names: Sequence[str]) -> dict[str, Sequence[
     return dict(zip(names, cols, strict=True))
 
 
-def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
-    cols = _columns(changes, CHANGE_COLUMNS)
+def _change_frame(rows: Sequence[tuple], names: Sequence[str]) -> pd.DataFrame:
+    """State and field changes share their typing: changed_at a timestamp, record_checkpoint
+    a nullable integer, the rest as read."""
+    cols = _columns(rows, names)
     return pd.DataFrame({
         n: _ts(cols[n]) if n == "changed_at" else
         pd.Series(cols[n], dtype="Int64") if n == "record_checkpoint" else
         pd.Series(cols[n], dtype=object)
-        for n in CHANGE_COLUMNS
+        for n in names
     })
+
+
+def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
+    return _change_frame(changes, CHANGE_COLUMNS)
 
 
 FIELD_CHANGE_COLUMNS = FieldChangeRow._fields
 
 
 def field_changes_frame(rows: Sequence[FieldChangeRow]) -> pd.DataFrame:
-    cols = _columns(rows, FIELD_CHANGE_COLUMNS)
-    return pd.DataFrame({
-        n: _ts(cols[n]) if n == "changed_at" else
-        pd.Series(cols[n], dtype="Int64") if n == "record_checkpoint" else
-        pd.Series(cols[n], dtype=object)
-        for n in FIELD_CHANGE_COLUMNS
-    })
+    return _change_frame(rows, FIELD_CHANGE_COLUMNS)
 
 
 def land_field_changes(con: duckdb.DuckDBPyConnection, rows: Sequence[FieldChangeRow]) -> int:

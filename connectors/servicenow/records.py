@@ -10,6 +10,7 @@ kept exactly as returned.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -33,7 +34,10 @@ TABLE_FIELDS = {
         "reassignment_count", "severity", "caused_by", "rfc", "problem_id", "problem_id.number",
         "parent_incident", "parent_incident.number",
     ),
-    "change_request": ("type", "risk", "on_hold", "start_date", "end_date"),
+    # correlation_id / correlation_display: where integrations put an external key (a JIRA
+    # key): read for core.item_links; `links.change_request_fields` may add more (fields_for)
+    "change_request": ("type", "risk", "on_hold", "start_date", "end_date", "correlation_id",
+                       "correlation_display"),
     "problem": ("problem_state", "resolved_at"),
 }
 
@@ -48,8 +52,10 @@ PARENT_FIELDS = {
 SNOW_TS = "%Y-%m-%d %H:%M:%S"
 
 
-def fields_for(table: str) -> list[str]:
-    return [*COMMON_FIELDS, *TABLE_FIELDS.get(table, ())]
+def fields_for(table: str, extra: Sequence[str] = ()) -> list[str]:
+    """The `sysparm_fields` of one table: ours, then the configured `extra` ones not yet in."""
+    fields = [*COMMON_FIELDS, *TABLE_FIELDS.get(table, ())]
+    return fields + [f for f in dict.fromkeys(extra) if f not in fields]
 
 
 def ref_value(value: Any) -> str | None:

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from connectors.result import SourceError
-from connectors.secrets import check_secret, check_url, host_port
+from connectors.secrets import base_url, check_secret, host_port
 
 ENV_URL = "SERVICENOW_URL"
 ENV_USER = "SERVICENOW_USER"
@@ -32,14 +31,8 @@ class ServiceNowSettings:
     def __post_init__(self) -> None:
         check_secret(ENV_USER, self.user)
         check_secret(ENV_PASSWORD, self.password)
-        parts = urlsplit(check_url(ENV_URL, self.url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceError(
-                f"{ENV_URL} must be a full base URL such as https://acme.service-now.com or "
-                f"http://127.0.0.1:8081, not {self.display_url!r}"
-            )
-        # One canonical form: no trailing slash, no user-info, no query.
-        clean = urlunsplit((parts.scheme, host_port(parts), parts.path.rstrip("/"), "", ""))
+        clean = base_url(ENV_URL, self.url,
+                         "https://acme.service-now.com or http://127.0.0.1:8081")
         object.__setattr__(self, "url", clean)
 
     @classmethod

@@ -130,7 +130,9 @@ def sync_servicenow(
             reader = TableReader(client, settings, scope=scope,
                                  page_size=clamp_page_size(sync_cfg.page_size),
                                  progress=progress, sink=lander, chunks=chunks,
-                                 resume=resumed.resume if resumed else None)
+                                 resume=resumed.resume if resumed else None,
+                                 extra_fields={"change_request":
+                                               cfg.links.change_request_fields})
             # observed history compares with the state stored BEFORE this run's copies landed
             got, groups = reader.read_all(tables, windows, lander.prior, catalogue, fetches)
             warnings: list[str] = [w for f in got for w in f.warnings]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from flowmetrics.export import export_all
 from pipelines.instance import WAREHOUSE_POOL
 from pipelines.resources import FlowConfigResource, WarehouseResource
+from reports.export import export_all
 from warehouse.build import METRICS_TABLES
 
 

@@ -48,6 +48,7 @@ PARAM_TABLES = frozenset(
         "targets",
         "forecast_settings",
         "handoff_settings",
+        "link_settings",
     }
 )
 
@@ -185,6 +186,29 @@ def preview_metadata(con, schema: str, table: str) -> dict[str, dg.MetadataValue
             "select value_stream, horizon_days, items_p50, items_p85, items_p95, wip,"
             " wip_done_days_p50, wip_done_days_p85, wip_done_days_p95 from metrics.forecast"
             " order by value_stream <> 'all', value_stream, horizon_days nulls last"
+        ),
+        # links found per kind and field, and those pointing outside the warehouse (the
+        # links_outside_scope check warns when many do)
+        ("core", "item_links"): (
+            "select kind, via, count(*) filter (where target_item is not null) as links,"
+            " count(*) filter (where target_item is null and not target_landed)"
+            " as outside_warehouse from core.link_references group by all order by all"
+        ),
+        ("metrics", "stability"): (
+            "select value_stream, strftime(period_start, '%Y-%m-%d') as period, changes_done,"
+            " failed_changes,"
+            " round(change_failure_rate, 3) as change_failure_rate, incidents_restored,"
+            " round(time_to_restore_p50_days, 2) as restore_p50_days,"
+            " array_to_string(failed_change_keys, ', ') as failed_changes_named"
+            " from metrics.stability where value_stream = 'all' and changes_done > 0"
+            " order by period_start desc limit 12"
+        ),
+        ("metrics", "delivery"): (
+            "select value_stream, items, round(idea_to_production_p50_days, 1) as idea_p50,"
+            " round(idea_to_production_p85_days, 1) as idea_p85,"
+            " round(done_to_production_p50_days, 1) as done_to_prod_p50,"
+            " round(done_to_production_p85_days, 1) as done_to_prod_p85"
+            " from metrics.delivery order by value_stream"
         ),
     }
     sql = previews.get((schema, table))

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("models", "warehouse", "connectors", "flowmetrics", "pipelines", "sandbox")
+PACKAGES = ("models", "warehouse", "connectors", "reports", "flowmetrics", "pipelines", "sandbox")
 
 NEW_TABLE = """\
 -- metrics.stage_count: one row per value stream x stage: how many items sit in it now.
@@ -35,7 +35,7 @@ from models.config import parse_config
 from warehouse import registry
 from warehouse.build import METRICS_TABLES, build_core, build_metrics
 from warehouse.db import bootstrap
-from flowmetrics.export import NATURAL_KEYS, write_csvs
+from reports.export import NATURAL_KEYS, write_csvs
 from pipelines.definitions import defs
 
 graph = defs.resolve_asset_graph()

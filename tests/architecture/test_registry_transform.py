@@ -22,7 +22,7 @@ def test_forecast_is_a_transform_model_with_its_reads() -> None:
     assert registry.model("metrics", "daily_flow").transform is None
 
 
-@pytest.mark.parametrize("target", ["os", "warehouse.forecast:rows", "flowmetrics.report"])
+@pytest.mark.parametrize("target", ["os", "warehouse.forecast:rows", "reports.report"])
 def test_a_transform_outside_warehouse_is_refused(tmp_path: Path, target: str) -> None:
     for schema in registry.MODEL_SCHEMAS:
         (tmp_path / "sql" / schema).mkdir(parents=True)

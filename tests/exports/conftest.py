@@ -63,6 +63,16 @@ create table metrics.blocked_stages (
 create table metrics.handoff_loops (
   value_stream varchar, owner varchar, via_owner varchar, loops bigint, items bigint);
 create table metrics.item_labels (item_id varchar, labels varchar[], is_x boolean);
+create table metrics.stability (
+  value_stream varchar, period_start timestamptz, changes_done bigint, failed_changes bigint,
+  change_failure_rate double, incidents_opened bigint, incidents_restored bigint,
+  time_to_restore_p50_days double, time_to_restore_p85_days double,
+  failed_change_keys varchar[]);
+create table metrics.delivery (
+  value_stream varchar, items bigint, idea_to_production_p50_days double,
+  idea_to_production_p85_days double, done_to_production_p50_days double,
+  done_to_production_p85_days double, idea_to_production_mean_days double,
+  done_to_production_items bigint, done_to_production_mean_days double);
 """
 
 STAGES = ("Backlog", "Analysé", "Development", "Review")
@@ -248,6 +258,21 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
             ("Payments", "lead_time_p95_days", 7.0, 9.675, False, -2.675),
             ("Payments", "tech_debt_ratio_min", 0.25, 0.2727, True, 0.0227),
         ],
+    )
+    _insert(
+        con,
+        "metrics.stability",
+        [
+            ("Payments", "2026-01-05 00:00:00+00", 2, 1, 0.5, 3, 2, 1.25, 2.0,
+             ["CHG<b>7</b>"]),
+            ("Payments", "2026-01-12 00:00:00+00", 0, 0, None, 1, 0, None, None, []),
+        ],
+    )
+    _insert(
+        con,
+        "metrics.delivery",
+        [("Payments", 4, 3.0, 5.65, 1.0, 1.7, 3.75, 3, 1.3333), ("all", 0, None, None, None,
+                                                                None, None, 0, None)],
     )
     _insert(
         con,

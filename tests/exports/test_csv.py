@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flowmetrics import export
-from flowmetrics.export import METRICS_TABLES, csv_cell, export_all, write_csvs
+from reports import export
+from reports.export import METRICS_TABLES, csv_cell, export_all, write_csvs
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import duckdb
 import pytest
 
-from flowmetrics import report_format as fmt
-from flowmetrics.report import render_report
+from reports import report_format as fmt
+from reports.report import render_report
 
 VOID = {
     "area",

@@ -9,7 +9,7 @@ import re
 import duckdb
 import pytest
 
-from flowmetrics.report import render_report
+from reports.report import render_report
 from tests.exports.test_report import check, sections
 from tests.warehouse.wh_timeline import (
     JIRA_STATUSES,

@@ -9,27 +9,21 @@ import duckdb
 import pytest
 
 from flowmetrics.cli import main
-from warehouse.db import bootstrap
+from tests.foundation.cli_warehouse import make_warehouse
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "flow.duckdb"
-    con = duckdb.connect(str(path))
-    bootstrap(con)
-    con.execute(
+    return make_warehouse(
+        tmp_path,
+        monkeypatch,
         "create table metrics.value_stream_summary as select * from (values"
         " ('all', 3, 1, 0.25, 9.0, 3.0, 0.33, 0.9, 2.5, 6.0, 0.25, 0.5),"
         " ('Payments', 2, 1, 0.17, 8.0, 2.0, 0.25, 0.8, 2.0, 5.0, 0.5, 0.0))"
         " t(value_stream, items_done, wip, throughput_per_week, total_lead_time_days,"
         " total_process_time_days, activity_ratio, rolled_pct_complete_accurate,"
-        " lead_time_p50_days, lead_time_p95_days, tech_debt_ratio, unplanned_ratio)"
+        " lead_time_p50_days, lead_time_p95_days, tech_debt_ratio, unplanned_ratio)",
     )
-    con.close()
-    config = tmp_path / "flow.yaml"
-    config.write_text(f"warehouse: {path}\n")
-    monkeypatch.setenv("FLOW_CONFIG", str(config))
-    return path
 
 
 def test_sql_prints_a_table_or_csv(warehouse: Path, capsys) -> None:

@@ -12,23 +12,17 @@ import duckdb
 import pytest
 
 from flowmetrics.cli import main
-from warehouse.db import bootstrap
+from tests.foundation.cli_warehouse import make_warehouse
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "flow.duckdb"
-    con = duckdb.connect(str(path))
-    bootstrap(con)
-    con.execute(
+    return make_warehouse(
+        tmp_path,
+        monkeypatch,
         "create table metrics.value_stream_summary as"
-        " select * from (values ('all', 3), ('Payments', 2)) t(value_stream, items_done)"
+        " select * from (values ('all', 3), ('Payments', 2)) t(value_stream, items_done)",
     )
-    con.close()
-    config = tmp_path / "flow.yaml"
-    config.write_text(f"warehouse: {path}\n")
-    monkeypatch.setenv("FLOW_CONFIG", str(config))
-    return path
 
 
 def _refused(capsys, query: str) -> str:

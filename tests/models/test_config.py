@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from models.config import ConfigError, load_config, load_demo_config, parse_yaml
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "flow.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+from tests.models.config_files import assert_one_clear_error, write
 
 
 def test_zero_config_uses_spec_defaults(tmp_path: Path) -> None:
@@ -128,13 +123,7 @@ def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     ],
 )
 def test_each_mistake_is_one_clear_error(tmp_path: Path, text: str, path: str, problem: str) -> None:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as err:
-        load_config(file)
-    message = str(err.value)
-    assert message.startswith(f"{file}: {path}: "), message
-    assert problem in message
-    assert "\n" not in message
+    assert_one_clear_error(tmp_path, text, path, problem)
 
 
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:

@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 
 from flowmetrics.cli import main
-from models.config import ConfigError, load_config
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "flow.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+from models.config import load_config
+from tests.models.config_files import assert_one_clear_error, write
 
 
 def test_zero_config_has_spec_forecast_defaults(tmp_path: Path) -> None:
@@ -48,13 +43,7 @@ def test_spec_forecast_block_loads(tmp_path: Path) -> None:
 def test_each_forecast_mistake_is_one_clear_error(
     tmp_path: Path, text: str, path: str, problem: str
 ) -> None:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as err:
-        load_config(file)
-    message = str(err.value)
-    assert message.startswith(f"{file}: {path}: "), message
-    assert problem in message
-    assert "\n" not in message
+    assert_one_clear_error(tmp_path, text, path, problem)
 
 
 def test_bad_forecast_key_exits_2_naming_it(tmp_path: Path, capsys) -> None:

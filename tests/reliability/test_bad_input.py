@@ -10,7 +10,6 @@ import duckdb
 import pytest
 import responses
 
-from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings, sync_jira
 from connectors.result import SourceError
 from connectors.servicenow import ServiceNowSettings, sync_servicenow
@@ -23,20 +22,6 @@ from tests.reliability.helpers import NOW, job_env
 from warehouse.db import bootstrap
 
 HTML = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "flow.duckdb"))
-    c.execute("set timezone = 'UTC'")
-    bootstrap(c)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def policy():
-    return RetryPolicy(sleep=lambda s: None, max_total_wait_s=10_000)
 
 
 @pytest.fixture

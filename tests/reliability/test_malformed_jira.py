@@ -11,7 +11,6 @@ import duckdb
 import pytest
 import responses
 
-from connectors.http import RetryPolicy
 from connectors.jira import JiraSettings, sync_jira
 from models.config import parse_config
 from sandbox import Sandbox
@@ -24,23 +23,9 @@ JIRA = JiraSettings(url=jf.BASE, email="me@acme.test", api_token=jf.TOKEN)
 
 
 @pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "flow.duckdb"))
-    c.execute("set timezone = 'UTC'")
-    bootstrap(c)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def rsps():
     with responses.RequestsMock() as mock:
         yield mock
-
-
-@pytest.fixture
-def policy():
-    return RetryPolicy(sleep=lambda s: None, max_total_wait_s=10_000)
 
 
 def _set(path: str, value):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import pytest
 
 import connectors.jira.catalogue as jira_sync  # CENSUS_PAGE_CLOUD: the catalogue part
@@ -22,16 +21,6 @@ from connectors.jira import JiraSettings, sync_jira
 from connectors.result import SourceError
 from sandbox import Sandbox
 from tests.reliability.helpers import NOW, config, fast_policy
-from warehouse.db import bootstrap
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "flow.duckdb"))
-    c.execute("set timezone = 'UTC'")
-    bootstrap(c)
-    yield c
-    c.close()
 
 
 def _sync(con, sb, *, at=None, full=False, census_days=0, page_size=50):

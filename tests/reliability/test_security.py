@@ -95,7 +95,7 @@ def test_planted_secrets_appear_nowhere(tmp_path, monkeypatch, capfd, caplog):
 
 
 def test_exported_cells_that_read_as_formulas_are_neutralised():
-    from flowmetrics.export import csv_cell
+    from reports.export import csv_cell
 
     for text in ('=HYPERLINK("http://x","y")', "+1+2", "@SUM(A1)", "-cmd|' /C calc'!A0",
                  "\t=1", "\r=1"):

@@ -382,8 +382,8 @@ def test_handoff_loops_name_the_ping_pong(wh) -> None:
 
 
 def test_report_shows_blocked_time_in_the_map_and_the_two_sections(wh) -> None:
-    from flowmetrics.report import render_report
-    from flowmetrics.report_blocked import load_blocked, net_efficiency
+    from reports.report import render_report
+    from reports.report_blocked import load_blocked, net_efficiency
 
     page = render_report(wh)
     assert "Blocked by reason" in page and "Hand-offs by group" in page
@@ -400,7 +400,7 @@ def test_report_shows_blocked_time_in_the_map_and_the_two_sections(wh) -> None:
 
 
 def test_report_without_spec6_tables_has_no_blocked_section() -> None:
-    from flowmetrics.report import render_report
+    from reports.report import render_report
 
     con = duckdb.connect(":memory:")
     con.execute("create schema metrics; create table metrics.value_stream_summary"

@@ -28,8 +28,8 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics.report import render_report
 from models.vocabulary import TARGET_ORDER
+from reports.report import render_report
 from warehouse import registry
 from warehouse.build import METRICS_TABLES  # the contract's tables, in build order
 from warehouse.catalog import quote_ident, table_columns

@@ -8,11 +8,11 @@ Colours are the Okabe-Ito palette: distinguishable by colour-blind readers and i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row
+from reports import report_format as fmt
+from reports.report_data import Row
 
 INK = "#1f2933"
 MUTED = "#616e7c"
@@ -106,7 +106,7 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
     block_w = slot - tri_w - 6
     block_y, block_h = 12.0, 58.0
     box_y = block_y + block_h + 14
-    # docs/contract.md §6: with blocked time (flowmetrics.report_blocked.mark_vsm) each block gets a marked
+    # docs/contract.md §6: with blocked time (reports.report_blocked.mark_vsm) each block gets a marked
     # share along its foot and the data box a fourth line.
     blocked = any("blocked_time_days" in r for r in stages)
     box_h = 90.0 if blocked else 70.0
@@ -204,6 +204,23 @@ def _blocked_share(x: float, y: float, width: float, lead: object, blocked: obje
     )
 
 
+def _count_scale(ymax: float) -> tuple[int, int]:
+    """A count axis up to `ymax`: a whole step of about a quarter, and the top it rounds to."""
+    ystep = max(1, int(nice_step(ymax, 4)))
+    return ystep, math.ceil(ymax / ystep) * ystep
+
+
+def _count_grid(out: list[str], left: float, right: float, y: Callable[[float], float],
+                ytop: int, ystep: int) -> None:
+    """Horizontal grid lines from 0 to `ytop`, each labelled with its count on the left."""
+    for c in range(0, ytop + 1, ystep):
+        out.append(
+            f'<line x1="{left}" x2="{right}" y1="{y(c):.1f}" y2="{y(c):.1f}"'
+            f' stroke="{GRID}"/>'
+        )
+        out.append(_t(left - 6, y(c) + 4, str(c), size=10, anchor="end", fill=MUTED))
+
+
 def histogram(values: Sequence[float], percentiles: Sequence[tuple[str, object]]) -> str:
     """Lead-time histogram with vertical percentile lines ('p50 3.2 d')."""
     width, height = 560.0, 260.0
@@ -223,8 +240,7 @@ def histogram(values: Sequence[float], percentiles: Sequence[tuple[str, object]]
         counts[min(int(max(v, 0.0) // step), nbins - 1)] += 1
     span = nbins * step
     ymax = max(counts) or 1
-    ystep = max(1, int(nice_step(ymax, 4)))
-    ytop = math.ceil(ymax / ystep) * ystep
+    ystep, ytop = _count_scale(ymax)
     pw, ph = width - left - right, height - top - bottom
 
     def x(v: float) -> float:
@@ -237,12 +253,7 @@ def histogram(values: Sequence[float], percentiles: Sequence[tuple[str, object]]
         f'<svg class="hist" viewBox="0 0 {width:.0f} {height:.0f}" role="img"'
         ' aria-label="Lead-time distribution">'
     ]
-    for c in range(0, ytop + 1, ystep):
-        out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(c):.1f}" y2="{y(c):.1f}"'
-            f' stroke="{GRID}"/>'
-        )
-        out.append(_t(left - 6, y(c) + 4, str(c), size=10, anchor="end", fill=MUTED))
+    _count_grid(out, left, width - right, y, ytop, ystep)
     bw = pw / nbins
     for i, c in enumerate(counts):
         if c:
@@ -299,8 +310,7 @@ def flow_distribution(rows: Sequence[Row], debt_target: float, period: str | Non
     pw, ph = width - left - right, height - top - bottom
     totals = [sum(_num(r.get(col)) for _, col, _ in FLOW_TYPES) for r in rows]
     ymax = max([*totals, 1.0])
-    ystep = max(1, int(nice_step(ymax, 4)))
-    ytop = math.ceil(ymax / ystep) * ystep
+    ystep, ytop = _count_scale(ymax)
     n = len(rows)
     bw = pw / n
 
@@ -314,12 +324,7 @@ def flow_distribution(rows: Sequence[Row], debt_target: float, period: str | Non
         f'<svg class="flow" viewBox="0 0 {width:.0f} {height:.0f}" role="img"'
         ' aria-label="Flow distribution per period">'
     ]
-    for c in range(0, ytop + 1, ystep):
-        out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(c):.1f}" y2="{y(c):.1f}"'
-            f' stroke="{GRID}"/>'
-        )
-        out.append(_t(left - 6, y(c) + 4, str(c), size=10, anchor="end", fill=MUTED))
+    _count_grid(out, left, width - right, y, ytop, ystep)
     for r in (0.0, 0.5, 1.0):
         out.append(
             _t(width - right + 6, yr(r) + 4, f"{r * 100:.0f}%", size=10, anchor="start", fill=MUTED)

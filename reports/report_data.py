@@ -14,6 +14,8 @@ from typing import Any
 import duckdb
 
 from models.vocabulary import TARGET_ORDER
+from reports import report_parts as part
+from reports.report_blocked import load_blocked, mark_vsm
 from warehouse.catalog import quote_ident, table_columns
 
 DEFAULT_WINDOW_DAYS = 90
@@ -52,8 +54,9 @@ class StreamData:
     flow: list[Row] | None = None
     scorecard: list[Row] | None = None
     stage_order: dict[str, int] = field(default_factory=dict)
-    #: docs/contract.md §6 blocked work and hand-offs (`flowmetrics.report_blocked.BlockedData`)
+    #: docs/contract.md §6 blocked work and hand-offs (`reports.report_blocked.BlockedData`)
     blocked: Any = None
+    stability: Any = None  # report_stability.StabilityData
 
     @property
     def debt_target(self) -> float:
@@ -73,12 +76,6 @@ def _as_utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[Row]:
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(table_columns(con, schema, table))
 
@@ -91,7 +88,7 @@ def read_settings(con: duckdb.DuckDBPyConnection) -> Settings:
     values: dict[str, Any] = {}
     cols = table_columns(con, "core", "build_settings")
     if cols:
-        rows = _rows(con, "select * from core.build_settings")
+        rows = part.rows(con, "select * from core.build_settings")
         keycol = next((c for c in ("key", "name", "setting") if c in cols), None)
         if keycol and "value" in cols:
             values = {str(r[keycol]): r["value"] for r in rows}
@@ -154,7 +151,7 @@ def _stream_rows(
         f"select * from metrics.{quote_ident(table)}"  # noqa: S608 - fixed table names
         f" where value_stream = ? order by {order}"
     )
-    return _rows(con, sql, [stream])
+    return part.rows(con, sql, [stream])
 
 
 def window_lead_times(
@@ -197,8 +194,6 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings)
     data.lead_times = window_lead_times(con, stream, settings)
     data.flow = _stream_rows(con, "flow_distribution", stream, "period_start")
     data.scorecard = _stream_rows(con, "scorecard", stream, "target")
-    from flowmetrics.report_blocked import load_blocked, mark_vsm
-
     data.blocked = load_blocked(con, stream, (settings.window_start, settings.as_of))
     mark_vsm(data.vsm, data.blocked)
     if data.scorecard:

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 
 import duckdb
 
-from flowmetrics import report_flow
-from flowmetrics import report_format as fmt
-from flowmetrics import report_svg as svg
-from flowmetrics.report_blocked import CSS as BLOCKED_CSS
-from flowmetrics.report_blocked import blocked_section
-from flowmetrics.report_data import (
+from reports import report_flow, report_stability
+from reports import report_format as fmt
+from reports import report_parts as part
+from reports import report_svg as svg
+from reports.report_blocked import CSS as BLOCKED_CSS
+from reports.report_blocked import blocked_section
+from reports.report_data import (
     Row,
     Settings,
     StreamData,
@@ -25,7 +26,7 @@ from flowmetrics.report_data import (
     read_settings,
     value_streams,
 )
-from flowmetrics.report_style import CSS
+from reports.report_style import CSS
 
 TOP_WAITS = 8
 MAX_PERIODS = 26
@@ -33,29 +34,6 @@ MAX_PERIODS = 26
 
 def _kpi(label: str, value: str, cls: str = "kpi") -> str:
     return f'<div class="{cls}"><span class="label">{label}</span><span class="value">{value}</span></div>'
-
-
-def _empty(message: str) -> str:
-    return f'<p class="empty">{message}</p>'
-
-
-def _missing_table(table: str) -> str:
-    return _empty(f"Not built yet: the table metrics.{table} does not exist.")
-
-
-def _table(headers: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], cls: str) -> str:
-    """`headers` are (label, is_numeric); cells must already be escaped/formatted."""
-    head = "".join(f"<th{' class=num' if num else ''}>{h}</th>" for h, num in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=num' if num else ''}>{cell}</td>"
-            for cell, (_, num) in zip(row, headers, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _stream_title(name: str) -> str:
@@ -123,22 +101,22 @@ def _overview(streams: Sequence[StreamData]) -> str:
     ]
     return (
         '<section class="overview card"><h3>At a glance</h3>'
-        + _table(headers, rows, "overview")
+        + part.table(headers, rows, "overview")
         + "</section>"
     )
 
 
 def _vsm_block(s: StreamData, settings: Settings) -> str:
     parts = ['<div class="card vsm-card"><h3>Value stream map</h3>']
-    if s.vsm is None:
-        parts.append(_missing_table("value_stream_map"))
-    elif not s.vsm:
-        parts.append(_empty("No stages to draw: no items done in the window."))
+    note = part.absent(s.vsm, "value_stream_map", "No stages to draw: no items done in the window.")
+    if note:
+        parts.append(note)
     else:
         done = (s.summary or {}).get("items_done")
         if done == 0:
-            parts.append(_empty("No items done in the window: the blocks are empty."))
+            parts.append(part.empty("No items done in the window: the blocks are empty."))
         parts.append(svg.value_stream_map(s.vsm, s.name))
+    parts.append(report_stability.delivery_line(s.stability, s.summary))
     sm = s.summary or {}
     parts.append('<div class="kpis totals">')
     parts.append(_kpi("Total lead time", fmt.days(sm.get("total_lead_time_days")), "kpi total"))
@@ -148,7 +126,7 @@ def _vsm_block(s: StreamData, settings: Settings) -> str:
     parts.append(_kpi("Activity ratio", fmt.pct(sm.get("activity_ratio")), "kpi total"))
     parts.append(_kpi("Rolled %C/A", fmt.pct(sm.get("rolled_pct_complete_accurate")), "kpi total"))
     if s.summary is None:
-        parts.append("</div>" + _empty("No summary row for this value stream."))
+        parts.append("</div>" + part.empty("No summary row for this value stream."))
     else:
         parts.append("</div>")
     parts.append("</div>")
@@ -172,10 +150,11 @@ def _kpi_strip(s: StreamData) -> str:
 
 def _waits_block(s: StreamData) -> str:
     parts = ['<div class="card waits"><h3>Where work waits</h3>']
-    if s.waits is None:
-        parts.append(_missing_table("wait_states"))
-    elif not s.waits:
-        parts.append(_empty("No waiting time recorded for items done in the window."))
+    note = part.absent(
+        s.waits, "wait_states", "No waiting time recorded for items done in the window."
+    )
+    if note:
+        parts.append(note)
     else:
         top = s.waits[:TOP_WAITS]
         rows = []
@@ -209,7 +188,7 @@ def _waits_block(s: StreamData) -> str:
             ("p85", True),
             ("Share of lead", True),
         ]
-        parts.append(_table(headers, rows, "waits"))
+        parts.append(part.table(headers, rows, "waits"))
         if len(s.waits) > TOP_WAITS:
             parts.append(
                 f'<p class="note">Top {TOP_WAITS} of {len(s.waits)} wait states;'
@@ -221,10 +200,9 @@ def _waits_block(s: StreamData) -> str:
 
 def _rework_block(s: StreamData) -> str:
     parts = ['<div class="card rework"><h3>Rework by stage</h3>']
-    if s.rework is None:
-        parts.append(_missing_table("rework"))
-    elif not s.rework:
-        parts.append(_empty("No stage was left by an item done in the window."))
+    note = part.absent(s.rework, "rework", "No stage was left by an item done in the window.")
+    if note:
+        parts.append(note)
     else:
         rows = [
             (
@@ -245,7 +223,7 @@ def _rework_block(s: StreamData) -> str:
             ("%C/A", True),
             ("Reopened", True),
         ]
-        parts.append(_table(headers, rows, "rework"))
+        parts.append(part.table(headers, rows, "rework"))
     parts.append("</div>")
     return "".join(parts)
 
@@ -258,10 +236,11 @@ def _lead_block(s: StreamData, settings: Settings) -> str:
         ("p85", la.get("lead_time_p85_days")),
         ("p95", la.get("lead_time_p95_days")),
     ]
-    if s.lead_times is None:
-        parts.append(_missing_table("item_flow"))
-    elif not s.lead_times:
-        parts.append(_empty(f"No items done in the window ({_window_text(settings)})."))
+    note = part.absent(
+        s.lead_times, "item_flow", f"No items done in the window ({_window_text(settings)})."
+    )
+    if note:
+        parts.append(note)
     else:
         parts.append(svg.histogram(s.lead_times, pcts))
     parts.append(
@@ -282,10 +261,9 @@ def _lead_block(s: StreamData, settings: Settings) -> str:
 
 def _flow_block(s: StreamData, settings: Settings) -> str:
     parts = ['<div class="card flowdist"><h3>Flow distribution per period</h3>']
-    if s.flow is None:
-        parts.append(_missing_table("flow_distribution"))
-    elif not s.flow:
-        parts.append(_empty("No periods yet."))
+    note = part.absent(s.flow, "flow_distribution", "No periods yet.")
+    if note:
+        parts.append(note)
     else:
         rows = s.flow[-MAX_PERIODS:]
         parts.append(svg.flow_distribution(rows, s.debt_target, settings.period))
@@ -315,10 +293,9 @@ def _met_mark(row: Row) -> str:
 
 def _scorecard_block(s: StreamData) -> str:
     parts = ['<div class="card scorecard"><h3>Scorecard against the target condition</h3>']
-    if s.scorecard is None:
-        parts.append(_missing_table("scorecard"))
-    elif not s.scorecard:
-        parts.append(_empty("No targets configured (targets: in flow.yaml)."))
+    note = part.absent(s.scorecard, "scorecard", "No targets configured (targets: in flow.yaml).")
+    if note:
+        parts.append(note)
     else:
         rows = []
         for r in s.scorecard:
@@ -339,7 +316,7 @@ def _scorecard_block(s: StreamData) -> str:
             ("Gap (+ is better)", True),
             ("", False),
         ]
-        parts.append(_table(headers, rows, "scorecard"))
+        parts.append(part.table(headers, rows, "scorecard"))
     parts.append("</div>")
     return "".join(parts)
 
@@ -359,6 +336,7 @@ def _stream_section(index: int, s: StreamData, settings: Settings, extra: str = 
         + _lead_block(s, settings)
         + _flow_block(s, settings)
         + "</div>"
+        + report_stability.stability_block(s.stability)
         + _scorecard_block(s)
         + extra
         + "</section>"
@@ -395,10 +373,12 @@ def render_report(con: duckdb.DuckDBPyConnection, title: str = "Flow metrics") -
     """One self-contained HTML page built from the `metrics` tables (and core.build_settings)."""
     settings = read_settings(con)
     streams = [load_stream(con, name, settings) for name in value_streams(con)]
+    for stream in streams:  # the cross-tool panel lives in its own module (report_stability)
+        stream.stability = report_stability.load(con, stream.name, settings)
     body: list[str] = [_header(title, settings)]
     if not streams:
         body.append(
-            _empty("No metrics yet: the metrics tables are missing or empty. Run a sync first.")
+            part.empty("No metrics yet: the metrics tables are missing or empty. Run a sync first.")
         )
     else:
         toc = "".join(

@@ -10,13 +10,13 @@ group" with the reassignment loops named.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
-from flowmetrics import report_format as fmt
+from reports import report_format as fmt
+from reports import report_parts as part
 from warehouse.catalog import table_columns
 
 Row = dict[str, Any]
@@ -46,18 +46,12 @@ class BlockedData:
         return next((r for r in self.handoffs or [] if r.get("owner") is None), None)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Row]:
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def _read(con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str
           ) -> list[Row] | None:
     if "value_stream" not in table_columns(con, "metrics", table):
         return None
     sql = f"select * from metrics.{table} where value_stream = ? order by {order}"  # noqa: S608
-    return _rows(con, sql, [stream])
+    return part.rows(con, sql, [stream])
 
 
 def load_blocked(con: duckdb.DuckDBPyConnection, stream: str, window: tuple[Any, Any] | None
@@ -73,7 +67,7 @@ def load_blocked(con: duckdb.DuckDBPyConnection, stream: str, window: tuple[Any,
     cols = table_columns(con, "metrics", "item_flow")
     if window and window[0] is not None and {"blocked_active_days", "blocked_time_days"} <= set(
             cols):
-        found = _rows(
+        found = part.rows(
             con,
             "select sum(lead_time_days) as lead, sum(process_time_days) as process,"
             " sum(blocked_time_days) as blocked, sum(blocked_active_days) as blocked_active"
@@ -111,20 +105,6 @@ def _bar(share: Any) -> str:
     return f'<span class="bar blocked" style="width:{width:.0f}px"></span>'
 
 
-def _table(headers: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], cls: str) -> str:
-    head = "".join(f"<th{' class=num' if num else ''}>{h}</th>" for h, num in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td{' class=num' if num else ''}>{c}</td>"
-                         for c, (_, num) in zip(row, headers, strict=True)) + "</tr>"
-        for row in rows
-    )
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _empty(message: str) -> str:
-    return f'<p class="empty">{message}</p>'
-
-
 def _reasons_card(data: BlockedData) -> str:
     parts = ['<div class="card blocked"><h3>Blocked by reason</h3>']
     net = net_efficiency(data)
@@ -136,10 +116,11 @@ def _reasons_card(data: BlockedData) -> str:
             f"<b>{fmt.pct(net)}</b>: {fmt.days(t.get('blocked_active'))} of touch time was "
             "blocked.</p>"
         )
-    if data.reasons is None:
-        parts.append(_empty("Not built yet: the table metrics.blocked_work does not exist."))
-    elif not data.reasons:
-        parts.append(_empty("No blocked time recorded for items done in the window."))
+    note = part.absent(
+        data.reasons, "blocked_work", "No blocked time recorded for items done in the window."
+    )
+    if note:
+        parts.append(note)
     else:
         rows = [
             (
@@ -154,7 +135,7 @@ def _reasons_card(data: BlockedData) -> str:
         ]
         headers = [("Reason", False), ("Items", True), ("Total blocked", True), ("Mean", True),
                    ("p85", True), ("Share of lead", True)]
-        parts.append(_table(headers, rows, "blocked"))
+        parts.append(part.table(headers, rows, "blocked"))
         parts.append('<p class="note">An item flagged and blocked by a link at the same time '
                      "counts under both reasons; the efficiency above counts it once. In the "
                      "value stream map the red strip at the foot of each block is the share of "
@@ -165,10 +146,9 @@ def _reasons_card(data: BlockedData) -> str:
 
 def _handoffs_card(data: BlockedData) -> str:
     parts = ['<div class="card handoffs"><h3>Hand-offs by group</h3>']
-    if data.handoffs is None:
-        parts.append(_empty("Not built yet: the table metrics.handoffs does not exist."))
-    elif not data.handoffs:
-        parts.append(_empty("No owner recorded for items done in the window."))
+    note = part.absent(data.handoffs, "handoffs", "No owner recorded for items done in the window.")
+    if note:
+        parts.append(note)
     else:
         stream = data.stream_row or {}
         parts.append(
@@ -191,7 +171,7 @@ def _handoffs_card(data: BlockedData) -> str:
         ]
         headers = [("Group", False), ("Items", True), ("Time held", True), ("Mean", True),
                    ("Hand-offs in", True), ("Came back", True)]
-        parts.append(_table(headers, rows, "handoffs"))
+        parts.append(part.table(headers, rows, "handoffs"))
         if data.loops:
             named = "".join(
                 f"<li>{fmt.text(r.get('owner'))} → {fmt.text(r.get('via_owner'))} → "

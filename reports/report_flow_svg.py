@@ -11,9 +11,9 @@ import zlib
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row
-from flowmetrics.report_svg import GRID, INK, MUTED, TARGET, _num, _period_label, _t, nice_step
+from reports import report_format as fmt
+from reports.report_data import Row
+from reports.report_svg import GRID, INK, MUTED, TARGET, _num, _period_label, _t, nice_step
 
 #: Stage colours in stage order (Okabe-Ito, then two greys' neighbours); the last stage (done)
 #: is always drawn grey so the work in progress stands out.

@@ -13,9 +13,10 @@ from typing import Any
 
 import duckdb
 
-from flowmetrics import report_flow_svg as svg
-from flowmetrics import report_format as fmt
-from flowmetrics.report_data import Row, Settings, _rows, table_exists
+from reports import report_flow_svg as svg
+from reports import report_format as fmt
+from reports import report_parts as part
+from reports.report_data import Row, Settings, table_exists
 
 MAX_PERIODS = 26
 #: Items over the SLE listed under the ageing chart (the oldest first); the CSV has them all.
@@ -55,7 +56,7 @@ def _stream(con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str,
         return None
     where = "" if every_stream else " where value_stream = ?"
     sql = f"select * from metrics.{table}{where} order by {order}"  # noqa: S608 - fixed names
-    return _rows(con, sql, [] if every_stream else [stream])
+    return part.rows(con, sql, [] if every_stream else [stream])
 
 
 def _sle(con: duckdb.DuckDBPyConnection, stream: str) -> float | None:
@@ -80,14 +81,6 @@ def load(con: duckdb.DuckDBPyConnection, stream: str) -> FlowOverTime:
     )
 
 
-def _missing(table: str) -> str:
-    return f'<p class="empty">Not built yet: the table metrics.{table} does not exist.</p>'
-
-
-def _empty(message: str) -> str:
-    return f'<p class="empty">{message}</p>'
-
-
 def _legend(stages: list[str]) -> str:
     items = "".join(
         f'<span><i style="background:{svg.stage_colour(i, i == len(stages) - 1)}"></i>'
@@ -99,10 +92,9 @@ def _legend(stages: list[str]) -> str:
 
 def cfd_block(data: FlowOverTime) -> str:
     parts = ['<div class="card cfd-card"><h3>Cumulative flow (items per stage, each day)</h3>']
-    if data.daily is None:
-        parts.append(_missing("daily_flow"))
-    elif not data.daily:
-        parts.append(_empty("No days to draw."))
+    note = part.absent(data.daily, "daily_flow", "No days to draw.")
+    if note:
+        parts.append(note)
     else:
         stages = sorted({r["stage"]: r["stage_order"] for r in data.daily}.items(),
                         key=lambda kv: (kv[1] is None, kv[1], kv[0]))
@@ -125,10 +117,9 @@ def cfd_block(data: FlowOverTime) -> str:
 
 def aging_block(data: FlowOverTime, stream: str) -> str:
     parts = ['<div class="card aging-card"><h3>Ageing work in progress</h3>']
-    if data.aging is None:
-        parts.append(_missing("aging_wip"))
-    elif not data.aging:
-        parts.append(_empty("Nothing open at as_of."))
+    note = part.absent(data.aging, "aging_wip", "Nothing open at as_of.")
+    if note:
+        parts.append(note)
     else:
         stages = sorted({r["stage"]: r.get("stage_order") for r in data.aging}.items(),
                         key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0]))
@@ -160,10 +151,9 @@ def aging_block(data: FlowOverTime, stream: str) -> str:
 
 def trends_block(data: FlowOverTime, settings: Settings) -> str:
     parts = ['<div class="card trends-card"><h3>Are we getting faster? Trends per period</h3>']
-    if data.trends is None:
-        parts.append(_missing("flow_trends"))
-    elif not data.trends:
-        parts.append(_empty("No periods yet."))
+    note = part.absent(data.trends, "flow_trends", "No periods yet.")
+    if note:
+        parts.append(note)
     else:
         rows = data.trends[-MAX_PERIODS:]
         parts.append(svg.trends(rows, settings.period))
@@ -190,10 +180,9 @@ def _pct_list(row: Row, prefix: str) -> tuple[Any, Any, Any]:
 
 def forecast_block(data: FlowOverTime) -> str:
     parts = ['<div class="card forecast"><h3>When will it be done? Forecast</h3>']
-    if data.forecast is None:
-        parts.append(_missing("forecast"))
-    elif not data.forecast:
-        parts.append(_empty("No forecast for this value stream."))
+    note = part.absent(data.forecast, "forecast", "No forecast for this value stream.")
+    if note:
+        parts.append(note)
     else:
         lines = []
         wip_row = None
