@@ -105,9 +105,18 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
 
 def figures_json(figures: Sequence[Figure]) -> list[dict[str, Any]]:
     return [
-        {"name": f.name, "median": f.median, "min": min(f.values) if f.values else None,
-         "max": max(f.values) if f.values else None, "n": len(f.values), "unit": f.unit,
-         "ratio": f.ratio, "target": f.target, "met": f.met, "note": f.note}
+        {
+            "name": f.name,
+            "median": f.median,
+            "min": min(f.values) if f.values else None,
+            "max": max(f.values) if f.values else None,
+            "n": len(f.values),
+            "unit": f.unit,
+            "ratio": f.ratio,
+            "target": f.target,
+            "met": f.met,
+            "note": f.note,
+        }
         for f in figures
     ]
 
@@ -145,8 +154,9 @@ def reset_peak_rss() -> bool:
 
 def run_child_json(argv: Sequence[str], timeout: float = 1800) -> dict[str, Any]:
     """Run a Python child, return the JSON of its last stdout line plus its ru_maxrss (MiB)."""
-    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"child {argv} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     last = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
@@ -171,22 +181,44 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "connectors", "warehouse",
-                                "sandbox", "models", "flowmetrics", "pipelines"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                "connectors",
+                "warehouse",
+                "sandbox",
+                "models",
+                "flowmetrics",
+                "pipelines",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         commit, dirty = "unknown", ""
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": os.cpu_count(),
-            "cpu": model, "mem_gb": mem_gb, "python": platform.python_version(),
-            "commit": commit + (" (+uncommitted product changes)" if dirty else "")}
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "mem_gb": mem_gb,
+        "python": platform.python_version(),
+        "commit": commit + (" (+uncommitted product changes)" if dirty else ""),
+    }
 
 
 def print_machine() -> dict[str, Any]:
     m = machine()
-    print(f"machine: {m['nproc']} x {m['cpu']}, {m['mem_gb']} GB, Python {m['python']}, "
-          f"commit {m['commit']}, {m['date']}")
+    print(
+        f"machine: {m['nproc']} x {m['cpu']}, {m['mem_gb']} GB, Python {m['python']}, "
+        f"commit {m['commit']}, {m['date']}"
+    )
     return m
 
 
@@ -194,8 +226,9 @@ def print_machine() -> dict[str, Any]:
 class SandboxProcess:
     """`benchmarks/_sandbox_server.py` in a child; counters and time travel via /__admin/."""
 
-    def __init__(self, size: int, seed: int = 7, mode: str = "cloud",
-                 now: datetime = SANDBOX_NOW) -> None:
+    def __init__(
+        self, size: int, seed: int = 7, mode: str = "cloud", now: datetime = SANDBOX_NOW
+    ) -> None:
         self.size, self.seed, self.mode, self.start_now = size, seed, mode, now
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
@@ -203,10 +236,23 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         t = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "_sandbox_server.py"),
-             "--size", str(self.size), "--seed", str(self.seed), "--mode", self.mode,
-             "--now", self.start_now.isoformat()],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "_sandbox_server.py"),
+                "--size",
+                str(self.size),
+                "--seed",
+                str(self.seed),
+                "--mode",
+                self.mode,
+                "--now",
+                self.start_now.isoformat(),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -240,8 +286,9 @@ class SandboxProcess:
 
     def _admin(self, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.jira_url}/__admin/{action}", data=data,
-                                     method="GET" if body is None else "POST")
+        req = urllib.request.Request(
+            f"{self.jira_url}/__admin/{action}", data=data, method="GET" if body is None else "POST"
+        )
         with urllib.request.urlopen(req, timeout=600) as resp:
             return json.loads(resp.read() or b"{}")
 
@@ -303,12 +350,23 @@ class RequestRecorder:
                     for issue in data.get("issues") or []:
                         log_ = issue.get("changelog") if isinstance(issue, dict) else None
                         if isinstance(log_, dict) and (log_.get("total") or 0) > len(
-                                log_.get("histories") or []):
+                            log_.get("histories") or []
+                        ):
                             cut += 1
             except ValueError:
                 pass
-            log.append(Recorded(request.method, request.url, dict(request.headers), body,
-                                resp.status_code, len(resp.content), items, cut))
+            log.append(
+                Recorded(
+                    request.method,
+                    request.url,
+                    dict(request.headers),
+                    body,
+                    resp.status_code,
+                    len(resp.content),
+                    items,
+                    cut,
+                )
+            )
             return resp
 
         HTTPAdapter.send = send  # type: ignore[method-assign]

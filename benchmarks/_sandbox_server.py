@@ -24,12 +24,22 @@ def main() -> int:
     parser.add_argument("--now", required=True)
     args = parser.parse_args()
     t = time.perf_counter()
-    sb = Sandbox(seed=args.seed, size=args.size, mode=args.mode,
-                 now=datetime.fromisoformat(args.now))
+    sb = Sandbox(
+        seed=args.seed, size=args.size, mode=args.mode, now=datetime.fromisoformat(args.now)
+    )
     sb.start()
-    print(json.dumps({"jira_url": sb.jira_url, "servicenow_url": sb.servicenow_url,
-                      "env": sb.env, "now": sb.now.isoformat(),
-                      "generate_s": time.perf_counter() - t}), flush=True)
+    print(
+        json.dumps(
+            {
+                "jira_url": sb.jira_url,
+                "servicenow_url": sb.servicenow_url,
+                "env": sb.env,
+                "now": sb.now.isoformat(),
+                "generate_s": time.perf_counter() - t,
+            }
+        ),
+        flush=True,
+    )
     try:
         sys.stdin.read()  # returns when the parent closes our stdin (or dies)
     finally:

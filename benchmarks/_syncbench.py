@@ -56,8 +56,9 @@ def _sync_fn(source: str) -> tuple[Callable[..., Any], Callable[[dict[str, str]]
     return sync_servicenow, ServiceNowSettings.from_env
 
 
-def connector_run(source: str, env: dict[str, str], now: datetime, *, full: bool = True,
-                  db_dir: str | None = None) -> tuple[float, Any]:
+def connector_run(
+    source: str, env: dict[str, str], now: datetime, *, full: bool = True, db_dir: str | None = None
+) -> tuple[float, Any]:
     """One sync into `db_dir`/w.duckdb (a fresh temp dir when None); returns (seconds, result).
 
     Only the sync call is timed (not opening/bootstrapping the warehouse).
@@ -91,28 +92,52 @@ def rss_child(source: str, env: dict[str, str], now: datetime) -> dict[str, Any]
 
     baseline = vm_hwm_mb()
     seconds, result = connector_run(source, env, now)
-    return {"baseline_mb": baseline, "peak_mb": vm_hwm_mb(), "seconds": seconds,
-            "records": sum(s.records for s in result.streams)}
+    return {
+        "baseline_mb": baseline,
+        "peak_mb": vm_hwm_mb(),
+        "seconds": seconds,
+        "records": sum(s.records for s in result.streams),
+    }
 
 
 def floor_rss_child(log_path: str) -> dict[str, Any]:
     import requests  # noqa: F401
 
     raw = json.loads(Path(log_path).read_text())
-    recorded = [Recorded(r["method"], r["url"], r["headers"],
-                         r["body"].encode("latin-1") if r["body"] is not None else None,
-                         r["status"], r["response_bytes"], r["items"]) for r in raw]
+    recorded = [
+        Recorded(
+            r["method"],
+            r["url"],
+            r["headers"],
+            r["body"].encode("latin-1") if r["body"] is not None else None,
+            r["status"],
+            r["response_bytes"],
+            r["items"],
+        )
+        for r in raw
+    ]
     baseline = vm_hwm_mb()
     floor_replay(recorded)
     return {"baseline_mb": baseline, "peak_mb": vm_hwm_mb()}
 
 
 def dump_log(recorded: Sequence[Recorded], path: Path) -> None:
-    path.write_text(json.dumps([
-        {"method": r.method, "url": r.url, "headers": r.headers,
-         "body": r.body.decode("latin-1") if r.body is not None else None,
-         "status": r.status, "response_bytes": r.response_bytes, "items": r.items}
-        for r in recorded]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "method": r.method,
+                    "url": r.url,
+                    "headers": r.headers,
+                    "body": r.body.decode("latin-1") if r.body is not None else None,
+                    "status": r.status,
+                    "response_bytes": r.response_bytes,
+                    "items": r.items,
+                }
+                for r in recorded
+            ]
+        )
+    )
 
 
 # -- minimum request counts -----------------------------------------------------------------
@@ -120,17 +145,26 @@ def jira_minimum(recorded: Sequence[Recorded], records: int) -> tuple[int, dict[
     """Search pages at the page size the server granted for the fields asked, plus, on Cloud,
     one bulkfetch per 1000 issues; on Data Center (changelogs embedded in the search, cut at
     the newest 40) one full-history request per issue whose embedded changelog was cut."""
-    search = [r for r in recorded if "/search/jql" in r.url or r.url.split("?")[0].endswith(
-        "/search")]
+    search = [
+        r for r in recorded if "/search/jql" in r.url or r.url.split("?")[0].endswith("/search")
+    ]
     granted = max((r.items or 0) for r in search) if search else 1
     pages = math.ceil(records / granted) if records else 1
     if any("/search/jql" in r.url for r in search):
         bulk = math.ceil(records / 1000)
-        return pages + bulk, {"issues": records, "granted_page": granted,
-                              "search_pages_min": pages, "bulkfetch_min": bulk}
+        return pages + bulk, {
+            "issues": records,
+            "granted_page": granted,
+            "search_pages_min": pages,
+            "bulkfetch_min": bulk,
+        }
     cut = sum(r.cut_changelogs for r in search)
-    return pages + cut, {"issues": records, "granted_page": granted, "search_pages_min": pages,
-                         "cut_changelogs": cut}
+    return pages + cut, {
+        "issues": records,
+        "granted_page": granted,
+        "search_pages_min": pages,
+        "cut_changelogs": cut,
+    }
 
 
 def _scan_of(r: Recorded) -> str:
@@ -161,8 +195,15 @@ def snow_minimum(recorded: Sequence[Recorded]) -> tuple[int, dict[str, Any]]:
 
 
 # -- the benchmark ----------------------------------------------------------------------------
-def bench_sync(source: str, size: int, runs: int, seed: int, json_path: str | None,
-               title: str, mode: str = "cloud") -> dict[str, Any]:
+def bench_sync(
+    source: str,
+    size: int,
+    runs: int,
+    seed: int,
+    json_path: str | None,
+    title: str,
+    mode: str = "cloud",
+) -> dict[str, Any]:
     machine = print_machine()
     figures: list[Figure] = []
     notes: list[str] = []
@@ -177,9 +218,11 @@ def bench_sync(source: str, size: int, runs: int, seed: int, json_path: str | No
         recorded = list(rec.log)
         records = sum(s.records for s in result.streams)
         histories = sum(s.histories for s in result.streams)
-        print(f"recording pass: {records} records, {histories} histories, "
-              f"{len(recorded)} requests, {sum(r.response_bytes for r in recorded) / 1e6:.1f} MB "
-              f"in {rec_s:.1f}s")
+        print(
+            f"recording pass: {records} records, {histories} histories, "
+            f"{len(recorded)} requests, {sum(r.response_bytes for r in recorded) / 1e6:.1f} MB "
+            f"in {rec_s:.1f}s"
+        )
         floor_s: list[float] = []
         conn_s: list[float] = []
         for i in range(runs):
@@ -194,68 +237,130 @@ def bench_sync(source: str, size: int, runs: int, seed: int, json_path: str | No
                     s, _ = connector_run(source, env, now)
                     conn_s.append(s)
                     if sb.counters().get("total") != counters.get("total"):
-                        notes.append(f"round {i}: connector sent {sb.counters().get('total')} "
-                                     f"requests, recording pass {counters.get('total')}")
-            print(f"round {i + 1}/{runs}: floor {floor_s[-1]:.2f}s, connector {conn_s[-1]:.2f}s",
-                  flush=True)
+                        notes.append(
+                            f"round {i}: connector sent {sb.counters().get('total')} "
+                            f"requests, recording pass {counters.get('total')}"
+                        )
+            print(
+                f"round {i + 1}/{runs}: floor {floor_s[-1]:.2f}s, connector {conn_s[-1]:.2f}s",
+                flush=True,
+            )
         ratios = [c / f for c, f in zip(conn_s, floor_s, strict=True)]
         med_ratio = sorted(ratios)[len(ratios) // 2] if len(ratios) % 2 else None
-        ratio = (sorted(conn_s)[len(conn_s) // 2] / sorted(floor_s)[len(floor_s) // 2])
+        ratio = sorted(conn_s)[len(conn_s) // 2] / sorted(floor_s)[len(floor_s) // 2]
         figures.append(Figure("floor wall time (bare requests+json)", floor_s, "s"))
-        figures.append(Figure("connector full sync wall time", conn_s, "s", ratio=ratio,
-                              target="<= 1.3 x floor", met=ratio <= 1.3,
-                              note=f"ratio of medians {ratio:.3f}; per-round ratios "
-                                   + ", ".join(f"{x:.2f}" for x in ratios)
-                                   + ("" if med_ratio is None else
-                                      f" (median per-round {med_ratio:.3f})")))
+        figures.append(
+            Figure(
+                "connector full sync wall time",
+                conn_s,
+                "s",
+                ratio=ratio,
+                target="<= 1.3 x floor",
+                met=ratio <= 1.3,
+                note=f"ratio of medians {ratio:.3f}; per-round ratios "
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + ("" if med_ratio is None else f" (median per-round {med_ratio:.3f})"),
+            )
+        )
         # requests
         if source == "jira":
             minimum, detail = jira_minimum(recorded, records)
-            data = counters.get("jira.search_jql", 0) + counters.get("jira.search_dc", 0) + \
-                counters.get("jira.changelog_bulkfetch", 0) + counters.get(
-                    "jira.issue_changelog", 0) + counters.get("jira.issue", 0)
+            data = (
+                counters.get("jira.search_jql", 0)
+                + counters.get("jira.search_dc", 0)
+                + counters.get("jira.changelog_bulkfetch", 0)
+                + counters.get("jira.issue_changelog", 0)
+                + counters.get("jira.issue", 0)
+            )
             setup = counters.get("total", 0) - data
-            figures.append(Figure("requests (search + changelog)", [float(data)], "",
-                                  ratio=data / minimum, target=f"= minimum {minimum}",
-                                  met=data == minimum,
-                                  note=f"{detail}; plus {setup} setup requests "
-                                       f"(serverInfo, status catalogue); counters {counters}"))
+            figures.append(
+                Figure(
+                    "requests (search + changelog)",
+                    [float(data)],
+                    "",
+                    ratio=data / minimum,
+                    target=f"= minimum {minimum}",
+                    met=data == minimum,
+                    note=f"{detail}; plus {setup} setup requests "
+                    f"(serverInfo, status catalogue); counters {counters}",
+                )
+            )
         else:
             minimum, detail = snow_minimum(recorded)
             total = counters.get("total", 0)
             by_scan = Counter(_scan_of(r) for r in recorded)
-            figures.append(Figure("requests (all)", [float(total)], "", ratio=total / minimum,
-                                  target=f"= minimum {minimum}", met=total == minimum,
-                                  note=f"connector per scan {dict(by_scan)}; minimum per scan "
-                                       f"{detail['min_pages']}; rows {detail['rows']}"))
+            figures.append(
+                Figure(
+                    "requests (all)",
+                    [float(total)],
+                    "",
+                    ratio=total / minimum,
+                    target=f"= minimum {minimum}",
+                    met=total == minimum,
+                    note=f"connector per scan {dict(by_scan)}; minimum per scan "
+                    f"{detail['min_pages']}; rows {detail['rows']}",
+                )
+            )
         with tempfile.TemporaryDirectory() as tmp:
             log_path = Path(tmp) / "log.json"
             dump_log(recorded, log_path)
             from _common import run_child_json
 
-            child = run_child_json([__file__, "rss", "--source", source, "--env",
-                                    json.dumps(env), "--now", now.isoformat()])
+            child = run_child_json(
+                [
+                    __file__,
+                    "rss",
+                    "--source",
+                    source,
+                    "--env",
+                    json.dumps(env),
+                    "--now",
+                    now.isoformat(),
+                ]
+            )
             floor_child = run_child_json([__file__, "floor-rss", "--log", str(log_path)])
-        figures.append(Figure("connector peak RSS (VmHWM, child)", [child["peak_mb"]], "MiB",
-                              note=f"{child['baseline_mb']:.0f} MiB after imports, so "
-                                   f"{child['peak_mb'] - child['baseline_mb']:.0f} MiB for "
-                                   f"the sync of {child['records']} records"))
+        figures.append(
+            Figure(
+                "connector peak RSS (VmHWM, child)",
+                [child["peak_mb"]],
+                "MiB",
+                note=f"{child['baseline_mb']:.0f} MiB after imports, so "
+                f"{child['peak_mb'] - child['baseline_mb']:.0f} MiB for "
+                f"the sync of {child['records']} records",
+            )
+        )
         figures.append(Figure("floor peak RSS (VmHWM, child)", [floor_child["peak_mb"]], "MiB"))
-    notes.append("floor = the recorded requests replayed by a bare requests.Session + json.loads"
-                 " (same URLs, params, bodies, in order; responses parsed and dropped); both "
-                 "against the sandbox in a child process, so server time is in both")
+    notes.append(
+        "floor = the recorded requests replayed by a bare requests.Session + json.loads"
+        " (same URLs, params, bodies, in order; responses parsed and dropped); both "
+        "against the sandbox in a child process, so server time is in both"
+    )
     print_figures(title, figures, notes)
-    payload = {"benchmark": title, "source": source, "mode": mode, "size": size, "runs": runs,
-               "records": records, "histories": histories, "machine": machine,
-               "counters": counters, "figures": figures_json(figures), "notes": notes}
+    payload = {
+        "benchmark": title,
+        "source": source,
+        "mode": mode,
+        "size": size,
+        "runs": runs,
+        "records": records,
+        "histories": histories,
+        "machine": machine,
+        "counters": counters,
+        "figures": figures_json(figures),
+        "notes": notes,
+    }
     write_json(json_path, payload)
     return payload
 
 
 def parser(description: str, default_size: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--size", type=int, default=default_size,
-                   help=f"sandbox size (default {default_size}; 2000 for a quick check)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=default_size,
+        help=f"sandbox size (default {default_size}; 2000 for a quick check)",
+    )
     p.add_argument("--runs", type=int, default=3, help="timed rounds (floor + connector each)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", help="also write the figures as JSON to this path")

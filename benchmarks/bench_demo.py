@@ -34,9 +34,18 @@ from _common import (
     write_json,
 )
 
-PHASES = ("process start + imports + summary", "sandbox start", "extract jira",
-          "extract servicenow", "core", "metrics", "exports", "checks",
-          "orchestration + other", "total")
+PHASES = (
+    "process start + imports + summary",
+    "sandbox start",
+    "extract jira",
+    "extract servicenow",
+    "core",
+    "metrics",
+    "exports",
+    "checks",
+    "orchestration + other",
+    "total",
+)
 
 
 def phase_of(step_key: str) -> str:
@@ -90,12 +99,12 @@ def one_run(size: int | None) -> tuple[dict[str, float], list[tuple[str, float]]
         if size:
             argv += ["--size", str(size)]
         t = time.perf_counter()
-        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=1800)
+        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
         total = time.perf_counter() - t
         if proc.returncode != 0:
-            raise RuntimeError(f"demo failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
-                               f"{proc.stderr[-4000:]}")
+            raise RuntimeError(
+                f"demo failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+            )
         phases: dict[str, float] = {"total": total}
         m = re.search(r"sandbox start ([0-9.]+)s", proc.stdout)
         phases["sandbox start"] = float(m.group(1)) if m else 0.0
@@ -105,9 +114,11 @@ def one_run(size: int | None) -> tuple[dict[str, float], list[tuple[str, float]]
         phases.update(per)
         steps_sum = sum(per.values())
         phases["orchestration + other"] = phases.get("orchestration + other", 0.0) + max(
-            0.0, job - steps_sum)
+            0.0, job - steps_sum
+        )
         phases["process start + imports + summary"] = max(
-            0.0, total - job - phases["sandbox start"])
+            0.0, total - job - phases["sandbox start"]
+        )
         phases["_run wall (dagster record)"] = wall
         return phases, raw
     finally:
@@ -115,8 +126,7 @@ def one_run(size: int | None) -> tuple[dict[str, float], list[tuple[str, float]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--size", type=int, default=None, help="default: the demo's own default")
     p.add_argument("--json")
@@ -135,12 +145,22 @@ def main(argv: list[str] | None = None) -> int:
         share = statistics.median(vals) / statistics.median([r["total"] for r in runs])
         figures.append(Figure(ph, vals, "s", ratio=share))
     slow = sorted(raw_steps, key=lambda x: -x[1])[:8]
-    notes = ["ratio = share of the median total",
-             "slowest steps (last run): " + ", ".join(f"{k} {v:.2f}s" for k, v in slow)]
+    notes = [
+        "ratio = share of the median total",
+        "slowest steps (last run): " + ", ".join(f"{k} {v:.2f}s" for k, v in slow),
+    ]
     print_figures(f"flowmetrics demo end to end (size {args.size or 'default'})", figures, notes)
-    write_json(args.json, {"benchmark": "demo", "machine": machine, "runs": runs,
-                           "steps_last_run": raw_steps, "figures": figures_json(figures),
-                           "notes": notes})
+    write_json(
+        args.json,
+        {
+            "benchmark": "demo",
+            "machine": machine,
+            "runs": runs,
+            "steps_last_run": raw_steps,
+            "figures": figures_json(figures),
+            "notes": notes,
+        },
+    )
     return 0
 
 

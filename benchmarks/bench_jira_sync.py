@@ -15,12 +15,23 @@ from _syncbench import bench_sync, parser
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__ or "", 20000)
-    p.add_argument("--mode", choices=["cloud", "datacenter"], default="cloud",
-                   help="sandbox deployment (datacenter: /search pages of 50 with embedded "
-                        "changelogs, full history per issue where they are cut)")
+    p.add_argument(
+        "--mode",
+        choices=["cloud", "datacenter"],
+        default="cloud",
+        help="sandbox deployment (datacenter: /search pages of 50 with embedded "
+        "changelogs, full history per issue where they are cut)",
+    )
     args = p.parse_args(argv)
-    bench_sync("jira", args.size, args.runs, args.seed, args.json,
-               f"JIRA full sync ({args.mode}), sandbox size {args.size}", mode=args.mode)
+    bench_sync(
+        "jira",
+        args.size,
+        args.runs,
+        args.seed,
+        args.json,
+        f"JIRA full sync ({args.mode}), sandbox size {args.size}",
+        mode=args.mode,
+    )
     return 0
 
 

@@ -49,8 +49,9 @@ def child(source: str, env: dict[str, str], now: datetime, db: str, chunk_rows: 
         from connectors.servicenow.settings import ServiceNowSettings as Settings
         from connectors.servicenow.sync import sync_servicenow as sync
     cfg = load_demo_config()
-    cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(
-        update={"backfill_chunk_rows": chunk_rows})})
+    cfg = cfg.model_copy(
+        update={"sync": cfg.sync.model_copy(update={"backfill_chunk_rows": chunk_rows})}
+    )
     baseline = vm_hwm_mb()
     con = connect(db)
     bootstrap(con)
@@ -60,10 +61,15 @@ def child(source: str, env: dict[str, str], now: datetime, db: str, chunk_rows: 
     seconds = time.perf_counter() - t
     cpu = _cpu() - cpu0
     con.close()
-    return {"seconds": seconds, "cpu_s": cpu, "baseline_mb": baseline, "peak_mb": vm_hwm_mb(),
-            "records": result.records,
-            "histories": sum(s.histories for s in result.streams),
-            "requests": result.requests}
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "baseline_mb": baseline,
+        "peak_mb": vm_hwm_mb(),
+        "records": result.records,
+        "histories": sum(s.histories for s in result.streams),
+        "requests": result.requests,
+    }
 
 
 def _cpu() -> float:
@@ -71,22 +77,42 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _run_child(source: str, sb: SandboxProcess, db: Path, chunk_rows: int,
-               crash: str | None = None) -> tuple[int, dict | None]:
+def _run_child(
+    source: str, sb: SandboxProcess, db: Path, chunk_rows: int, crash: str | None = None
+) -> tuple[int, dict | None]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("FLOWMETRICS_CRASH_AT", None)
     if crash:
         env["FLOWMETRICS_CRASH_AT"] = crash
     proc = subprocess.run(
-        [sys.executable, __file__, "child", "--source", source, "--env", json.dumps(sb.env),
-         "--now", sb.now.isoformat(), "--db", str(db), "--chunk-rows", str(chunk_rows)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            __file__,
+            "child",
+            "--source",
+            source,
+            "--env",
+            json.dumps(sb.env),
+            "--now",
+            sb.now.isoformat(),
+            "--db",
+            str(db),
+            "--chunk-rows",
+            str(chunk_rows),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         if not crash:
             raise RuntimeError(proc.stderr[-3000:])
         # the chunk being committed when the kill came: read and landed, then lost
-        lost = [int(m.group(1)) for m in re.finditer(r"committing chunk \d+ \((\d+) rows",
-                                                     proc.stderr)]
+        lost = [
+            int(m.group(1)) for m in re.finditer(r"committing chunk \d+ \((\d+) rows", proc.stderr)
+        ]
         return proc.returncode, {"lost_chunk_rows": lost[-1] if lost else None}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["chunks_committed"] = len(re.findall(r"committing chunk", proc.stderr))
@@ -98,18 +124,20 @@ def _backfill_state(db: Path, source: str) -> tuple[int, int]:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        row = con.execute("select chunks, rows_landed from raw.backfill_state where source = ?",
-                          [source]).fetchone()
+        row = con.execute(
+            "select chunks, rows_landed from raw.backfill_state where source = ?", [source]
+        ).fetchone()
     finally:
         con.close()
     return (row[0], row[1]) if row else (0, 0)
 
 
 def tier(source: str, size: int, seed: int, mode: str, chunk_rows: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": source, "size": size, "mode": mode,
-                           "chunk_rows": chunk_rows}
-    with SandboxProcess(size=size, seed=seed, mode=mode) as sb, \
-            tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+    out: dict[str, Any] = {"source": source, "size": size, "mode": mode, "chunk_rows": chunk_rows}
+    with (
+        SandboxProcess(size=size, seed=seed, mode=mode) as sb,
+        tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp,
+    ):
         out["sandbox_start_s"] = round(sb.start_seconds, 1)
         print(f"[{source} {size}] sandbox up in {sb.start_seconds:.0f}s", flush=True)
         sb.reset_counters()
@@ -138,10 +166,14 @@ def tier(source: str, size: int, seed: int, mode: str, chunk_rows: int) -> dict[
         left = total_rows - committed_rows
         read = resumed["records"] + resumed["histories"]
         out["resume"] = {
-            "killed_returncode": rc, "crash_point": f"chunk:{crash_at}",
-            "committed_chunks": committed_chunks, "committed_rows": committed_rows,
-            "killed_requests": killed_requests, "resumed": resumed,
-            "rows_left": left, "rows_read_by_resume": read,
+            "killed_returncode": rc,
+            "crash_point": f"chunk:{crash_at}",
+            "committed_chunks": committed_chunks,
+            "committed_rows": committed_rows,
+            "killed_requests": killed_requests,
+            "resumed": resumed,
+            "rows_left": left,
+            "rows_read_by_resume": read,
             # re-read = the killed chunk (read and landed, never committed) + what the resume
             # point makes the next run read twice (JIRA: issues at the resume millisecond)
             "lost_chunk_rows": (killed or {}).get("lost_chunk_rows"),
@@ -166,8 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         a = p.parse_args(argv)
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         logging.getLogger("connectors.backfill").setLevel(logging.INFO)
-        print(json.dumps(child(a.source, json.loads(a.env), datetime.fromisoformat(a.now),
-                               a.db, a.chunk_rows)))
+        print(
+            json.dumps(
+                child(
+                    a.source, json.loads(a.env), datetime.fromisoformat(a.now), a.db, a.chunk_rows
+                )
+            )
+        )
         return 0
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--source", choices=["jira", "servicenow"], required=True)
@@ -180,24 +217,37 @@ def main(argv: list[str] | None = None) -> int:
     machine = print_machine()
     tiers = [tier(a.source, size, a.seed, a.mode, a.chunk_rows) for size in a.sizes]
     print()
-    print("| tier | records | history rows | wall s | client CPU s | requests | peak RSS MiB "
-          "(sync's share) | resume: committed rows / re-read rows | requests killed + resumed |")
+    print(
+        "| tier | records | history rows | wall s | client CPU s | requests | peak RSS MiB "
+        "(sync's share) | resume: committed rows / re-read rows | requests killed + resumed |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for t in tiers:
-        u, r = t["uninterrupted"], t["resume"] or {"committed_rows": 0, "rows_reread": 0,
-                                                   "requests_killed_plus_resumed": 0}
-        print(f"| {t['source']} {t['size']:,} | {u['records']:,} | {u['histories']:,} | "
-              f"{u['seconds']:.1f} | {u['cpu_s']:.1f} | {u['sandbox_requests']:,} | "
-              f"{u['peak_mb']:.0f} ({u['peak_mb'] - u['baseline_mb']:.0f}) | "
-              f"{r['committed_rows']:,} / {r['rows_reread']:,} | "
-              f"{r['requests_killed_plus_resumed']:,} |")
-    write_json(a.json, {"benchmark": "scale", "machine": machine, "tiers": tiers,
-                        "at": datetime.now(UTC).isoformat(), "rows_per_chunk": a.chunk_rows,
-                        "chunks_note": "kill at chunk ceil(n/2)+1"})
+        u, r = (
+            t["uninterrupted"],
+            t["resume"]
+            or {"committed_rows": 0, "rows_reread": 0, "requests_killed_plus_resumed": 0},
+        )
+        print(
+            f"| {t['source']} {t['size']:,} | {u['records']:,} | {u['histories']:,} | "
+            f"{u['seconds']:.1f} | {u['cpu_s']:.1f} | {u['sandbox_requests']:,} | "
+            f"{u['peak_mb']:.0f} ({u['peak_mb'] - u['baseline_mb']:.0f}) | "
+            f"{r['committed_rows']:,} / {r['rows_reread']:,} | "
+            f"{r['requests_killed_plus_resumed']:,} |"
+        )
+    write_json(
+        a.json,
+        {
+            "benchmark": "scale",
+            "machine": machine,
+            "tiers": tiers,
+            "at": datetime.now(UTC).isoformat(),
+            "rows_per_chunk": a.chunk_rows,
+            "chunks_note": "kill at chunk ceil(n/2)+1",
+        },
+    )
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

@@ -15,8 +15,14 @@ from _syncbench import bench_sync, parser
 
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__ or "", 20000).parse_args(argv)
-    bench_sync("servicenow", args.size, args.runs, args.seed, args.json,
-               f"ServiceNow full sync, sandbox size {args.size}")
+    bench_sync(
+        "servicenow",
+        args.size,
+        args.runs,
+        args.seed,
+        args.json,
+        f"ServiceNow full sync, sandbox size {args.size}",
+    )
     return 0
 
 

@@ -36,24 +36,37 @@ from warehouse.db import bootstrap  # noqa: E402
 
 DEFAULT = Path("/work/shared/data/servicenow/incident_event_log.csv.gz")
 AS_OFS = [datetime(2016, 5, 16, 13, 30, tzinfo=UTC), datetime(2016, 9, 1, 0, 0, tzinfo=UTC)]
-STATES = ["New", "Active", "Awaiting User Info", "Awaiting Vendor", "Awaiting Problem",
-          "Awaiting Evidence", "Resolved", "Closed", "-100"]
+STATES = [
+    "New",
+    "Active",
+    "Awaiting User Info",
+    "Awaiting Vendor",
+    "Awaiting Problem",
+    "Awaiting Evidence",
+    "Resolved",
+    "Closed",
+    "-100",
+]
 
 CONFIG = {
     "window_days": 90,
     "period": "week",
     "stages": ["Triage", "Restore", "Done"],
-    "statuses": {"servicenow": {"incident": {
-        "New": {"stage": "Triage", "kind": "wait"},
-        "Active": {"stage": "Restore", "kind": "active"},
-        "Awaiting User Info": {"stage": "Restore", "kind": "wait"},
-        "Awaiting Vendor": {"stage": "Restore", "kind": "wait"},
-        "Awaiting Problem": {"stage": "Restore", "kind": "wait"},
-        "Awaiting Evidence": {"stage": "Restore", "kind": "wait"},
-        "-100": {"stage": "Restore", "kind": "wait"},
-        "Resolved": {"stage": "Done", "kind": "done"},
-        "Closed": {"stage": "Done", "kind": "done"},
-    }}},
+    "statuses": {
+        "servicenow": {
+            "incident": {
+                "New": {"stage": "Triage", "kind": "wait"},
+                "Active": {"stage": "Restore", "kind": "active"},
+                "Awaiting User Info": {"stage": "Restore", "kind": "wait"},
+                "Awaiting Vendor": {"stage": "Restore", "kind": "wait"},
+                "Awaiting Problem": {"stage": "Restore", "kind": "wait"},
+                "Awaiting Evidence": {"stage": "Restore", "kind": "wait"},
+                "-100": {"stage": "Restore", "kind": "wait"},
+                "Resolved": {"stage": "Done", "kind": "done"},
+                "Closed": {"stage": "Done", "kind": "done"},
+            }
+        }
+    },
     "value_streams": [
         {"name": "Service", "servicenow": {"assignment_groups": ["Group 70"]}},
         {"name": "Ops", "servicenow": {"assignment_groups": ["Group 20", "Group 25"]}},
@@ -76,17 +89,25 @@ from read_csv('{path}', all_varchar = true, header = true);
 def load(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(LOAD.format(path=str(path).replace("'", "''")))
     now = datetime(2017, 3, 1, tzinfo=UTC)
-    con.execute("""
+    con.execute(
+        """
         insert into raw.servicenow_records
         select number, 'incident', number, null, last(state order by k), null, null,
             last(grp order by k), last(grp order by k), null, min(opened), min(created),
             max(ts), null, json_object('number', number), ?, false, null
-        from ev group by number""", [now])
-    con.execute("""
+        from ev group by number""",
+        [now],
+    )
+    con.execute(
+        """
         insert into raw.servicenow_groups
-        select distinct grp, grp, '{}', ? from ev where grp is not null""", [now])
-    con.executemany("insert into raw.servicenow_choices values ('incident', 'state', ?, ?, 0,"
-                    " false, ?)", [(s, s, now) for s in STATES])
+        select distinct grp, grp, '{}', ? from ev where grp is not null""",
+        [now],
+    )
+    con.executemany(
+        "insert into raw.servicenow_choices values ('incident', 'state', ?, ?, 0, false, ?)",
+        [(s, s, now) for s in STATES],
+    )
     con.execute("""
         insert into raw.servicenow_state_changes
         select number || '-s' || k, 'incident', number, ts, prev, state, null, mod, 'sys_audit',
@@ -118,8 +139,10 @@ def fetch(con, name: str, keys: list[str]) -> dict[tuple, dict]:
     cols = [d[0] for d in cur.description]
     out = {}
     for r in cur.fetchall():
-        row = {c: (v.astimezone(UTC) if isinstance(v, datetime) else v)
-               for c, v in zip(cols, r, strict=True)}
+        row = {
+            c: (v.astimezone(UTC) if isinstance(v, datetime) else v)
+            for c, v in zip(cols, r, strict=True)
+        }
         out[tuple(row[k] for k in keys)] = row
     return out
 
@@ -137,8 +160,9 @@ def main(path: Path) -> int:
     for as_of in AS_OFS:
         build_core(con, cfg, as_of)
         build_metrics(con, cfg, as_of)
-        ref = Reference(con, as_of, CONFIG["window_days"], CONFIG["period"],
-                        forecast=CONFIG["forecast"])
+        ref = Reference(
+            con, as_of, CONFIG["window_days"], CONFIG["period"], forecast=CONFIG["forecast"]
+        )
         print(f"\nas_of {as_of.isoformat()}")
         for name, keys, method in TABLES:
             t = time.perf_counter()
@@ -147,21 +171,28 @@ def main(path: Path) -> int:
             elif method == "item_blocked":
                 want = ref.item_blocked(ref.blocked_intervals())
             elif method == "assignments":
-                want = {(r["item_id"], r["seq"]): {k: v for k, v in r.items()
-                                                   if k not in ("item_id", "seq")}
-                        for r in ref.assignments()}
+                want = {
+                    (r["item_id"], r["seq"]): {
+                        k: v for k, v in r.items() if k not in ("item_id", "seq")
+                    }
+                    for r in ref.assignments()
+                }
             else:
                 want = getattr(ref, method)()
             a = agreement(fetch(con, name, keys), want)
             failures += a["rows_missing"] + a["rows_extra"] + a["cells_differ"]
-            print(f"  {name:24} rows sql {a['rows_sql']:>6} ref {a['rows_ref']:>6}"
-                  f" missing {a['rows_missing']} extra {a['rows_extra']}"
-                  f"  cells {a['cells']:>7} differ {a['cells_differ']}"
-                  f"  ({time.perf_counter() - t:.1f}s) {a['examples'] or ''}")
+            print(
+                f"  {name:24} rows sql {a['rows_sql']:>6} ref {a['rows_ref']:>6}"
+                f" missing {a['rows_missing']} extra {a['rows_extra']}"
+                f"  cells {a['cells']:>7} differ {a['cells_differ']}"
+                f"  ({time.perf_counter() - t:.1f}s) {a['examples'] or ''}"
+            )
         got = fetch(con, "metrics.forecast", ["value_stream", "horizon_days"])
         inputs = ref.forecast_inputs()
-        ok = sum(got[(vs, None)]["wip"] == w and got[(vs, None)]["history_items"] == sum(s)
-                 for vs, (s, w) in inputs.items())
+        ok = sum(
+            got[(vs, None)]["wip"] == w and got[(vs, None)]["history_items"] == sum(s)
+            for vs, (s, w) in inputs.items()
+        )
         failures += len(inputs) - ok
         print(f"  metrics.forecast inputs (wip, history items): {ok}/{len(inputs)} streams agree")
     return 1 if failures else 0

@@ -39,8 +39,7 @@ FULL = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--full", action="store_true")
     p.add_argument("--only", default="")
     args = p.parse_args(argv)
@@ -62,10 +61,17 @@ def main(argv: list[str] | None = None) -> int:
             data = json.loads(out.read_text())
             for f in data["figures"]:
                 med = f["median"]
-                rows.append([name, f["name"], "-" if med is None else f"{med:.4g} {f['unit']}",
-                             str(f["n"]), "-" if f["ratio"] is None else f"{f['ratio']:.3g}",
-                             f["target"] or "-",
-                             {None: "-", True: "yes", False: "NO"}[f["met"]]])
+                rows.append(
+                    [
+                        name,
+                        f["name"],
+                        "-" if med is None else f"{med:.4g} {f['unit']}",
+                        str(f["n"]),
+                        "-" if f["ratio"] is None else f"{f['ratio']:.3g}",
+                        f["target"] or "-",
+                        {None: "-", True: "yes", False: "NO"}[f["met"]],
+                    ]
+                )
     print("\n== Summary")
     print(render_table(rows, ["bench", "figure", "median", "n", "ratio", "target", "met?"]))
     return 1 if failed else 0

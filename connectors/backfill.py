@@ -49,15 +49,19 @@ class ResumePoint:
     after: tuple[Any, ...] | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"phase": self.phase, "stream": self.stream,
-                           "after": list(self.after) if self.after is not None else None})
+        return json.dumps(
+            {
+                "phase": self.phase,
+                "stream": self.stream,
+                "after": list(self.after) if self.after is not None else None,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ResumePoint:
         data = json.loads(text)
         after = data.get("after")
-        return cls(data["phase"], data.get("stream"),
-                   tuple(after) if after is not None else None)
+        return cls(data["phase"], data.get("stream"), tuple(after) if after is not None else None)
 
 
 @dataclass(frozen=True)
@@ -77,28 +81,39 @@ def load(con: duckdb.DuckDBPyConnection, source: str) -> BackfillState | None:
     """The backfill of `source` under way, or None."""
     row = con.execute(
         "select window_end, resume, chunks, rows_landed, run_id, started_at"
-        " from raw.backfill_state where source = ?", [source]).fetchall()
+        " from raw.backfill_state where source = ?",
+        [source],
+    ).fetchall()
     if not row:
         return None
     end, resume, chunks, rows, run_id, started = row[0]
-    return BackfillState(source, end, ResumePoint.from_json(resume), chunks, rows, run_id,
-                         started)
+    return BackfillState(source, end, ResumePoint.from_json(resume), chunks, rows, run_id, started)
 
 
 def incomplete(con: duckdb.DuckDBPyConnection) -> list[BackfillState]:
     """Every backfill under way (empty when raw is complete for `core`)."""
-    return [s for (src,) in con.execute(
-        "select source from raw.backfill_state order by source").fetchall()
-        if (s := load(con, src)) is not None]
+    return [
+        s
+        for (src,) in con.execute(
+            "select source from raw.backfill_state order by source"
+        ).fetchall()
+        if (s := load(con, src)) is not None
+    ]
 
 
 class Chunks:
     """Counts the rows landed in the current chunk; `commit` ends the chunk with its resume
     point. Used only by backfills (a full window); the caller owns the open transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run: Run, window_end: datetime, *,
-                 chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 resumed: BackfillState | None = None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run: Run,
+        window_end: datetime,
+        *,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        resumed: BackfillState | None = None,
+    ) -> None:
         self.con = con
         self.run = run
         self.window_end = window_end
@@ -136,10 +151,25 @@ class Chunks:
         self._rows += rows
         self.con.execute(
             "insert or replace into raw.backfill_state values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.run.source, self.window_end, resume.to_json(), self._chunks, self._rows,
-             self.run.run_id, self._started, self.run.clock.now()])
-        log.info("%s backfill: committing chunk %d (%d rows; %d in all) resume at %s",
-                 self.run.source, self._chunks, rows, self._rows, resume.to_json())
+            [
+                self.run.source,
+                self.window_end,
+                resume.to_json(),
+                self._chunks,
+                self._rows,
+                self.run.run_id,
+                self._started,
+                self.run.clock.now(),
+            ],
+        )
+        log.info(
+            "%s backfill: committing chunk %d (%d rows; %d in all) resume at %s",
+            self.run.source,
+            self._chunks,
+            rows,
+            self._rows,
+            resume.to_json(),
+        )
         crash_point("chunk")  # test-only (FLOWMETRICS_CRASH_AT): just before a chunk commits
         self.con.execute("commit")
         refresh_memory_limit(self.con)  # the raw tables' indexes grew with the chunk

@@ -217,7 +217,9 @@ class RetryAdapter(HTTPAdapter):
                 self.stats.waited_s += delay
             policy.sleep(delay)
 
-    def _spend(self, delay: float, host: str, request: requests.PreparedRequest, cause: str) -> None:
+    def _spend(
+        self, delay: float, host: str, request: requests.PreparedRequest, cause: str
+    ) -> None:
         """Take `delay` from the run's wait budget, or fail the run naming host and cause."""
         budget = self.policy.max_total_wait_s
         with self._run_lock:
@@ -245,9 +247,7 @@ class RetryAdapter(HTTPAdapter):
             )
 
 
-def _read_body(
-    response: requests.Response, policy: RetryPolicy, started: float, host: str
-) -> None:
+def _read_body(response: requests.Response, policy: RetryPolicy, started: float, host: str) -> None:
     """Read the whole body into `response`, at most `max_response_bytes` and within
     `request_timeout_s` of `started`; the errors are the ones requests raises for a body."""
     limit = policy.max_response_bytes
@@ -265,8 +265,10 @@ def _read_body(
     size = 0
     try:
         while True:
-            chunk = raw.read1(64 * 1024, decode_content=True) if hasattr(raw, "read1") else (
-                raw.read(64 * 1024)
+            chunk = (
+                raw.read1(64 * 1024, decode_content=True)
+                if hasattr(raw, "read1")
+                else (raw.read(64 * 1024))
             )
             if not chunk:
                 break
@@ -347,7 +349,12 @@ def _cannot_connect(exc: Exception) -> bool:
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution", "timed out"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "timed out",
+    ):
         if marker in text:
             return marker.lower()
     return type(exc).__name__

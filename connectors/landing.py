@@ -68,4 +68,6 @@ def delete_where_in(
     for name in (table, column):
         if not _IDENT.match(name):
             raise ValueError(f"not a plain identifier: {name!r}")
-    con.execute(f"delete from {table} where {column} in (select unnest(?::varchar[]))", [list(values)])  # noqa: S608
+    # identifiers checked above; the values are a parameter
+    sql = f"delete from {table} where {column} in (select unnest(?::varchar[]))"  # noqa: S608
+    con.execute(sql, [list(values)])

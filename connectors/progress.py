@@ -75,16 +75,23 @@ def format_bar(p: StreamProgress, width: int = 24) -> str:
     filled = int(round(p.fraction * width))
     eta = p.eta_s
     tail = f"ETA {_duration(eta)}" if eta is not None else ""
-    return (f"{p.source}/{p.stream} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{p.done:,}/{p.total:,} {p.rate:,.0f}/s {tail}").rstrip()
+    return (
+        f"{p.source}/{p.stream} [{'#' * filled}{'.' * (width - filled)}] "
+        f"{p.done:,}/{p.total:,} {p.rate:,.0f}/s {tail}"
+    ).rstrip()
 
 
 class ProgressMeter:
     """A `result.Progress` callback that keeps a `StreamProgress` per stream and hands a
     snapshot to `emit` at most every `every_s` seconds per stream (and always the first)."""
 
-    def __init__(self, emit: Callable[[StreamProgress], None], *, every_s: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        emit: Callable[[StreamProgress], None],
+        *,
+        every_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._emit = emit
         self._every_s = every_s
         self._clock = clock
@@ -97,8 +104,9 @@ class ProgressMeter:
         key = (source, stream)
         now = self._clock()
         started = self._started.setdefault(key, now)
-        snap = StreamProgress(source, stream, records, self._totals.get(key), now - started,
-                              message)
+        snap = StreamProgress(
+            source, stream, records, self._totals.get(key), now - started, message
+        )
         self._latest[key] = snap
         last = self._last.get(key)
         if last is not None and now - last < self._every_s:

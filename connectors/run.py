@@ -45,8 +45,9 @@ class RunClock:
     _t0: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
     @classmethod
-    def start(cls, run_started_at: datetime | None = None, *,
-              whole_seconds: bool = False) -> RunClock:
+    def start(
+        cls, run_started_at: datetime | None = None, *, whole_seconds: bool = False
+    ) -> RunClock:
         """The clock of a run that starts now (or at the injected instant); `whole_seconds`
         drops the microseconds (ServiceNow's timestamps have none: its windows end on one)."""
         started = (run_started_at or datetime.now(UTC)).astimezone(UTC)
@@ -69,10 +70,14 @@ class Run:
     clock: RunClock
 
     @classmethod
-    def start(cls, source: str, run_started_at: datetime | None = None, *,
-              whole_seconds: bool = False) -> Run:
-        return cls(source, uuid.uuid4().hex[:16],
-                   RunClock.start(run_started_at, whole_seconds=whole_seconds))
+    def start(
+        cls, source: str, run_started_at: datetime | None = None, *, whole_seconds: bool = False
+    ) -> Run:
+        return cls(
+            source,
+            uuid.uuid4().hex[:16],
+            RunClock.start(run_started_at, whole_seconds=whole_seconds),
+        )
 
     @property
     def started_at(self) -> datetime:
@@ -98,8 +103,9 @@ def sync_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
     fixed = os.environ.get("FLOW_SYNC_MEMORY_LIMIT")
     if fixed:
         return fixed
-    rows = con.execute("select coalesce(sum(estimated_size), 0) from duckdb_tables()"
-                       " where schema_name = 'raw'").fetchall()[0][0]
+    rows = con.execute(
+        "select coalesce(sum(estimated_size), 0) from duckdb_tables() where schema_name = 'raw'"
+    ).fetchall()[0][0]
     return f"{SYNC_MEMORY_FLOOR + INDEX_BYTES_PER_ROW * int(rows)}B"
 
 
@@ -146,23 +152,43 @@ class StreamOutcome:
     census: bool = False
 
 
-def record_success(con: duckdb.DuckDBPyConnection, run: Run, outcome: StreamOutcome,
-                   finished_at: datetime | None = None) -> datetime:
+def record_success(
+    con: duckdb.DuckDBPyConnection,
+    run: Run,
+    outcome: StreamOutcome,
+    finished_at: datetime | None = None,
+) -> datetime:
     """The success record and the cursor move of one stream, inside the landing transaction
     (never outside: the cursor must move with the rows). Returns the finish instant used."""
     finished = finished_at or run.clock.now()
-    record_run(con, run_id=run.run_id, source=run.source, stream=outcome.stream,
-               window=outcome.window, started_at=run.started_at, finished_at=finished,
-               status="success", records=outcome.records, histories=outcome.histories,
-               deleted=outcome.deleted, requests=outcome.requests)
-    advance_cursor(con, run.source, outcome.stream, outcome.window, finished_at=finished,
-                   census=outcome.census)
+    record_run(
+        con,
+        run_id=run.run_id,
+        source=run.source,
+        stream=outcome.stream,
+        window=outcome.window,
+        started_at=run.started_at,
+        finished_at=finished,
+        status="success",
+        records=outcome.records,
+        histories=outcome.histories,
+        deleted=outcome.deleted,
+        requests=outcome.requests,
+    )
+    advance_cursor(
+        con, run.source, outcome.stream, outcome.window, finished_at=finished, census=outcome.census
+    )
     return finished
 
 
-def record_failure(con: duckdb.DuckDBPyConnection, run: Run,
-                   windows: Mapping[str, SyncWindow], message: str, *,
-                   requests: int = 0) -> None:
+def record_failure(
+    con: duckdb.DuckDBPyConnection,
+    run: Run,
+    windows: Mapping[str, SyncWindow],
+    message: str,
+    *,
+    requests: int = 0,
+) -> None:
     """A 'failed' row per stream, written on its own after the run's transaction rolled back.
 
     `message` must already be secret-free (the connectors' error explainers make it so). A
@@ -172,9 +198,18 @@ def record_failure(con: duckdb.DuckDBPyConnection, run: Run,
     finished = run.clock.now()
     try:
         for stream, window in windows.items():
-            record_run(con, run_id=run.run_id, source=run.source, stream=stream, window=window,
-                       started_at=run.started_at, finished_at=finished, status="failed",
-                       requests=requests, error=message)
+            record_run(
+                con,
+                run_id=run.run_id,
+                source=run.source,
+                stream=stream,
+                window=window,
+                started_at=run.started_at,
+                finished_at=finished,
+                status="failed",
+                requests=requests,
+                error=message,
+            )
     except duckdb.Error:
         log.exception("could not record the failed %s sync in raw.sync_runs", run.source)
 
@@ -194,22 +229,26 @@ def dumps_payload(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def insert_quarantine(con: duckdb.DuckDBPyConnection, run: Run,
-                      items: Iterable[QuarantineRecord], seen_at: datetime) -> int:
+def insert_quarantine(
+    con: duckdb.DuckDBPyConnection, run: Run, items: Iterable[QuarantineRecord], seen_at: datetime
+) -> int:
     """Append quarantined records to raw.quarantine (inside the landing transaction)."""
     rows = list(items)
     if not rows:
         return 0
-    frame = pd.DataFrame({
-        "source": [run.source] * len(rows),
-        "stream": [q.stream for q in rows],
-        "record_key": pd.Series([q.record_key for q in rows], dtype=object),
-        "reason": [q.reason for q in rows],
-        "payload": pd.Series([q.payload for q in rows], dtype=object),
-        "run_id": [run.run_id] * len(rows),
-        "seen_at": pd.Series(pd.to_datetime([seen_at] * len(rows), utc=True),
-                             dtype="datetime64[us, UTC]"),
-    })
+    frame = pd.DataFrame(
+        {
+            "source": [run.source] * len(rows),
+            "stream": [q.stream for q in rows],
+            "record_key": pd.Series([q.record_key for q in rows], dtype=object),
+            "reason": [q.reason for q in rows],
+            "payload": pd.Series([q.payload for q in rows], dtype=object),
+            "run_id": [run.run_id] * len(rows),
+            "seen_at": pd.Series(
+                pd.to_datetime([seen_at] * len(rows), utc=True), dtype="datetime64[us, UTC]"
+            ),
+        }
+    )
     with registered(con, "_quarantine", frame):
         con.execute(
             "insert into raw.quarantine (source, stream, record_key, reason, payload, run_id,"

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 #: What `describe` keeps of an exception's text: enough to act on, not a payload dump.
 MAX_TEXT = 300
 
-_AUTH_VALUE = re.compile(r"\b(Bearer|Basic|Token|token|password|passwd|pwd)([\s:=]+)\S+",
-                         re.IGNORECASE)
+_AUTH_VALUE = re.compile(
+    r"\b(Bearer|Basic|Token|token|password|passwd|pwd)([\s:=]+)\S+", re.IGNORECASE
+)
 _URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
@@ -72,7 +73,8 @@ def check_url(name: str, url: str) -> str:
         return url
     log.warning(
         "%s contains user-info (user:password@); it was removed and not used: credentials are "
-        "read from their own variables only", name
+        "read from their own variables only",
+        name,
     )
     return urlunsplit((parts.scheme, host_port(parts), parts.path, parts.query, parts.fragment))
 

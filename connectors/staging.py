@@ -98,8 +98,13 @@ def upsert_latest(
     so the rows are inserted as they are -- the latest-copy window over every staged row is
     the dearer half of the statement.
     """
-    for name in (table, *keys, *staged.schema.names, *([winners[1]] if winners else []),
-                 *([tiebreak] if tiebreak else [])):
+    for name in (
+        table,
+        *keys,
+        *staged.schema.names,
+        *([winners[1]] if winners else []),
+        *([tiebreak] if tiebreak else []),
+    ):
         if not _IDENT.match(name):
             raise ValueError(f"not a plain identifier: {name!r}")
     if staged.rows == 0:
@@ -121,8 +126,10 @@ def upsert_latest(
         if unique:
             sql = f"insert into {table} ({cols}) select {cols} from {view}"  # noqa: S608
         else:
-            sql = (f"insert into {table} ({cols}) select {cols} from {source}"  # noqa: S608
-                   f" qualify row_number() over (partition by {key_list} order by {order}) = 1")
+            sql = (
+                f"insert into {table} ({cols}) select {cols} from {source}"  # noqa: S608
+                f" qualify row_number() over (partition by {key_list} order by {order}) = 1"
+            )
         inserted = con.execute(sql).fetchall()
         crash_point("land")  # test-only (FLOWMETRICS_CRASH_AT); no-op unset
     return int(inserted[0][0]) if inserted else 0

@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="exports", help="output folder (default: ./exports)")
 
     sandbox = sub.add_parser("sandbox", help="serve the JIRA + ServiceNow simulator on loopback")
-    sandbox.add_argument("--port", type=int, default=8080, help="JIRA port; ServiceNow is port+1 (0: two free ports, both printed)")
+    sandbox.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="JIRA port; ServiceNow is port+1 (0: two free ports, both printed)",
+    )
     sandbox.add_argument("--seed", type=int, default=7)
     sandbox.add_argument("--size", type=int, default=400)
     sandbox.add_argument("--mode", choices=["cloud", "datacenter"], default="cloud")

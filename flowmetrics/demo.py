@@ -112,8 +112,10 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     print()
     print(frame.to_string(index=False))
     print()
-    print("blocked work and hand-offs (core.blocked_intervals, core.assignments, "
-          "metrics.blocked_work, metrics.handoffs, metrics.handoff_loops):")
+    print(
+        "blocked work and hand-offs (core.blocked_intervals, core.assignments, "
+        "metrics.blocked_work, metrics.handoffs, metrics.handoff_loops):"
+    )
     print(blocked.to_string(index=False))
     print()
     print(across.to_string(index=False))

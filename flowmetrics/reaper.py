@@ -114,7 +114,10 @@ def max_age() -> timedelta:
 
 
 def why_dead(
-    tags: Mapping[str, str], started: datetime | None, me: Identity, now: datetime,
+    tags: Mapping[str, str],
+    started: datetime | None,
+    me: Identity,
+    now: datetime,
     limit: timedelta,
 ) -> str | None:
     """Why the run tagged so is dead, or None when it is (or may be) alive."""
@@ -138,8 +141,10 @@ def why_dead(
     at = _started_at(tags, started)
     if at is not None and now - at > limit:
         hours = limit.total_seconds() / 3600
-        return (f"it started {at:%Y-%m-%d %H:%M} UTC, more than {hours:g} h ago, and its "
-                f"process (pid {pid} on {tags.get(HOST_TAG, '?')}) cannot be seen from here")
+        return (
+            f"it started {at:%Y-%m-%d %H:%M} UTC, more than {hours:g} h ago, and its "
+            f"process (pid {pid} on {tags.get(HOST_TAG, '?')}) cannot be seen from here"
+        )
     return None
 
 
@@ -161,7 +166,8 @@ def reap_dead_runs(instance: dg.DagsterInstance, now: datetime | None = None) ->
     for record in records:
         run = record.dagster_run
         started = (
-            datetime.fromtimestamp(record.start_time, UTC) if record.start_time
+            datetime.fromtimestamp(record.start_time, UTC)
+            if record.start_time
             else record.create_timestamp.astimezone(UTC)
         )
         reason = why_dead(run.tags, started, me, now, limit)

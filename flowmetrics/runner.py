@@ -61,9 +61,7 @@ def run_nightly(
     job = defs.resolve_job_def(NIGHTLY_JOB)
     raw_keys = {
         "jira": [dg.AssetKey(["raw", "jira_issues"])],
-        "servicenow": [
-            dg.AssetKey(["raw", f"servicenow_{t}"]) for t in SERVICENOW_TABLES
-        ],
+        "servicenow": [dg.AssetKey(["raw", f"servicenow_{t}"]) for t in SERVICENOW_TABLES],
     }
     run_config: dict = {
         # INFO keeps the live progress readable; DEBUG events still reach the instance's log.
@@ -71,12 +69,14 @@ def run_nightly(
         "ops": {
             "raw__jira_issues": {"config": {"full": full}},
             "servicenow_records": {"config": {"full": full}},
-        }
+        },
     }
     selection = None
     if source is not None:
         other = "servicenow" if source == "jira" else "jira"
-        keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k not in raw_keys[other]]
+        keys = [
+            k for k in defs.resolve_asset_graph().get_all_asset_keys() if k not in raw_keys[other]
+        ]
         selection = keys
         if other == "jira":
             run_config["ops"].pop("raw__jira_issues")

@@ -389,7 +389,9 @@ def parse_config(data: Mapping[str, Any] | None, source: str = "<config>") -> Fl
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: the file must hold a mapping of keys, not {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the file must hold a mapping of keys, not {type(data).__name__}"
+        )
     try:
         return FlowConfig.model_validate(_stringify_status_keys(dict(data)))
     except ValidationError as exc:
@@ -469,7 +471,9 @@ def parse_yaml(text: str, source: str) -> FlowConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(
+            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     return parse_config(data, source)
 
 

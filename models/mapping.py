@@ -97,7 +97,9 @@ def label_rules(label: str) -> tuple[StatusCategory, StatusKind]:
     return StatusCategory.INDETERMINATE, StatusKind.ACTIVE
 
 
-def default_servicenow_state(table: str, value: str, label: str) -> tuple[StatusCategory, StatusKind]:
+def default_servicenow_state(
+    table: str, value: str, label: str
+) -> tuple[StatusCategory, StatusKind]:
     """Contract §2.1: the value decides for the known state models; the label for anything else."""
     known = SERVICENOW_STATE_DEFAULTS.get(table, {}).get(str(value))
     if known is not None:

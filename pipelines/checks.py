@@ -43,8 +43,12 @@ def _rows_md(rows: list[tuple], columns: list[str] | None = None) -> dg.Metadata
 
 
 def _warn_on_rows(
-    flow_config: FlowConfigResource, warehouse: WarehouseResource, sql: str, *, count: str,
-    sample: str
+    flow_config: FlowConfigResource,
+    warehouse: WarehouseResource,
+    sql: str,
+    *,
+    count: str,
+    sample: str,
 ) -> dg.AssetCheckResult:
     """The shape of the Python warnings that list what a person should look at: any row
     fails the check; metadata `count` is how many rows, `sample` a table of them."""

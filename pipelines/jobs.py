@@ -18,7 +18,9 @@ def nightly_job() -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, cron: str, timezone: str) -> dg.ScheduleDefinition:
+def nightly_schedule(
+    job: dg.UnresolvedAssetJobDefinition, cron: str, timezone: str
+) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=f"{NIGHTLY_JOB}_schedule",
         job=job,

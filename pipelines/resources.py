@@ -7,7 +7,6 @@ exception is `RunSetup.jira` / `.servicenow`: values a caller already holds (the
 whose credentials are public constants of the simulator).
 """
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,7 +79,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.path or cfg.warehouse
 
     @contextmanager
-    def connect(self, cfg: FlowConfig, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, cfg: FlowConfig, *, read_only: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         with open_warehouse(self.resolve(cfg), read_only=read_only) as con:
             yield con
 

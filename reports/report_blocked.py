@@ -46,27 +46,31 @@ class BlockedData:
         return next((r for r in self.handoffs or [] if r.get("owner") is None), None)
 
 
-def _read(con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str
-          ) -> list[Row] | None:
+def _read(con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str) -> list[Row] | None:
     if "value_stream" not in table_columns(con, "metrics", table):
         return None
     sql = f"select * from metrics.{table} where value_stream = ? order by {order}"  # noqa: S608
     return part.rows(con, sql, [stream])
 
 
-def load_blocked(con: duckdb.DuckDBPyConnection, stream: str, window: tuple[Any, Any] | None
-                 ) -> BlockedData:
+def load_blocked(
+    con: duckdb.DuckDBPyConnection, stream: str, window: tuple[Any, Any] | None
+) -> BlockedData:
     """The stream's blocked-work tables; `window` = (start, as_of) for the net efficiency."""
     data = BlockedData(
         reasons=_read(con, "blocked_work", stream, "total_blocked_days desc, reason"),
-        handoffs=_read(con, "handoffs", stream,
-                       "owner is not null, handoffs_in desc, total_days desc, owner"),
+        handoffs=_read(
+            con, "handoffs", stream, "owner is not null, handoffs_in desc, total_days desc, owner"
+        ),
         loops=_read(con, "handoff_loops", stream, "loops desc, owner, via_owner"),
         stages=_read(con, "blocked_stages", stream, "stage_order, stage"),
     )
     cols = table_columns(con, "metrics", "item_flow")
-    if window and window[0] is not None and {"blocked_active_days", "blocked_time_days"} <= set(
-            cols):
+    if (
+        window
+        and window[0] is not None
+        and {"blocked_active_days", "blocked_time_days"} <= set(cols)
+    ):
         found = part.rows(
             con,
             "select sum(lead_time_days) as lead, sum(process_time_days) as process,"
@@ -133,13 +137,21 @@ def _reasons_card(data: BlockedData) -> str:
             )
             for r in data.reasons
         ]
-        headers = [("Reason", False), ("Items", True), ("Total blocked", True), ("Mean", True),
-                   ("p85", True), ("Share of lead", True)]
+        headers = [
+            ("Reason", False),
+            ("Items", True),
+            ("Total blocked", True),
+            ("Mean", True),
+            ("p85", True),
+            ("Share of lead", True),
+        ]
         parts.append(part.table(headers, rows, "blocked"))
-        parts.append('<p class="note">An item flagged and blocked by a link at the same time '
-                     "counts under both reasons; the efficiency above counts it once. In the "
-                     "value stream map the red strip at the foot of each block is the share of "
-                     "the stage's time its items were blocked.</p>")
+        parts.append(
+            '<p class="note">An item flagged and blocked by a link at the same time '
+            "counts under both reasons; the efficiency above counts it once. In the "
+            "value stream map the red strip at the foot of each block is the share of "
+            "the stage's time its items were blocked.</p>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -169,8 +181,14 @@ def _handoffs_card(data: BlockedData) -> str:
             )
             for r in owners
         ]
-        headers = [("Group", False), ("Items", True), ("Time held", True), ("Mean", True),
-                   ("Hand-offs in", True), ("Came back", True)]
+        headers = [
+            ("Group", False),
+            ("Items", True),
+            ("Time held", True),
+            ("Mean", True),
+            ("Hand-offs in", True),
+            ("Came back", True),
+        ]
         parts.append(part.table(headers, rows, "handoffs"))
         if data.loops:
             named = "".join(
@@ -179,8 +197,10 @@ def _handoffs_card(data: BlockedData) -> str:
                 f"{fmt.count(r.get('items'))} item{'' if r.get('items') == 1 else 's'}</li>"
                 for r in data.loops[:TOP_LOOPS]
             )
-            parts.append(f'<p class="note">Reassignment loops (work sent back where it came '
-                         f"from):</p><ul class=\"loops\">{named}</ul>")
+            parts.append(
+                f'<p class="note">Reassignment loops (work sent back where it came '
+                f'from):</p><ul class="loops">{named}</ul>'
+            )
         elif data.loops is not None:
             parts.append('<p class="note">No reassignment loops.</p>')
     parts.append("</div>")
@@ -195,8 +215,12 @@ def blocked_section(data: BlockedData | None) -> str:
     """The two cards side by side; nothing at all for a warehouse without docs/contract.md §6 tables."""
     if data is None or (data.reasons is None and data.handoffs is None):
         return ""
-    return '<div class="grid blocked-handoffs">' + _reasons_card(data) + _handoffs_card(
-        data) + "</div>"
+    return (
+        '<div class="grid blocked-handoffs">'
+        + _reasons_card(data)
+        + _handoffs_card(data)
+        + "</div>"
+    )
 
 
 CSS = """

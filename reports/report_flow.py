@@ -50,8 +50,9 @@ class FlowOverTime:
     forecast: list[Row] | None
 
 
-def _stream(con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str,
-            every_stream: bool = False) -> list[Row] | None:
+def _stream(
+    con: duckdb.DuckDBPyConnection, table: str, stream: str, order: str, every_stream: bool = False
+) -> list[Row] | None:
     if not table_exists(con, "metrics", table):
         return None
     where = "" if every_stream else " where value_stream = ?"
@@ -64,7 +65,8 @@ def _sle(con: duckdb.DuckDBPyConnection, stream: str) -> float | None:
         return None
     row = con.execute(
         "select lead_time_p85_days from metrics.lead_time where value_stream = ?"
-        " and flow_type = 'all'", [stream]
+        " and flow_type = 'all'",
+        [stream],
     ).fetchone()
     return None if row is None or fmt.is_missing(row[0]) else float(row[0])
 
@@ -73,8 +75,9 @@ def load(con: duckdb.DuckDBPyConnection, stream: str) -> FlowOverTime:
     """Everything the block shows for one stream; 'all' ages every open item."""
     return FlowOverTime(
         daily=_stream(con, "daily_flow", stream, "day, stage_order"),
-        aging=_stream(con, "aging_wip", stream, "age_days desc, item_id",
-                      every_stream=stream == "all"),
+        aging=_stream(
+            con, "aging_wip", stream, "age_days desc, item_id", every_stream=stream == "all"
+        ),
         sle=_sle(con, stream),
         trends=_stream(con, "flow_trends", stream, "period_start"),
         forecast=_stream(con, "forecast", stream, "horizon_days nulls last"),
@@ -96,8 +99,10 @@ def cfd_block(data: FlowOverTime) -> str:
     if note:
         parts.append(note)
     else:
-        stages = sorted({r["stage"]: r["stage_order"] for r in data.daily}.items(),
-                        key=lambda kv: (kv[1] is None, kv[1], kv[0]))
+        stages = sorted(
+            {r["stage"]: r["stage_order"] for r in data.daily}.items(),
+            key=lambda kv: (kv[1] is None, kv[1], kv[0]),
+        )
         names = [s for s, _ in stages]
         days = sorted({r["day"] for r in data.daily})
         at = {(r["day"], r["stage"]): float(r["items"] or 0) for r in data.daily}
@@ -109,8 +114,10 @@ def cfd_block(data: FlowOverTime) -> str:
         counts[done] = [max(v - first, 0.0) for v in counts[done]]
         parts.append(svg.cumulative_flow(days, names, counts))
         parts.append(_legend(names))
-        parts.append('<p class="note">A widening band is work piling up in that stage; the '
-                     "flat top of the done band is a stall in delivery.</p>")
+        parts.append(
+            '<p class="note">A widening band is work piling up in that stage; the '
+            "flat top of the done band is a stall in delivery.</p>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -121,18 +128,28 @@ def aging_block(data: FlowOverTime, stream: str) -> str:
     if note:
         parts.append(note)
     else:
-        stages = sorted({r["stage"]: r.get("stage_order") for r in data.aging}.items(),
-                        key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0]))
+        stages = sorted(
+            {r["stage"]: r.get("stage_order") for r in data.aging}.items(),
+            key=lambda kv: (kv[1] is None, kv[1] or 0, kv[0]),
+        )
         parts.append(svg.aging_wip(data.aging, [s for s, _ in stages], data.sle))
-        over = [r for r in data.aging
-                if data.sle is not None and not fmt.is_missing(r.get("age_days"))
-                and float(r["age_days"]) > data.sle]
+        over = [
+            r
+            for r in data.aging
+            if data.sle is not None
+            and not fmt.is_missing(r.get("age_days"))
+            and float(r["age_days"]) > data.sle
+        ]
         if data.sle is None:
-            parts.append('<p class="note">No SLE: nothing was done in the window, so there is '
-                         "no p85 lead time to compare ages with.</p>")
+            parts.append(
+                '<p class="note">No SLE: nothing was done in the window, so there is '
+                "no p85 lead time to compare ages with.</p>"
+            )
         elif not over:
-            parts.append(f'<p class="note over-sle">No open item is older than the SLE '
-                         f"({fmt.days(data.sle)}).</p>")
+            parts.append(
+                f'<p class="note over-sle">No open item is older than the SLE '
+                f"({fmt.days(data.sle)}).</p>"
+            )
         else:
             named = " · ".join(
                 f"<b>{fmt.text(svg.short_key(str(r['item_id'])))}</b> "
@@ -140,11 +157,16 @@ def aging_block(data: FlowOverTime, stream: str) -> str:
                 + (f" ({fmt.text(r.get('value_stream'))})" if stream == "all" else "")
                 for r in over[:LISTED]
             )
-            more = (f" · and {len(over) - LISTED:,d} more in aging_wip.csv"
-                    if len(over) > LISTED else "")
-            parts.append(f'<p class="over-sle">Over the SLE ({fmt.days(data.sle)}): '
-                         f"{len(over):,d} of {len(data.aging):,d} open items, oldest first: "
-                         f"{named}{more}</p>")
+            more = (
+                f" · and {len(over) - LISTED:,d} more in aging_wip.csv"
+                if len(over) > LISTED
+                else ""
+            )
+            parts.append(
+                f'<p class="over-sle">Over the SLE ({fmt.days(data.sle)}): '
+                f"{len(over):,d} of {len(data.aging):,d} open items, oldest first: "
+                f"{named}{more}</p>"
+            )
     parts.append("</div>")
     return "".join(parts)
 
@@ -164,11 +186,15 @@ def trends_block(data: FlowOverTime, settings: Settings) -> str:
             '<span><i style="background:#1f2933"></i>flow efficiency: Σ process ÷ Σ lead time'
             "</span></div>"
         )
-        parts.append('<p class="note">Per period of the items done in it; a gap in a line is '
-                     "a period with nothing done (unknown, not zero).")
+        parts.append(
+            '<p class="note">Per period of the items done in it; a gap in a line is '
+            "a period with nothing done (unknown, not zero)."
+        )
         if len(data.trends) > MAX_PERIODS:
-            parts.append(f" Last {MAX_PERIODS} of {len(data.trends)} periods; all of them in "
-                         "flow_trends.csv.")
+            parts.append(
+                f" Last {MAX_PERIODS} of {len(data.trends)} periods; all of them in "
+                "flow_trends.csv."
+            )
         parts.append("</p>")
     parts.append("</div>")
     return "".join(parts)
@@ -200,8 +226,10 @@ def forecast_block(data: FlowOverTime) -> str:
             d50, d85, d95 = _pct_list(wip_row, "wip_done_days")
             wip = fmt.count(wip_row.get("wip"))
             if fmt.is_missing(d85):
-                lines.append(f"<li>Today's WIP ({wip} items): <strong>no forecast</strong> — "
-                             "nothing was done in the history days.</li>")
+                lines.append(
+                    f"<li>Today's WIP ({wip} items): <strong>no forecast</strong> — "
+                    "nothing was done in the history days.</li>"
+                )
             else:
                 lines.append(
                     f"<li>Today's WIP ({wip} items) done within <strong>{fmt.count(d85)}"
@@ -225,7 +253,10 @@ def section(con: duckdb.DuckDBPyConnection, stream: str, settings: Settings) -> 
     data = load(con, stream)
     return (
         '<div class="flow-time"><h3 class="block">Flow over time</h3>'
-        + '<div class="grid">' + cfd_block(data) + aging_block(data, stream) + "</div>"
+        + '<div class="grid">'
+        + cfd_block(data)
+        + aging_block(data, stream)
+        + "</div>"
         + trends_block(data, settings)
         + forecast_block(data)
         + "</div>"

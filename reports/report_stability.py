@@ -112,24 +112,36 @@ def delivery_line(stab: StabilityData | None, summary: Row | None) -> str:
         ' aria-label="Delivery line: from request to production">',
         f'<rect x="{x0:.1f}" y="{y - 9:.1f}" width="{max(xa - x0, 1):.1f}" height="18"'
         f' fill="{BLOCK}" stroke="{BLOCK_EDGE}" stroke-width="1.2"/>',
-        _t(x0 + 6, y + 4, f"request → done (the map): {fmt.days(lead)}", size=11,
-           anchor="start", fill=INK),
+        _t(
+            x0 + 6,
+            y + 4,
+            f"request → done (the map): {fmt.days(lead)}",
+            size=11,
+            anchor="start",
+            fill=INK,
+        ),
         f'<line x1="{xa:.1f}" y1="{y:.1f}" x2="{xb:.1f}" y2="{y:.1f}" stroke="{PRODUCTION}"'
         ' stroke-width="5" stroke-dasharray="10 4"/>',
         f'<circle cx="{xb:.1f}" cy="{y:.1f}" r="7" fill="{PRODUCTION}"/>',
         _t(xb + 12, y - 2, "Production", size=12, anchor="start", weight="bold", fill=INK),
-        _t(xb + 12, y + 13, f"+{fmt.days(to_prod)} after done", size=11, anchor="start",
-           fill=MUTED),
-        _t(x0, y + 34,
-           f"Idea to production (JIRA created → change implemented), {fmt.count(items)} items"
-           f" shipped in the window: p50 <tspan font-weight='bold'>"
-           f"{fmt.days(d.get('idea_to_production_p50_days'))}</tspan> · p85 "
-           f"<tspan font-weight='bold'>{fmt.days(d.get('idea_to_production_p85_days'))}"
-           f"</tspan> · done to production p50 "
-           f"{fmt.days(d.get('done_to_production_p50_days'))} · p85 "
-           f"{fmt.days(d.get('done_to_production_p85_days'))}"
-           f" ({fmt.count(d.get('done_to_production_items'))} items done before their change)",
-           size=11, anchor="start", fill=MUTED),
+        _t(
+            xb + 12, y + 13, f"+{fmt.days(to_prod)} after done", size=11, anchor="start", fill=MUTED
+        ),
+        _t(
+            x0,
+            y + 34,
+            f"Idea to production (JIRA created → change implemented), {fmt.count(items)} items"
+            f" shipped in the window: p50 <tspan font-weight='bold'>"
+            f"{fmt.days(d.get('idea_to_production_p50_days'))}</tspan> · p85 "
+            f"<tspan font-weight='bold'>{fmt.days(d.get('idea_to_production_p85_days'))}"
+            f"</tspan> · done to production p50 "
+            f"{fmt.days(d.get('done_to_production_p50_days'))} · p85 "
+            f"{fmt.days(d.get('done_to_production_p85_days'))}"
+            f" ({fmt.count(d.get('done_to_production_items'))} items done before their change)",
+            size=11,
+            anchor="start",
+            fill=MUTED,
+        ),
         "</svg>",
     ]
     return '<div class="delivery-line">' + "".join(out) + "</div>"
@@ -142,9 +154,8 @@ def _rate_cell(rate: Any) -> str:
     if fmt.is_missing(rate):
         return fmt.MISSING
     width = min(max(float(rate), 0.0), 1.0) * 60
-    return (
-        f'<span class="bar" style="width:{width:.0f}px;background:{TARGET}"></span>'
-        + fmt.pct(rate)
+    return f'<span class="bar" style="width:{width:.0f}px;background:{TARGET}"></span>' + fmt.pct(
+        rate
     )
 
 
@@ -161,11 +172,16 @@ def stability_block(stab: StabilityData | None) -> str:
     if stab is None or stab.periods is None:
         parts.append(part.missing_table("stability") + "</div>")
         return "".join(parts)
-    shown = [r for r in stab.periods if r.get("changes_done") or r.get("incidents_opened")
-             or r.get("incidents_restored")][-MAX_PERIODS:]
+    shown = [
+        r
+        for r in stab.periods
+        if r.get("changes_done") or r.get("incidents_opened") or r.get("incidents_restored")
+    ][-MAX_PERIODS:]
     if not shown:
-        parts.append('<p class="empty">No change requests or incidents yet (sync ServiceNow'
-                     " change_request and incident).</p></div>")
+        parts.append(
+            '<p class="empty">No change requests or incidents yet (sync ServiceNow'
+            " change_request and incident).</p></div>"
+        )
         return "".join(parts)
     done = sum(int(r.get("changes_done") or 0) for r in shown)
     failed = sum(int(r.get("failed_changes") or 0) for r in shown)
@@ -177,11 +193,21 @@ def stability_block(stab: StabilityData | None) -> str:
         f'<span class="value">{fmt.pct(failed / done if done else None)}</span></div>'
         "</div>"
     )
-    headers = ("Period", "Changes done", "Failed", "Failure rate", "Incidents opened",
-               "Restored", "Restore p50", "Restore p85", "Failed changes")
+    headers = (
+        "Period",
+        "Changes done",
+        "Failed",
+        "Failure rate",
+        "Incidents opened",
+        "Restored",
+        "Restore p50",
+        "Restore p85",
+        "Failed changes",
+    )
     numeric = (False, True, True, True, True, True, True, True, False)
-    head = "".join(f"<th{' class=num' if n else ''}>{h}</th>" for h, n in zip(headers, numeric,
-                                                                                strict=True))
+    head = "".join(
+        f"<th{' class=num' if n else ''}>{h}</th>" for h, n in zip(headers, numeric, strict=True)
+    )
     body = []
     for r in shown:
         names = ", ".join(fmt.text(k) for k in (r.get("failed_change_keys") or []))
@@ -196,15 +222,32 @@ def stability_block(stab: StabilityData | None) -> str:
             fmt.days(r.get("time_to_restore_p85_days")),
             names,
         )
-        body.append("<tr>" + "".join(
-            f"<td{' class=num' if n else ''}>{c}</td>" for c, n in zip(cells, numeric,
-                                                                       strict=True)) + "</tr>")
-    parts.append(f'<table class="stability"><thead><tr>{head}</tr></thead>'
-                 f"<tbody>{''.join(body)}</tbody></table>")
-    if len([r for r in stab.periods if r.get("changes_done") or r.get("incidents_opened")
-            or r.get("incidents_restored")]) > MAX_PERIODS:
-        parts.append(f'<p class="note">Last {MAX_PERIODS} periods with activity; all of them'
-                     " in stability.csv.</p>")
+        body.append(
+            "<tr>"
+            + "".join(
+                f"<td{' class=num' if n else ''}>{c}</td>"
+                for c, n in zip(cells, numeric, strict=True)
+            )
+            + "</tr>"
+        )
+    parts.append(
+        f'<table class="stability"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+    if (
+        len(
+            [
+                r
+                for r in stab.periods
+                if r.get("changes_done") or r.get("incidents_opened") or r.get("incidents_restored")
+            ]
+        )
+        > MAX_PERIODS
+    ):
+        parts.append(
+            f'<p class="note">Last {MAX_PERIODS} periods with activity; all of them'
+            " in stability.csv.</p>"
+        )
     if stab.failed:
         items = "".join(
             f"<li><strong>{fmt.text(f['change'])}</strong> {fmt.text(f.get('title') or '')}"

@@ -154,8 +154,11 @@ def value_stream_map(stages: Sequence[Row], name: str) -> str:
             + "</g>"
         )
         if blocked:
-            out.append(_blocked_share(bx, block_y + block_h - 7, block_w - 2, lead,
-                                      row.get("blocked_time_days")))
+            out.append(
+                _blocked_share(
+                    bx, block_y + block_h - 7, block_w - 2, lead, row.get("blocked_time_days")
+                )
+            )
         # The data box under the block.
         lines: tuple[tuple[str, str], ...] = (
             ("Lead", fmt.days(lead)),
@@ -197,7 +200,7 @@ def _blocked_share(x: float, y: float, width: float, lead: object, blocked: obje
         share = min(max(_num(blocked) / _num(lead), 0.0), 1.0)
     return (
         f'<g class="blocked-share"><title>blocked {fmt.days(blocked)} of {fmt.days(lead)}'
-        f"</title><rect x=\"{x + 1:.1f}\" y=\"{y:.1f}\" width=\"{width:.1f}\" height=\"4\""
+        f'</title><rect x="{x + 1:.1f}" y="{y:.1f}" width="{width:.1f}" height="4"'
         f' fill="#fff" stroke="{BLOCKED}" stroke-width="0.8"/>'
         f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{width * share:.1f}" height="4"'
         f' fill="{BLOCKED}"/></g>'
@@ -210,13 +213,13 @@ def _count_scale(ymax: float) -> tuple[int, int]:
     return ystep, math.ceil(ymax / ystep) * ystep
 
 
-def _count_grid(out: list[str], left: float, right: float, y: Callable[[float], float],
-                ytop: int, ystep: int) -> None:
+def _count_grid(
+    out: list[str], left: float, right: float, y: Callable[[float], float], ytop: int, ystep: int
+) -> None:
     """Horizontal grid lines from 0 to `ytop`, each labelled with its count on the left."""
     for c in range(0, ytop + 1, ystep):
         out.append(
-            f'<line x1="{left}" x2="{right}" y1="{y(c):.1f}" y2="{y(c):.1f}"'
-            f' stroke="{GRID}"/>'
+            f'<line x1="{left}" x2="{right}" y1="{y(c):.1f}" y2="{y(c):.1f}" stroke="{GRID}"/>'
         )
         out.append(_t(left - 6, y(c) + 4, str(c), size=10, anchor="end", fill=MUTED))
 

@@ -81,11 +81,25 @@ ISSUE_TYPES: dict[str, tuple[str, int]] = {
 }
 
 PRIORITIES: tuple[tuple[str, str], ...] = (
-    ("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest"),
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
 )
 
-LABELS = ("tech-debt", "customer", "security", "performance", "ux", "backend", "frontend",
-          "quick-win", "compliance", "KTLO")
+LABELS = (
+    "tech-debt",
+    "customer",
+    "security",
+    "performance",
+    "ux",
+    "backend",
+    "frontend",
+    "quick-win",
+    "compliance",
+    "KTLO",
+)
 
 PEOPLE: tuple[Person, ...] = (
     Person("5b10a2844c20165700ede21g", "Mia Krystof", "Australia/Sydney"),
@@ -128,22 +142,66 @@ SNOW_GROUPS: tuple[tuple[str, str], ...] = (
     ("Database", "Platform"),
 )
 
-SNOW_USERS = ("itil.user", "beth.anglin", "david.loo", "fred.luddy", "abel.tuter",
-              "don.goodliffe", "bud.richman", "admin")
+SNOW_USERS = (
+    "itil.user",
+    "beth.anglin",
+    "david.loo",
+    "fred.luddy",
+    "abel.tuter",
+    "don.goodliffe",
+    "bud.richman",
+    "admin",
+)
 
-INCIDENT_STATES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved",
-                   "7": "Closed", "8": "Canceled"}
+INCIDENT_STATES = {
+    "1": "New",
+    "2": "In Progress",
+    "3": "On Hold",
+    "6": "Resolved",
+    "7": "Closed",
+    "8": "Canceled",
+}
 #: A pre-Helsinki state kept on an upgraded instance (KB0564465): mapped by label, not value.
 LEGACY_INCIDENT_STATES = {"4": "Awaiting User Info"}
-CHANGE_STATES = {"-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled",
-                 "-1": "Implement", "0": "Review", "3": "Closed", "4": "Canceled"}
-PROBLEM_STATES = {"101": "New", "102": "Assess", "103": "Root Cause Analysis",
-                  "104": "Fix in Progress", "106": "Resolved", "107": "Closed"}
-HOLD_REASONS = {"1": "Awaiting Caller", "3": "Awaiting Problem", "4": "Awaiting Vendor",
-                "5": "Awaiting Change"}
-SNOW_PRIORITIES = {"1": "1 - Critical", "2": "2 - High", "3": "3 - Moderate", "4": "4 - Low",
-                   "5": "5 - Planning"}
-INCIDENT_CLOSE_CODES = ("Solution provided", "Workaround provided", "Resolved by caller",
-                        "Resolved by change", "Resolved by problem", "User error", "Duplicate",
-                        "Known error")
+CHANGE_STATES = {
+    "-5": "New",
+    "-4": "Assess",
+    "-3": "Authorize",
+    "-2": "Scheduled",
+    "-1": "Implement",
+    "0": "Review",
+    "3": "Closed",
+    "4": "Canceled",
+}
+PROBLEM_STATES = {
+    "101": "New",
+    "102": "Assess",
+    "103": "Root Cause Analysis",
+    "104": "Fix in Progress",
+    "106": "Resolved",
+    "107": "Closed",
+}
+HOLD_REASONS = {
+    "1": "Awaiting Caller",
+    "3": "Awaiting Problem",
+    "4": "Awaiting Vendor",
+    "5": "Awaiting Change",
+}
+SNOW_PRIORITIES = {
+    "1": "1 - Critical",
+    "2": "2 - High",
+    "3": "3 - Moderate",
+    "4": "4 - Low",
+    "5": "5 - Planning",
+}
+INCIDENT_CLOSE_CODES = (
+    "Solution provided",
+    "Workaround provided",
+    "Resolved by caller",
+    "Resolved by change",
+    "Resolved by problem",
+    "User error",
+    "Duplicate",
+    "Known error",
+)
 CATEGORIES = ("inquiry", "software", "hardware", "network", "database")

@@ -13,8 +13,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 #: Longest first, so ">=" wins over ">".
-OPERATORS = ("NOT IN", "NOTLIKE", "STARTSWITH", "ENDSWITH", "ISNOTEMPTY", "ISEMPTY", "LIKE",
-             "IN", ">=", "<=", "!=", "=", ">", "<")
+OPERATORS = (
+    "NOT IN",
+    "NOTLIKE",
+    "STARTSWITH",
+    "ENDSWITH",
+    "ISNOTEMPTY",
+    "ISEMPTY",
+    "LIKE",
+    "IN",
+    ">=",
+    "<=",
+    "!=",
+    "=",
+    ">",
+    "<",
+)
 _FIELD = re.compile(r"[a-z_][a-z0-9_.]*")
 _NUM = re.compile(r"-?\d+(\.\d+)?$")
 
@@ -64,10 +78,10 @@ def _condition(part: str) -> Condition | None:
     m = _FIELD.match(part)
     if not m:
         return None
-    rest = part[m.end():]
+    rest = part[m.end() :]
     for op in OPERATORS:
         if rest.startswith(op):
-            return Condition(m.group(0), op, rest[len(op):])
+            return Condition(m.group(0), op, rest[len(op) :])
     return None
 
 
@@ -109,8 +123,9 @@ def matches(cond: Condition, value: str) -> bool:
     return False
 
 
-def compile_predicate(query: Query, getter: Callable[[object, str], str | None]
-                      ) -> Callable[[object], bool] | None:
+def compile_predicate(
+    query: Query, getter: Callable[[object, str], str | None]
+) -> Callable[[object], bool] | None:
     """Row predicate, or None when every row matches. ``getter`` returns None for unknown
     fields: such conditions are dropped (they match everything)."""
     if not query.groups:
@@ -142,8 +157,11 @@ def lower_bound(query: Query, column: str) -> str | None:
     for terms in query.groups:
         best: str | None = None
         for alternatives in terms:
-            if len(alternatives) == 1 and alternatives[0].field == column \
-                    and alternatives[0].op in (">", ">=", "="):
+            if (
+                len(alternatives) == 1
+                and alternatives[0].field == column
+                and alternatives[0].op in (">", ">=", "=")
+            ):
                 value = alternatives[0].value
                 best = value if best is None or value > best else best
         if best is None:

@@ -32,14 +32,33 @@ EMAIL = "demo@example.com"
 API_TOKEN = "sandbox-token"
 PAT = "sandbox-pat"
 
-GONE = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
-        "A full migration guideline is available at "
-        "https://developer.atlassian.com/changelog/#CHANGE-2046")
+GONE = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at "
+    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
 NOT_FOUND_ISSUE = "Issue does not exist or you do not have permission to see it."
-SEARCH_POST_KEYS = {"jql", "nextPageToken", "maxResults", "fields", "expand", "properties",
-                    "fieldsByKeys", "failFast", "reconcileIssues"}
-DC_SEARCH_POST_KEYS = {"jql", "startAt", "maxResults", "fields", "expand", "validateQuery",
-                       "properties", "fieldsByKeys"}
+SEARCH_POST_KEYS = {
+    "jql",
+    "nextPageToken",
+    "maxResults",
+    "fields",
+    "expand",
+    "properties",
+    "fieldsByKeys",
+    "failFast",
+    "reconcileIssues",
+}
+DC_SEARCH_POST_KEYS = {
+    "jql",
+    "startAt",
+    "maxResults",
+    "fields",
+    "expand",
+    "validateQuery",
+    "properties",
+    "fieldsByKeys",
+}
 EMBED_CAP = 40
 DC_MAX_RESULTS = 50
 _PATH = re.compile(r"^/rest/api/(2|3|latest)/(.*)$")
@@ -95,10 +114,13 @@ class JiraApi:
 
     def handle(self, req: Request) -> Response:
         if not self.authorized(req):
-            resp = errors(401, "You are not authenticated. Authentication required to perform "
-                               "this operation.")
-            resp.headers += [("X-Seraph-LoginReason", "AUTHENTICATED_FAILED"),
-                             ("WWW-Authenticate", 'Basic realm="protected-area"')]
+            resp = errors(
+                401, "You are not authenticated. Authentication required to perform this operation."
+            )
+            resp.headers += [
+                ("X-Seraph-LoginReason", "AUTHENTICATED_FAILED"),
+                ("WWW-Authenticate", 'Basic realm="protected-area"'),
+            ]
             return resp
         m = _PATH.match(req.path)
         if not m:
@@ -111,8 +133,7 @@ class JiraApi:
             if get and rest == "myself":
                 return json_response(200, self.myself(req))
             if get and rest == "status":
-                return json_response(200, [status_json(self.base(req), s.id)
-                                           for s in cat.STATUSES])
+                return json_response(200, [status_json(self.base(req), s.id) for s in cat.STATUSES])
             if get and rest == "field":
                 return json_response(200, FIELDS)
             if get and rest == "project":
@@ -150,22 +171,43 @@ class JiraApi:
             version, numbers, dtype = "1001.0.0-SNAPSHOT", [1001, 0, 0], "Cloud"
         else:
             version, numbers, dtype = "9.12.7", [9, 12, 7], "Server"
-        return {"baseUrl": self.base(req), "version": version, "versionNumbers": numbers,
-                "deploymentType": dtype, "buildNumber": 100270, "buildDate":
-                "2025-01-01T00:00:00.000+0000", "serverTime": self.state.jira_now_str(),
-                "scmInfo": "sandbox", "serverTitle": "Flowmetrics Sandbox JIRA"}
+        return {
+            "baseUrl": self.base(req),
+            "version": version,
+            "versionNumbers": numbers,
+            "deploymentType": dtype,
+            "buildNumber": 100270,
+            "buildDate": "2025-01-01T00:00:00.000+0000",
+            "serverTime": self.state.jira_now_str(),
+            "scmInfo": "sandbox",
+            "serverTitle": "Flowmetrics Sandbox JIRA",
+        }
 
     def myself(self, req: Request) -> dict[str, Any]:
         u = cat.API_USER
-        return {"self": f"{self.base(req)}/rest/api/2/user?accountId={u.account_id}",
-                "accountId": u.account_id, "accountType": "atlassian", "emailAddress": EMAIL,
-                "displayName": u.name, "active": True, "timeZone": u.tz, "locale": "en_US",
-                **({} if self.cloud else {"name": "demo", "key": "demo"})}
+        return {
+            "self": f"{self.base(req)}/rest/api/2/user?accountId={u.account_id}",
+            "accountId": u.account_id,
+            "accountType": "atlassian",
+            "emailAddress": EMAIL,
+            "displayName": u.name,
+            "active": True,
+            "timeZone": u.tz,
+            "locale": "en_US",
+            **({} if self.cloud else {"name": "demo", "key": "demo"}),
+        }
 
     def project_json(self, req: Request, p: cat.Project) -> dict[str, Any]:
-        return {"self": f"{self.base(req)}/rest/api/2/project/{p.id}", "id": p.id,
-                "key": p.key, "name": p.name, "projectTypeKey": "software",
-                "simplified": False, "style": "classic", "isPrivate": False}
+        return {
+            "self": f"{self.base(req)}/rest/api/2/project/{p.id}",
+            "id": p.id,
+            "key": p.key,
+            "name": p.name,
+            "projectTypeKey": "software",
+            "simplified": False,
+            "style": "classic",
+            "isPrivate": False,
+        }
 
     def damaged(self, issue: dict[str, Any]) -> dict[str, Any]:
         """The issue with the `malformed` knob's field values for its key (any JSON, e.g.
@@ -187,8 +229,11 @@ class JiraApi:
                 return errors(400, "Request body must be a JSON object.")
             unknown = set(body) - allowed
             if unknown:
-                return errors(400, f'Unrecognized field "{sorted(unknown)[0]}" (class '
-                                   "SearchAndReconcileRequestBean), not marked as ignorable")
+                return errors(
+                    400,
+                    f'Unrecognized field "{sorted(unknown)[0]}" (class '
+                    "SearchAndReconcileRequestBean), not marked as ignorable",
+                )
             fields = body.get("fields") or []
             return {**body, "fields": fields if isinstance(fields, list) else [fields]}
         fields: list[str] = []
@@ -215,8 +260,9 @@ class JiraApi:
         lo, hi = store.range(parsed.updated_lo, parsed.updated_hi)
         pred = parsed.predicate
         issues = store.issues
-        matched = [issues[iid] for _, iid in store.index[lo:hi]
-                   if pred is None or pred(issues[iid])]
+        matched = [
+            issues[iid] for _, iid in store.index[lo:hi] if pred is None or pred(issues[iid])
+        ]
         order = parsed.order or [("key", True)]
         for name, desc in reversed(order):
             matched.sort(key=lambda i, n=name: _order_key(i, n), reverse=desc)
@@ -243,8 +289,11 @@ class JiraApi:
         if isinstance(parsed, Response):
             return parsed
         if parsed.predicate is None:
-            return errors(400, "Unbounded JQL queries are not allowed here. Please add a search "
-                               "restriction to your query.")
+            return errors(
+                400,
+                "Unbounded JQL queries are not allowed here. Please add a search "
+                "restriction to your query.",
+            )
         fields, star = wanted_fields(p["fields"])
         expand = p.get("expand") or ""
         expand_list = expand if isinstance(expand, list) else expand.split(",")
@@ -276,7 +325,7 @@ class JiraApi:
         else:
             ids = self.matching(jql, parsed)
             start = token.get("o", 0) if token else 0
-            page = [store.issues[i] for i in ids[start:start + limit]]
+            page = [store.issues[i] for i in ids[start : start + limit]]
             more = start + limit < len(ids)
             next_token = {"o": start + limit} if more else None
         fault = self.page_fault(jql)
@@ -289,9 +338,20 @@ class JiraApi:
                 back = {"k": list(store.index[lo - 1]) if lo else [-1, -1]}
             page, next_token = [], {**back, "n": 1}
         base = self.base(req)
-        issues = [self.damaged(issue_json(base, store.lookup, i, fields,
-                                          "embedded" if changelog else None, False, EMBED_CAP))
-                  for i in page]
+        issues = [
+            self.damaged(
+                issue_json(
+                    base,
+                    store.lookup,
+                    i,
+                    fields,
+                    "embedded" if changelog else None,
+                    False,
+                    EMBED_CAP,
+                )
+            )
+            for i in page
+        ]
         body: dict[str, Any] = {"issues": issues}
         if next_token:
             body["nextPageToken"] = _encode_token(next_token)
@@ -357,12 +417,24 @@ class JiraApi:
         store = self.state.jira
         base = self.base(req)
         fault = self.page_fault(jql)
-        page = [] if fault == "empty" else [store.issues[i] for i in ids[start:start + limit]]
-        issues = [self.damaged(issue_json(base, store.lookup, i, fields,
-                                          "full" if changelog else None, True)) for i in page]
+        page = [] if fault == "empty" else [store.issues[i] for i in ids[start : start + limit]]
+        issues = [
+            self.damaged(
+                issue_json(base, store.lookup, i, fields, "full" if changelog else None, True)
+            )
+            for i in page
+        ]
         self.edit_after(page, fault)
-        return json_response(200, {"expand": "schema,names", "startAt": start,
-                                   "maxResults": limit, "total": len(ids), "issues": issues})
+        return json_response(
+            200,
+            {
+                "expand": "schema,names",
+                "startAt": start,
+                "maxResults": limit,
+                "total": len(ids),
+                "issues": issues,
+            },
+        )
 
     # -- single issue and changelogs -----------------------------------------------------------
     def get_issue(self, req: Request, id_or_key: str) -> Response:
@@ -374,9 +446,19 @@ class JiraApi:
             spec.extend(v.strip() for v in value.split(",") if v.strip())
         fields, _ = wanted_fields(spec or ["*all"])
         changelog = "changelog" in (req.arg("expand") or "").split(",")
-        return json_response(200, self.damaged(issue_json(
-            self.base(req), self.state.jira.lookup, issue, fields,
-            "full" if changelog else None, not self.cloud)))
+        return json_response(
+            200,
+            self.damaged(
+                issue_json(
+                    self.base(req),
+                    self.state.jira.lookup,
+                    issue,
+                    fields,
+                    "full" if changelog else None,
+                    not self.cloud,
+                )
+            ),
+        )
 
     def issue_changelog(self, req: Request, id_or_key: str) -> Response:
         issue = self.state.jira.lookup(id_or_key)
@@ -394,8 +476,13 @@ class JiraApi:
         body: dict[str, Any] = {"self": f"{url}?startAt={start}&maxResults={limit}"}
         if not last:
             body["nextPage"] = f"{url}?&startAt={start + limit}&maxResults={limit}"
-        body |= {"maxResults": limit, "startAt": start, "total": len(hs), "isLast": last,
-                 "values": [history_json(base, issue, h, False) for h in hs[start:start + limit]]}
+        body |= {
+            "maxResults": limit,
+            "startAt": start,
+            "total": len(hs),
+            "isLast": last,
+            "values": [history_json(base, issue, h, False) for h in hs[start : start + limit]],
+        }
         return json_response(200, body)
 
     def bulkfetch(self, req: Request) -> Response:
@@ -405,8 +492,7 @@ class JiraApi:
             return errors(400, "Unexpected character in the request body.")
         ids = body.get("issueIdsOrKeys") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
-            return errors(400, "issueIdsOrKeys must contain between 1 and 1000 issue ids or "
-                               "keys.")
+            return errors(400, "issueIdsOrKeys must contain between 1 and 1000 issue ids or keys.")
         unknown = set(body) - {"issueIdsOrKeys", "fieldIds", "maxResults", "nextPageToken"}
         if unknown:
             return errors(400, f'Unrecognized field "{sorted(unknown)[0]}"')
@@ -433,14 +519,20 @@ class JiraApi:
                     entries.append((h[1], issue.id, h))
         entries.sort(key=lambda e: (e[0], e[1], e[2][0]))
         start = token.get("o", 0) if token else 0
-        chunk = entries[start:start + limit]
+        chunk = entries[start : start + limit]
         base = self.base(req)
         grouped: dict[int, list[dict[str, Any]]] = {}
         for _, iid, h in chunk:
-            grouped.setdefault(iid, []).append(history_json(
-                base, store.issues[iid], h, False, self.state.bulkfetch_epoch_created, wanted))
-        out: dict[str, Any] = {"issueChangeLogs": [{"issueId": str(i), "changeHistories": v}
-                                                   for i, v in grouped.items()]}
+            grouped.setdefault(iid, []).append(
+                history_json(
+                    base, store.issues[iid], h, False, self.state.bulkfetch_epoch_created, wanted
+                )
+            )
+        out: dict[str, Any] = {
+            "issueChangeLogs": [
+                {"issueId": str(i), "changeHistories": v} for i, v in grouped.items()
+            ]
+        }
         if start + limit < len(entries):
             out["nextPageToken"] = _encode_token({"o": start + limit})
         return json_response(200, out)
@@ -476,31 +568,89 @@ def _decode_token(token: Any) -> dict[str, Any] | None:
 
 
 FIELDS: list[dict[str, Any]] = [
-    {"id": f, "key": f, "name": f.capitalize(), "custom": False, "orderable": True,
-     "navigable": True, "searchable": True, "clauseNames": [f]} for f in NAVIGABLE
+    {
+        "id": f,
+        "key": f,
+        "name": f.capitalize(),
+        "custom": False,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": [f],
+    }
+    for f in NAVIGABLE
 ] + [
-    {"id": "customfield_10020", "key": "customfield_10020", "name": "Sprint", "custom": True,
-     "orderable": True, "navigable": True, "searchable": True,
-     "clauseNames": ["Sprint", "cf[10020]"],
-     "schema": {"type": "array", "items": "json",
-                "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020}},
-    {"id": "issuelinks", "key": "issuelinks", "name": "Linked Issues", "custom": False,
-     "orderable": True, "navigable": True, "searchable": True, "clauseNames": ["issuelinks"],
-     "schema": {"type": "array", "items": "issuelinks", "system": "issuelinks"}},
-    {"id": cat.FLAGGED_FIELD_ID, "key": cat.FLAGGED_FIELD_ID, "name": "Flagged", "custom": True,
-     "orderable": True, "navigable": True, "searchable": True,
-     "clauseNames": ["Flagged", "cf[10021]"],
-     "schema": {"type": "array", "items": "option",
-                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes",
-                "customId": 10021}},
-    {"id": cat.TEAM_FIELD_ID, "key": cat.TEAM_FIELD_ID, "name": "Team", "custom": True,
-     "orderable": True, "navigable": True, "searchable": True,
-     "clauseNames": ["Team", "cf[10001]"],
-     "schema": {"type": "team", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:"
-                                          "atlassian-team", "customId": 10001}},
-    {"id": "customfield_10016", "key": "customfield_10016", "name": "Story point estimate",
-     "custom": True, "orderable": True, "navigable": True, "searchable": True,
-     "clauseNames": ["Story point estimate", "cf[10016]"],
-     "schema": {"type": "number", "custom": "com.pyxis.greenhopper.jira:jsw-story-points",
-                "customId": 10016}},
+    {
+        "id": "customfield_10020",
+        "key": "customfield_10020",
+        "name": "Sprint",
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["Sprint", "cf[10020]"],
+        "schema": {
+            "type": "array",
+            "items": "json",
+            "custom": "com.pyxis.greenhopper.jira:gh-sprint",
+            "customId": 10020,
+        },
+    },
+    {
+        "id": "issuelinks",
+        "key": "issuelinks",
+        "name": "Linked Issues",
+        "custom": False,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["issuelinks"],
+        "schema": {"type": "array", "items": "issuelinks", "system": "issuelinks"},
+    },
+    {
+        "id": cat.FLAGGED_FIELD_ID,
+        "key": cat.FLAGGED_FIELD_ID,
+        "name": "Flagged",
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["Flagged", "cf[10021]"],
+        "schema": {
+            "type": "array",
+            "items": "option",
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes",
+            "customId": 10021,
+        },
+    },
+    {
+        "id": cat.TEAM_FIELD_ID,
+        "key": cat.TEAM_FIELD_ID,
+        "name": "Team",
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["Team", "cf[10001]"],
+        "schema": {
+            "type": "team",
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team",
+            "customId": 10001,
+        },
+    },
+    {
+        "id": "customfield_10016",
+        "key": "customfield_10016",
+        "name": "Story point estimate",
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["Story point estimate", "cf[10016]"],
+        "schema": {
+            "type": "number",
+            "custom": "com.pyxis.greenhopper.jira:jsw-story-points",
+            "customId": 10016,
+        },
+    },
 ]

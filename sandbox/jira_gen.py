@@ -29,18 +29,43 @@ from sandbox.workflow import (
 )
 
 ALT_TZS = ("Asia/Kolkata", "Europe/Berlin", "UTC")
-TYPE_WEIGHTS = (("Story", 44.0), ("Bug", 22.0), ("Task", 16.0), ("Tech Debt", 10.0),
-                ("Vulnerability", 4.0))
-SUBJECTS = ("checkout", "refund flow", "payment retries", "ledger export", "search page",
-            "login", "CDN cache", "k8s upgrade", "alerting", "Grafana dashboards", "API gateway",
-            "café menu", "Zahlungsübersicht", "支付回调", "मुद्रा परिवर्तन", "naïve timestamps",
-            "emoji 🚀 rendering", "rate limiter", "feature flags", "CSV export")
-VERBS = {"Story": ("Add", "Support", "Allow users to use", "Improve"),
-         "Bug": ("Fix", "Crash in", "Wrong totals in", "Timeout on"),
-         "Task": ("Update", "Document", "Configure", "Migrate"),
-         "Tech Debt": ("Refactor", "Remove legacy", "Upgrade dependencies of", "Clean up"),
-         "Vulnerability": ("CVE in", "Patch", "Harden", "XSS in"),
-         "Epic": ("Q3 initiative:", "Programme:", "Rebuild", "Modernise")}
+TYPE_WEIGHTS = (
+    ("Story", 44.0),
+    ("Bug", 22.0),
+    ("Task", 16.0),
+    ("Tech Debt", 10.0),
+    ("Vulnerability", 4.0),
+)
+SUBJECTS = (
+    "checkout",
+    "refund flow",
+    "payment retries",
+    "ledger export",
+    "search page",
+    "login",
+    "CDN cache",
+    "k8s upgrade",
+    "alerting",
+    "Grafana dashboards",
+    "API gateway",
+    "café menu",
+    "Zahlungsübersicht",
+    "支付回调",
+    "मुद्रा परिवर्तन",
+    "naïve timestamps",
+    "emoji 🚀 rendering",
+    "rate limiter",
+    "feature flags",
+    "CSV export",
+)
+VERBS = {
+    "Story": ("Add", "Support", "Allow users to use", "Improve"),
+    "Bug": ("Fix", "Crash in", "Wrong totals in", "Timeout on"),
+    "Task": ("Update", "Document", "Configure", "Migrate"),
+    "Tech Debt": ("Refactor", "Remove legacy", "Upgrade dependencies of", "Clean up"),
+    "Vulnerability": ("CVE in", "Patch", "Harden", "XSS in"),
+    "Epic": ("Q3 initiative:", "Programme:", "Rebuild", "Modernise"),
+}
 #: Titles that a spreadsheet would execute: exporters must neutralise them.
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 
@@ -55,8 +80,14 @@ def summary(rng: random.Random, itype: str) -> str:
 def status_item(frm: str, to: str, at: int, rename_at: int) -> Item:
     """A status changelog item carrying the names *as they were* at ``at``."""
     a, b = cat.STATUS_BY_NAME[frm], cat.STATUS_BY_NAME[to]
-    return ("status", "status", a.id, name_at(a.id, a.name, at, rename_at),
-            b.id, name_at(b.id, b.name, at, rename_at))
+    return (
+        "status",
+        "status",
+        a.id,
+        name_at(a.id, a.name, at, rename_at),
+        b.id,
+        name_at(b.id, b.name, at, rename_at),
+    )
 
 
 def name_at(status_id: str, name: str, at: int, rename_at: int) -> str:
@@ -133,21 +164,28 @@ class JiraGenerator:
         if itype == "Tech Debt" and rng.random() < 0.5:
             labels = tuple(sorted({*labels, "tech-debt"}))
         issue = Issue(
-            id=store.next_issue_id, key=f"{proj.key}-{n}", project=project, itype=itype,
-            summary=summary(rng, itype), created=created,
-            status="Open" if itype in ("Bug", "Vulnerability") or proj.key == "OPS"
-            else "Backlog",
-            priority=rng.choices(range(5), weights=(3, 15, 60, 17, 5))[0], labels=labels,
-            components=tuple(rng.sample(proj.components, rng.randrange(0, 2))), parent=parent,
+            id=store.next_issue_id,
+            key=f"{proj.key}-{n}",
+            project=project,
+            itype=itype,
+            summary=summary(rng, itype),
+            created=created,
+            status="Open" if itype in ("Bug", "Vulnerability") or proj.key == "OPS" else "Backlog",
+            priority=rng.choices(range(5), weights=(3, 15, 60, 17, 5))[0],
+            labels=labels,
+            components=tuple(rng.sample(proj.components, rng.randrange(0, 2))),
+            parent=parent,
             assignee=rng.randrange(len(cat.PEOPLE) - 1) if rng.random() < 0.8 else None,
             reporter=rng.randrange(len(cat.PEOPLE)),
-            tz=cat.API_USER.tz if rng.random() < 0.8 else rng.choice(ALT_TZS))
+            tz=cat.API_USER.tz if rng.random() < 0.8 else rng.choice(ALT_TZS),
+        )
         store.next_issue_id += 1
         store.add(issue)
         return issue
 
-    def append(self, issue: Issue, at: int, items: tuple[Item, ...], author: int | None = None
-               ) -> None:
+    def append(
+        self, issue: Issue, at: int, items: tuple[Item, ...], author: int | None = None
+    ) -> None:
         """Append one history (must be the newest) and bump ``updated``."""
         author = self.rng.randrange(len(cat.PEOPLE)) if author is None else author
         hist: History = (self.store.next_history_id, at, author, items)
@@ -176,7 +214,9 @@ class JiraGenerator:
             events.append((t, (status_item(status, nxt, t, self.rename_at),)))
             status = nxt
         end = max(t if t <= until else until, issue.created + 1)
-        n_noise = rng.randrange(50, 150) if heavy else rng.choices((0, 1, 2, 4), (35, 30, 25, 10))[0]
+        n_noise = (
+            rng.randrange(50, 150) if heavy else rng.choices((0, 1, 2, 4), (35, 30, 25, 10))[0]
+        )
         for _ in range(n_noise):
             events.append((rng.randint(issue.created + 1, end), (noise_item(rng, issue),)))
         events.extend(self.impediments(issue, events, until))
@@ -188,8 +228,9 @@ class JiraGenerator:
         issue.updated = min(max(issue.updated, issue.created) + rng.randrange(0, 60_000), until)
         issue.updated = max(issue.updated, issue.histories[-1][1] if issue.histories else 0)
 
-    def impediments(self, issue: Issue, events: list[tuple[int, tuple[Item, ...]]], until: int
-                    ) -> list[tuple[int, tuple[Item, ...]]]:
+    def impediments(
+        self, issue: Issue, events: list[tuple[int, tuple[Item, ...]]], until: int
+    ) -> list[tuple[int, tuple[Item, ...]]]:
         """Flags and "is blocked by" links inside the issue's In Progress stretches.
 
         A per-issue random stream (seeded from the issue and the stretch) so that adding these
@@ -283,8 +324,11 @@ class JiraGenerator:
         epics: dict[int, list[int]] = {p: [] for p in range(len(cat.PROJECTS))}
         plan: list[tuple[int, int, str]] = []  # (created, project, type)
         for i in range(size):
-            project = i % len(cat.PROJECTS) if i < n_epics else rng.choices(
-                range(len(cat.PROJECTS)), weights=(35, 30, 22, 13))[0]
+            project = (
+                i % len(cat.PROJECTS)
+                if i < n_epics
+                else rng.choices(range(len(cat.PROJECTS)), weights=(35, 30, 22, 13))[0]
+            )
             if i < n_epics:
                 plan.append((start + rng.randrange(0, 30 * DAY_MS), project, "Epic"))
             else:
@@ -295,13 +339,18 @@ class JiraGenerator:
         moved = False
         for n, (created, project, itype) in enumerate(plan):
             parents = epics[project]
-            parent = rng.choice(parents) if parents and itype != "Epic" and rng.random() < 0.7 \
-                else None
+            parent = (
+                rng.choice(parents) if parents and itype != "Epic" and rng.random() < 0.7 else None
+            )
             issue = self.new_issue(project, itype, created, parent)
             if itype == "Epic":
                 parents.append(issue.id)
-            if not moved and cat.PROJECTS[project].key == "OPS" and itype != "Epic" \
-                    and created < now - 30 * DAY_MS:
+            if (
+                not moved
+                and cat.PROJECTS[project].key == "OPS"
+                and itype != "Epic"
+                and created < now - 30 * DAY_MS
+            ):
                 self.move_to_payments(issue)
                 moved = True
             self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1))

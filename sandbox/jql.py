@@ -17,12 +17,25 @@ from sandbox import catalogue as cat
 from sandbox.clock import API_USER_TZ, jql_literal_to_ms
 from sandbox.store import Issue
 
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(!=|>=|<=|!~|=|>|<|~)'
-                    r'|([(),])|([^\s(),=!<>~"\']+))')
+_TOKEN = re.compile(
+    r'\s*(?:("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(!=|>=|<=|!~|=|>|<|~)'
+    r'|([(),])|([^\s(),=!<>~"\']+))'
+)
 MAX_ORDER_FIELDS = 7
 DATE_FIELDS = ("updated", "created")
-FIELDS = ("project", "key", "issuekey", "id", "status", "issuetype", "type", "labels",
-          "component", "updated", "created")
+FIELDS = (
+    "project",
+    "key",
+    "issuekey",
+    "id",
+    "status",
+    "issuetype",
+    "type",
+    "labels",
+    "component",
+    "updated",
+    "created",
+)
 ORDER_FIELDS = ("updated", "created", "id", "key", "issuekey", "priority", "status", "project")
 _RELATIVE = re.compile(r"^([+-]?\d+)([wdhm])$")
 _UNIT_MS = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000}
@@ -54,8 +67,10 @@ def tokenize(text: str) -> list[str]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise JqlError(f"Error in the JQL Query: The character '{text[pos]}' is a reserved "
-                           f"JQL character. (line 1, character {pos + 1})")
+            raise JqlError(
+                f"Error in the JQL Query: The character '{text[pos]}' is a reserved "
+                f"JQL character. (line 1, character {pos + 1})"
+            )
         tokens.append(next(g for g in m.groups() if g is not None))
         pos = m.end()
     return tokens
@@ -77,8 +92,10 @@ class _Parser:
     def take(self) -> str:
         tok = self.peek()
         if tok is None:
-            raise JqlError(f"Error in the JQL Query: Expecting either a value, list or function "
-                           f"but got 'EOF'. The invalid query was '{self.text}'")
+            raise JqlError(
+                f"Error in the JQL Query: Expecting either a value, list or function "
+                f"but got 'EOF'. The invalid query was '{self.text}'"
+            )
         self.pos += 1
         return tok
 
@@ -94,8 +111,9 @@ class _Parser:
             self.pos += 2
             order = self.order_by()
         if self.peek() is not None:
-            raise JqlError(f"Error in the JQL Query: Expecting either 'OR' or 'AND' but got "
-                           f"'{self.peek()}'.")
+            raise JqlError(
+                f"Error in the JQL Query: Expecting either 'OR' or 'AND' but got '{self.peek()}'."
+            )
         return ParsedJql(pred, order, self.bounds.lo, self.bounds.hi)
 
     def order_by(self) -> list[tuple[str, bool]]:
@@ -147,8 +165,9 @@ class _Parser:
     def clause(self, top: bool) -> Predicate:
         name = _unquote(self.take()).lower()
         if name not in FIELDS:
-            raise JqlError(f"Field '{name}' does not exist or you do not have permission to "
-                           "view it.")
+            raise JqlError(
+                f"Field '{name}' does not exist or you do not have permission to view it."
+            )
         op = self.take().lower()
         if op == "not" and self.at_kw("in"):
             self.pos += 1
@@ -158,8 +177,10 @@ class _Parser:
             pred = self.membership(name, values)
             return pred if op == "in" else (lambda i: not pred(i))
         if op not in ("=", "!=", ">", ">=", "<", "<="):
-            raise JqlError(f"Error in the JQL Query: Expecting operator but got '{op}'. The "
-                           f"invalid query was '{self.text}'")
+            raise JqlError(
+                f"Error in the JQL Query: Expecting operator but got '{op}'. The "
+                f"invalid query was '{self.text}'"
+            )
         raw = self.take()
         if name in DATE_FIELDS:
             return self.date_clause(name, op, self.date_value(raw), top)
@@ -168,8 +189,12 @@ class _Parser:
             return pred if op == "=" else (lambda i: not pred(i))
         if name == "id":
             v = int(_unquote(raw))
-            return {">": lambda i: i.id > v, ">=": lambda i: i.id >= v,
-                    "<": lambda i: i.id < v, "<=": lambda i: i.id <= v}[op]
+            return {
+                ">": lambda i: i.id > v,
+                ">=": lambda i: i.id >= v,
+                "<": lambda i: i.id < v,
+                "<=": lambda i: i.id <= v,
+            }[op]
         raise JqlError(f"The operator '{op}' is not supported by the '{name}' field.")
 
     def value_list(self) -> list[str]:
@@ -187,23 +212,27 @@ class _Parser:
     def membership(self, name: str, values: list[str]) -> Predicate:
         wanted = {v.lower() for v in values}
         if name == "project":
-            known = {p.key.lower() for p in cat.PROJECTS} | {p.name.lower() for p in cat.PROJECTS} \
+            known = (
+                {p.key.lower() for p in cat.PROJECTS}
+                | {p.name.lower() for p in cat.PROJECTS}
                 | {p.id for p in cat.PROJECTS}
+            )
             for v in values:
                 if v.lower() not in known:
                     raise JqlError(f"The value '{v}' does not exist for the field 'project'.")
-            idx = {i for i, p in enumerate(cat.PROJECTS)
-                   if {p.key.lower(), p.name.lower(), p.id} & wanted}
+            idx = {
+                i
+                for i, p in enumerate(cat.PROJECTS)
+                if {p.key.lower(), p.name.lower(), p.id} & wanted
+            }
             return lambda i: i.project in idx
         if name in ("key", "issuekey"):
-            return lambda i: i.key.lower() in wanted or any(k.lower() in wanted
-                                                            for k in i.old_keys)
+            return lambda i: i.key.lower() in wanted or any(k.lower() in wanted for k in i.old_keys)
         if name == "id":
             ids = {int(v) for v in values if v.isdigit()}
             return lambda i: i.id in ids
         if name == "status":
-            return lambda i: i.status.lower() in wanted or \
-                cat.STATUS_BY_NAME[i.status].id in wanted
+            return lambda i: i.status.lower() in wanted or cat.STATUS_BY_NAME[i.status].id in wanted
         if name in ("issuetype", "type"):
             return lambda i: i.itype.lower() in wanted
         if name == "labels":
@@ -225,7 +254,8 @@ class _Parser:
             raise JqlError(
                 f"Date value '{text}' for field 'updated' is invalid. Valid formats include: "
                 "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a "
-                "period format e.g. '-5d', '4w 2d'.") from None
+                "period format e.g. '-5d', '4w 2d'."
+            ) from None
 
     def date_clause(self, name: str, op: str, v: int, top: bool) -> Predicate:
         if name == "updated" and top:
@@ -237,9 +267,12 @@ class _Parser:
                 self.bounds.hi = end if hi is None else min(hi, end)
         attr = name
         return {
-            "=": lambda i: getattr(i, attr) == v, "!=": lambda i: getattr(i, attr) != v,
-            ">": lambda i: getattr(i, attr) > v, ">=": lambda i: getattr(i, attr) >= v,
-            "<": lambda i: getattr(i, attr) < v, "<=": lambda i: getattr(i, attr) <= v,
+            "=": lambda i: getattr(i, attr) == v,
+            "!=": lambda i: getattr(i, attr) != v,
+            ">": lambda i: getattr(i, attr) > v,
+            ">=": lambda i: getattr(i, attr) >= v,
+            "<": lambda i: getattr(i, attr) < v,
+            "<=": lambda i: getattr(i, attr) <= v,
         }[op]
 
 

@@ -71,8 +71,9 @@ class IssueIndex:
         self.created = {k: sorted(v) for k, v in by_created.items()}
         self.done = {k: sorted(v) for k, v in by_done.items()}
 
-    def pick(self, rng: random.Random, stream: str, opened_ms: int, ship_ms: int,
-             count: int) -> list[str]:
+    def pick(
+        self, rng: random.Random, stream: str, opened_ms: int, ship_ms: int, count: int
+    ) -> list[str]:
         """Keys of `count` issues created before the change was opened: mostly ones done in
         the 30 days before it shipped, else any (some still open: the change goes first)."""
         created = self.created.get(stream, [])
@@ -116,9 +117,11 @@ class ClosedChanges:
     """Closed change requests by closed_at, to find the ones closed just before an instant."""
 
     def __init__(self, records: list[Record]) -> None:
-        self.rows = sorted((c.closed_at, c.number, c) for c in records
-                           if c.table == "change_request" and c.state == "3" and c.closed_at
-                           and not c.deleted)
+        self.rows = sorted(
+            (c.closed_at, c.number, c)
+            for c in records
+            if c.table == "change_request" and c.state == "3" and c.closed_at and not c.deleted
+        )
 
     def between(self, lo: int, hi: int) -> list[Record]:
         a = bisect.bisect_right(self.rows, (lo, "\uffff"))
@@ -140,8 +143,9 @@ def link_organisation(rng: random.Random, jira: JiraStore, gen: SnowGenerator) -
     """Lay the links over a freshly generated organisation (replaces the random ones)."""
     records = sorted(gen.store.records.values(), key=lambda r: r.number)
     index = IssueIndex(jira)
-    incidents = sorted((r for r in records if r.table == "incident"),
-                       key=lambda r: (r.opened, r.number))
+    incidents = sorted(
+        (r for r in records if r.table == "incident"), key=lambda r: (r.opened, r.number)
+    )
     for rec in incidents:
         rec.caused_by = ""
         rec.problem_id = ""
@@ -170,8 +174,14 @@ def link_organisation(rng: random.Random, jira: JiraStore, gen: SnowGenerator) -
             rec.problem_id = problem.sys_id
 
 
-def advance_links(rng: random.Random, jira: JiraStore, gen: SnowGenerator, t0: int, t1: int,
-                  created_incidents: list[str]) -> dict[str, Any]:
+def advance_links(
+    rng: random.Random,
+    jira: JiraStore,
+    gen: SnowGenerator,
+    t0: int,
+    t1: int,
+    created_incidents: list[str],
+) -> dict[str, Any]:
     """Links made within `(t0, t1]` (epoch seconds); `created_incidents` are tonight's."""
     saved, gen.rng = gen.rng, rng  # new records draw from this module's stream only
     try:
@@ -187,21 +197,37 @@ def advance_links(rng: random.Random, jira: JiraStore, gen: SnowGenerator, t0: i
     records = gen.store.records
     by_number = {r.number: r for r in records.values()}
     closed = ClosedChanges(list(records.values()))
-    caused = [n for n in created_incidents
-              if n in by_number and _cause(rng, by_number[n], closed, 14 * DAY)]
+    caused = [
+        n
+        for n in created_incidents
+        if n in by_number and _cause(rng, by_number[n], closed, 14 * DAY)
+    ]
     # someone names the cause of an older incident tonight (opened 20-45 days ago)
-    older = sorted((r for r in records.values()
-                    if r.table == "incident" and not r.deleted and not r.caused_by
-                    and t1 - 45 * DAY < r.opened < t1 - 20 * DAY), key=lambda r: r.number)
+    older = sorted(
+        (
+            r
+            for r in records.values()
+            if r.table == "incident"
+            and not r.deleted
+            and not r.caused_by
+            and t1 - 45 * DAY < r.opened < t1 - 20 * DAY
+        ),
+        key=lambda r: r.number,
+    )
     backfilled = []
     for rec in rng.sample(older, min(1, len(older))):
         if _cause(rng, rec, closed, 10 * DAY) or _force_cause(rng, rec, closed):
             rec.updated = max(rec.updated, rng.randint(t0 + 1, t1))
             rec.mod_count += 1
             backfilled.append(rec.number)
-    open_problems = sorted((r for r in records.values()
-                            if r.table == "problem" and not r.deleted and r.state != "107"),
-                           key=lambda r: r.number)
+    open_problems = sorted(
+        (
+            r
+            for r in records.values()
+            if r.table == "problem" and not r.deleted and r.state != "107"
+        ),
+        key=lambda r: r.number,
+    )
     grouped = []
     if open_problems:
         problem = rng.choice(open_problems)
@@ -209,8 +235,12 @@ def advance_links(rng: random.Random, jira: JiraStore, gen: SnowGenerator, t0: i
             if number in by_number and rng.random() < 0.3:
                 by_number[number].problem_id = problem.sys_id
                 grouped.append(number)
-    return {"changes_created": new_changes, "caused_by_new": caused,
-            "caused_by_backfilled": backfilled, "problem_linked": grouped}
+    return {
+        "changes_created": new_changes,
+        "caused_by_new": caused,
+        "caused_by_backfilled": backfilled,
+        "problem_linked": grouped,
+    }
 
 
 def _force_cause(rng: random.Random, rec: Record, closed: ClosedChanges) -> bool:

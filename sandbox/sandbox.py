@@ -39,9 +39,16 @@ class Sandbox:
         jira_port / servicenow_port: 0 picks free ports (tests); ``serve`` fixes them.
     """
 
-    def __init__(self, seed: int = 7, size: int = 300, mode: str = "cloud",
-                 now: datetime | None = None, faults: dict[str, Any] | None = None,
-                 jira_port: int = 0, servicenow_port: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        size: int = 300,
+        mode: str = "cloud",
+        now: datetime | None = None,
+        faults: dict[str, Any] | None = None,
+        jira_port: int = 0,
+        servicenow_port: int = 0,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.seed, self.size, self.mode = seed, size, mode
@@ -65,8 +72,9 @@ class Sandbox:
         self._ports = (jira_port, servicenow_port)
         self._servers: list[Server] = []
         self._jira_gen = JiraGenerator(self.jira, random.Random(f"jira:{seed}"), self.now_ms)
-        self._snow_gen = SnowGenerator(self.snow, random.Random(f"snow:{seed}"),
-                                       self.now_ms // 1000)
+        self._snow_gen = SnowGenerator(
+            self.snow, random.Random(f"snow:{seed}"), self.now_ms // 1000
+        )
         self._jira_gen.generate(size)
         self._snow_gen.generate(size)
         self._links_rng = random.Random(f"links:{seed}")
@@ -82,10 +90,12 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._servers:
             return self
-        jira = Server(self._ports[0], self._jira_app,
-                      lambda r: self.jira_api.endpoint(r.method, r.path), self)
-        snow = Server(self._ports[1], self._snow_app,
-                      lambda r: self.snow_api.endpoint(r.path), self)
+        jira = Server(
+            self._ports[0], self._jira_app, lambda r: self.jira_api.endpoint(r.method, r.path), self
+        )
+        snow = Server(
+            self._ports[1], self._snow_app, lambda r: self.snow_api.endpoint(r.path), self
+        )
         self._servers = [jira, snow]
         for server in self._servers:
             server.start()
@@ -118,9 +128,12 @@ class Sandbox:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {"JIRA_URL": self.jira_url, "SERVICENOW_URL": self.servicenow_url,
-               "SERVICENOW_USER": servicenow_api.USER,
-               "SERVICENOW_PASSWORD": servicenow_api.PASSWORD}
+        env = {
+            "JIRA_URL": self.jira_url,
+            "SERVICENOW_URL": self.servicenow_url,
+            "SERVICENOW_USER": servicenow_api.USER,
+            "SERVICENOW_PASSWORD": servicenow_api.PASSWORD,
+        }
         if self.mode == "cloud":
             env |= {"JIRA_EMAIL": jira_api.EMAIL, "JIRA_API_TOKEN": jira_api.API_TOKEN}
         else:
@@ -154,12 +167,16 @@ class Sandbox:
         self.faults.set(config)
         return config
 
-    def set_knobs(self, *, bulkfetch_disabled: bool | None = None,
-                  bulkfetch_epoch_created: bool | None = None,
-                  forbidden_tables: set[str] | None = None,
-                  audit_inserts: bool | None = None,
-                  malformed: dict[str, dict[str, Any]] | None = None,
-                  search_fault: tuple[str, int] | tuple[str, int, str] | None = None) -> None:
+    def set_knobs(
+        self,
+        *,
+        bulkfetch_disabled: bool | None = None,
+        bulkfetch_epoch_created: bool | None = None,
+        forbidden_tables: set[str] | None = None,
+        audit_inserts: bool | None = None,
+        malformed: dict[str, dict[str, Any]] | None = None,
+        search_fault: tuple[str, int] | tuple[str, int, str] | None = None,
+    ) -> None:
         """Behaviour switches that are not random faults (see docs/sandbox.md)."""
         if bulkfetch_disabled is not None:
             self.bulkfetch_disabled = bulkfetch_disabled
@@ -194,16 +211,25 @@ class Sandbox:
             t1 = t0 + int(timedelta(days=days).total_seconds() * 1000)
             jira = advance_jira(self._jira_gen, t0, t1, change_fraction)
             snow = advance_snow(self._snow_gen, t0 // 1000, t1 // 1000, change_fraction)
-            snow["links"] = advance_links(self._links_rng, self.jira, self._snow_gen,
-                                          t0 // 1000, t1 // 1000, snow["created"])
+            snow["links"] = advance_links(
+                self._links_rng, self.jira, self._snow_gen, t0 // 1000, t1 // 1000, snow["created"]
+            )
             self.now_ms = t1
             self.tables = build_tables(self.snow, t1 // 1000, self.audit_inserts)
-        return {"from": from_ms(t0).isoformat(), "to": from_ms(t1).isoformat(),
-                "jira": jira, "servicenow": snow,
-                "counts": {"jira_changed": len(jira["moved"]) + len(jira["reopened"]),
-                           "jira_created": len(jira["created"]), "jira_deleted": 1,
-                           "snow_changed": len(snow["changed"]) + len(snow["reopened"]),
-                           "snow_created": len(snow["created"]), "snow_deleted": 1}}
+        return {
+            "from": from_ms(t0).isoformat(),
+            "to": from_ms(t1).isoformat(),
+            "jira": jira,
+            "servicenow": snow,
+            "counts": {
+                "jira_changed": len(jira["moved"]) + len(jira["reopened"]),
+                "jira_created": len(jira["created"]),
+                "jira_deleted": 1,
+                "snow_changed": len(snow["changed"]) + len(snow["reopened"]),
+                "snow_created": len(snow["created"]),
+                "snow_deleted": 1,
+            },
+        }
 
     # -- HTTP apps ---------------------------------------------------------------------------
     def _jira_app(self, req: Request, plan: FaultPlan) -> Response:
@@ -219,8 +245,12 @@ class Sandbox:
             body = parse_json_body(req)
             action = req.path.removeprefix("/__admin/").strip("/")
             if action == "advance" and req.method == "POST":
-                return json_response(200, self.advance(float(body.get("days", 1.0)), float(
-                    body.get("change_fraction", 0.01))))
+                return json_response(
+                    200,
+                    self.advance(
+                        float(body.get("days", 1.0)), float(body.get("change_fraction", 0.01))
+                    ),
+                )
             if action == "counters" and req.method == "GET":
                 return json_response(200, self.counters)
             if action == "reset_counters" and req.method == "POST":

@@ -24,8 +24,7 @@ def serve(port: int = 8080, seed: int = 7, size: int = 300, mode: str = "cloud")
         print("Credentials (sandbox only):")
         for name, value in sb.env.items():
             print(f"  export {name}={value}")
-        print("Time travel:    curl -X POST -d '{\"days\": 1}' "
-              f"{sb.jira_url}/__admin/advance")
+        print(f"Time travel:    curl -X POST -d '{{\"days\": 1}}' {sb.jira_url}/__admin/advance")
         print("Ctrl-C to stop.", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -35,9 +34,12 @@ def serve(port: int = 8080, seed: int = 7, size: int = 300, mode: str = "cloud")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowmetrics sandbox",
-                                     description="Serve the local JIRA + ServiceNow simulator.")
-    parser.add_argument("--port", type=int, default=8080, help="JIRA port; ServiceNow is +1 (0: two free ports)")
+    parser = argparse.ArgumentParser(
+        prog="flowmetrics sandbox", description="Serve the local JIRA + ServiceNow simulator."
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="JIRA port; ServiceNow is +1 (0: two free ports)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=300)
     parser.add_argument("--mode", choices=MODES, default="cloud")

@@ -27,8 +27,7 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, port: int, app: App, endpoint: Callable[[Request], str],
-                 owner: Any) -> None:
+    def __init__(self, port: int, app: App, endpoint: Callable[[Request], str], owner: Any) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.app = app
         self.endpoint = endpoint
@@ -39,8 +38,12 @@ class Server(ThreadingHTTPServer):
         return self.server_address[1]
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                  daemon=True, name=f"sandbox-{self.port}")
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name=f"sandbox-{self.port}",
+        )
         thread.start()
         return thread
 
@@ -73,8 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request.build(self.command, self.path, headers, body,
-                            headers.get("host", f"127.0.0.1:{self.server.port}"))
+        req = Request.build(
+            self.command,
+            self.path,
+            headers,
+            body,
+            headers.get("host", f"127.0.0.1:{self.server.port}"),
+        )
         owner = self.server.owner
         if req.path.startswith("/__admin/"):
             self._send(owner.admin(req))
@@ -105,22 +113,35 @@ class _Handler(BaseHTTPRequestHandler):
             headers.append(("Retry-After", plan.retry_after))
         if plan.status == 429:
             if jira:
-                headers += [("X-RateLimit-Limit", "100"), ("X-RateLimit-Remaining", "0"),
-                            ("X-RateLimit-NearLimit", "true"),
-                            ("RateLimit-Reason", "jira-quota-based"),
-                            ("X-RateLimit-FillRate", "10"),
-                            ("X-RateLimit-Interval-Seconds", "1")]
+                headers += [
+                    ("X-RateLimit-Limit", "100"),
+                    ("X-RateLimit-Remaining", "0"),
+                    ("X-RateLimit-NearLimit", "true"),
+                    ("RateLimit-Reason", "jira-quota-based"),
+                    ("X-RateLimit-FillRate", "10"),
+                    ("X-RateLimit-Interval-Seconds", "1"),
+                ]
                 return json_response(429, {"errorMessages": ["Rate limit exceeded."]}, headers)
-            headers += [("X-RateLimit-Limit", "5000"),
-                        ("X-RateLimit-Reset", str(int(time.time()) + 3600))]
-            return json_response(429, {"error": {"message": "Rate limit exceeded",
-                                                 "detail": "Too many requests"},
-                                       "status": "failure"}, headers)
+            headers += [
+                ("X-RateLimit-Limit", "5000"),
+                ("X-RateLimit-Reset", str(int(time.time()) + 3600)),
+            ]
+            return json_response(
+                429,
+                {
+                    "error": {"message": "Rate limit exceeded", "detail": "Too many requests"},
+                    "status": "failure",
+                },
+                headers,
+            )
         message = "Service Unavailable" if plan.status == 503 else "Internal server error"
         if jira:
             return json_response(plan.status or 500, {"errorMessages": [message]}, headers)
-        return json_response(plan.status or 500, {"error": {"message": message, "detail": ""},
-                                                  "status": "failure"}, headers)
+        return json_response(
+            plan.status or 500,
+            {"error": {"message": message, "detail": ""}, "status": "failure"},
+            headers,
+        )
 
     def _send(self, resp: Response, cut: int | None = None) -> None:
         self.send_response(resp.status)

@@ -22,12 +22,20 @@ USER = "admin"
 PASSWORD = "sandbox-password"
 DEFAULT_LIMIT = 10000
 
-UNAUTHENTICATED = {"error": {"message": "User Not Authenticated",
-                             "detail": "Required to provide Auth information"},
-                   "status": "failure"}
-FORBIDDEN = {"error": {"message": "User Not Authorized",
-                       "detail": "ACL Exception Read Failed due to security constraints"},
-             "status": "failure"}
+UNAUTHENTICATED = {
+    "error": {
+        "message": "User Not Authenticated",
+        "detail": "Required to provide Auth information",
+    },
+    "status": "failure",
+}
+FORBIDDEN = {
+    "error": {
+        "message": "User Not Authorized",
+        "detail": "ACL Exception Read Failed due to security constraints",
+    },
+    "status": "failure",
+}
 
 
 class ServiceNowApi:
@@ -54,44 +62,79 @@ class ServiceNowApi:
             return False
         return user == USER and pwd == PASSWORD
 
-    def handle(self, req: Request, acl_short: bool = False, empty_rows: bool = False,
-               rng: random.Random | None = None) -> Response:
+    def handle(
+        self,
+        req: Request,
+        acl_short: bool = False,
+        empty_rows: bool = False,
+        rng: random.Random | None = None,
+    ) -> Response:
         txn = [("X-Transaction-ID", f"{next(self._txn):012x}")]
         if not self.authorized(req):
-            return json_response(401, UNAUTHENTICATED,
-                                 [*txn, ("WWW-Authenticate", 'Basic realm="Service-now"')])
+            return json_response(
+                401, UNAUTHENTICATED, [*txn, ("WWW-Authenticate", 'Basic realm="Service-now"')]
+            )
         parts = _parts(req.path)
         if len(parts) < 4 or parts[2] != "table" or req.method != "GET":
-            return json_response(400, {"error": {"message": "Requested URI does not represent"
-                                                 " any resource", "detail": None},
-                                       "status": "failure"}, txn)
+            return json_response(
+                400,
+                {
+                    "error": {
+                        "message": "Requested URI does not represent any resource",
+                        "detail": None,
+                    },
+                    "status": "failure",
+                },
+                txn,
+            )
         name = parts[3]
         if name in self.state.forbidden_tables:
             return json_response(403, FORBIDDEN, txn)
         table = self.state.tables.get(name)
         if table is None:
-            return json_response(400, {"error": {"message": f"Invalid table {name}",
-                                                 "detail": None}, "status": "failure"}, txn)
+            return json_response(
+                400,
+                {
+                    "error": {"message": f"Invalid table {name}", "detail": None},
+                    "status": "failure",
+                },
+                txn,
+            )
         if len(parts) >= 5:
             row = table.by_id.get(parts[4])
             if row is None:
-                return json_response(404, {"error": {"message": "No Record found", "detail":
-                                                     "Record doesn't exist or ACL restricts"
-                                                     " the record retrieval"},
-                                           "status": "failure"}, txn)
+                return json_response(
+                    404,
+                    {
+                        "error": {
+                            "message": "No Record found",
+                            "detail": "Record doesn't exist or ACL restricts the record retrieval",
+                        },
+                        "status": "failure",
+                    },
+                    txn,
+                )
             return json_response(200, {"result": self.render(req, table, row)}, txn)
         return self.list(req, table, txn, acl_short, empty_rows, rng or random.Random(0))
 
     # -- listing -----------------------------------------------------------------------------
-    def list(self, req: Request, table: Table, txn: list[tuple[str, str]], acl_short: bool,
-             empty_rows: bool, rng: random.Random) -> Response:
+    def list(
+        self,
+        req: Request,
+        table: Table,
+        txn: list[tuple[str, str]],
+        acl_short: bool,
+        empty_rows: bool,
+        rng: random.Random,
+    ) -> Response:
         query = parse(req.arg("sysparm_query", "") or "")
         limit = _int(req.arg("sysparm_limit"), DEFAULT_LIMIT)
         offset = max(0, _int(req.arg("sysparm_offset"), 0))
         no_count = truthy(req.arg("sysparm_no_count"))
         pred = compile_predicate(query, lambda row, f: self.value(table, row, f))
-        natural = all(f in (table.order_col, "sys_id") and not desc for f, desc in query.order) \
-            and (not query.order or query.order[0][0] == table.order_col)
+        natural = all(
+            f in (table.order_col, "sys_id") and not desc for f, desc in query.order
+        ) and (not query.order or query.order[0][0] == table.order_col)
         start = 0
         bound = lower_bound(query, table.order_col)
         if bound is not None and (sec := to_seconds(bound)) is not None:
@@ -115,10 +158,11 @@ class ServiceNowApi:
             matched = [r for r in itertools.islice(rows, start, None) if pred is None or pred(r)]
             if not natural:
                 for f, desc in reversed(query.order):
-                    matched.sort(key=lambda r, f=f: _sort_key(self.value(table, r, f)),
-                                 reverse=desc)
+                    matched.sort(
+                        key=lambda r, f=f: _sort_key(self.value(table, r, f)), reverse=desc
+                    )
             total = len(matched)
-            page = matched[offset:offset + limit]
+            page = matched[offset : offset + limit]
             has_next = offset + limit < total
         results = [self.render(req, table, r) for r in page]
         if acl_short and len(results) > 1:
@@ -134,8 +178,9 @@ class ServiceNowApi:
             headers.append(("Link", self.link_header(req, offset, limit, total, has_next)))
         return json_response(200, {"result": results}, headers)
 
-    def link_header(self, req: Request, offset: int, limit: int, total: int | None,
-                    has_next: bool) -> str:
+    def link_header(
+        self, req: Request, offset: int, limit: int, total: int | None, has_next: bool
+    ) -> str:
         base = f"http://{req.host}{req.path}"
         params = {k: v[-1] for k, v in req.query.items()}
 
@@ -176,8 +221,11 @@ class ServiceNowApi:
             if raw is None:
                 continue  # unknown field: ignored
             target = table.refs.get(f)
-            disp = display_value(self.state.tables, self.state.snow, table, f, raw) \
-                if mode != "false" else raw
+            disp = (
+                display_value(self.state.tables, self.state.snow, table, f, raw)
+                if mode != "false"
+                else raw
+            )
             if target and raw:
                 link = f"{host}/api/now/table/{target}/{raw}"
                 if mode == "false":
@@ -185,8 +233,11 @@ class ServiceNowApi:
                 elif mode == "true":
                     out[f] = disp if exclude else {"display_value": disp, "link": link}
                 else:
-                    out[f] = {"display_value": disp, "value": raw} if exclude else \
-                        {"display_value": disp, "link": link, "value": raw}
+                    out[f] = (
+                        {"display_value": disp, "value": raw}
+                        if exclude
+                        else {"display_value": disp, "link": link, "value": raw}
+                    )
             elif mode == "all":
                 out[f] = {"display_value": disp, "value": raw}
             else:

@@ -61,9 +61,19 @@ class SnowGenerator:
         return rec
 
     def audit(self, rec: Record, at: int, fieldname: str, old: str, new: str) -> None:
-        self.store.audit.append(Audit(self.sys_id(), at, rec.table, rec.sys_id, fieldname, old,
-                                      new, rec.mod_count, self.store.users[rec.assigned_to]
-                                      if rec.assigned_to else "system"))
+        self.store.audit.append(
+            Audit(
+                self.sys_id(),
+                at,
+                rec.table,
+                rec.sys_id,
+                fieldname,
+                old,
+                new,
+                rec.mod_count,
+                self.store.users[rec.assigned_to] if rec.assigned_to else "system",
+            )
+        )
 
     def set_state(self, rec: Record, new: str, at: int) -> None:
         """Change state: bump counters and write the audit rows real instances write."""
@@ -188,8 +198,15 @@ class SnowGenerator:
         self.set_state(rec, "7", at)
 
     # -- changes and problems ----------------------------------------------------------------
-    def linear(self, table: str, opened: int, until: int, path: tuple[str, ...],
-               cancel: str | None, median_days: float) -> Record:
+    def linear(
+        self,
+        table: str,
+        opened: int,
+        until: int,
+        path: tuple[str, ...],
+        cancel: str | None,
+        median_days: float,
+    ) -> Record:
         """Walk a straight state model, optionally cancelling before implementation."""
         rng = self.rng
         rec = self.new_record(table, opened)
@@ -210,7 +227,8 @@ class SnowGenerator:
                 return rec
             if table == "change_request" and state == "3":
                 rec.close_code = rng.choices(
-                    ("successful", "successful_issues", "unsuccessful"), (85, 10, 5))[0]
+                    ("successful", "successful_issues", "unsuccessful"), (85, 10, 5)
+                )[0]
             if table == "problem" and state == "106":
                 rec.resolved_at = t
             if state in ("3", "107"):
@@ -225,12 +243,28 @@ class SnowGenerator:
         n_chg = max(1, size * 12 // 100)
         n_prb = max(1, size * 8 // 100)
         n_inc = max(1, size - n_chg - n_prb)
-        changes = [self.linear("change_request", start + rng.randrange(180 * DAY - 3600), now,
-                               ("-5", "-4", "-3", "-2", "-1", "0", "3"), "4", 1.2)
-                   for _ in range(n_chg)]
-        problems = [self.linear("problem", start + rng.randrange(180 * DAY - 3600), now,
-                                ("101", "102", "103", "104", "106", "107"), None, 3.0)
-                    for _ in range(n_prb)]
+        changes = [
+            self.linear(
+                "change_request",
+                start + rng.randrange(180 * DAY - 3600),
+                now,
+                ("-5", "-4", "-3", "-2", "-1", "0", "3"),
+                "4",
+                1.2,
+            )
+            for _ in range(n_chg)
+        ]
+        problems = [
+            self.linear(
+                "problem",
+                start + rng.randrange(180 * DAY - 3600),
+                now,
+                ("101", "102", "103", "104", "106", "107"),
+                None,
+                3.0,
+            )
+            for _ in range(n_prb)
+        ]
         for opened in sorted(start + rng.randrange(180 * DAY - 600) for _ in range(n_inc)):
             rec = self.incident(opened, now)
             if rng.random() < 0.05:
@@ -239,9 +273,26 @@ class SnowGenerator:
                 rec.problem_id = rng.choice(problems).sys_id
 
 
-INC_SUBJECTS = ("Cannot log in", "Payment declined", "Checkout page 500", "VPN drops",
-                "Slow dashboard", "Email not delivered", "Überweisung hängt", "支付失败",
-                "Printer offline", "=HYPERLINK alert", "Disk full", "Certificate expired")
+INC_SUBJECTS = (
+    "Cannot log in",
+    "Payment declined",
+    "Checkout page 500",
+    "VPN drops",
+    "Slow dashboard",
+    "Email not delivered",
+    "Überweisung hängt",
+    "支付失败",
+    "Printer offline",
+    "=HYPERLINK alert",
+    "Disk full",
+    "Certificate expired",
+)
 INC_WHERE = ("EU", "US", "APAC", "mobile", "web", "batch")
-CHG_SUBJECTS = ("Upgrade database", "Rotate certificates", "Deploy release", "Patch OS",
-                "Scale cluster", "Change firewall rule")
+CHG_SUBJECTS = (
+    "Upgrade database",
+    "Rotate certificates",
+    "Deploy release",
+    "Patch OS",
+    "Scale cluster",
+    "Change firewall rule",
+)

@@ -89,20 +89,31 @@ def record_columns(table: str) -> dict[str, Getter]:
             "severity": lambda r: r.impact,
         }
     elif table == "change_request":
-        cols |= {"type": lambda r: r.kind, "risk": lambda r: r.impact,
-                 "on_hold": lambda r: "false", "correlation_id": lambda r: r.correlation_id,
-                 "correlation_display": lambda r: "JIRA" if r.correlation_id else ""}
+        cols |= {
+            "type": lambda r: r.kind,
+            "risk": lambda r: r.impact,
+            "on_hold": lambda r: "false",
+            "correlation_id": lambda r: r.correlation_id,
+            "correlation_display": lambda r: "JIRA" if r.correlation_id else "",
+        }
     else:
-        cols |= {"resolved_at": lambda r: _ts(r.resolved_at),
-                 "problem_state": lambda r: r.state}
+        cols |= {"resolved_at": lambda r: _ts(r.resolved_at), "problem_state": lambda r: r.state}
     return cols
 
 
 INACTIVE = {"incident": {"7", "8"}, "change_request": {"3", "4"}, "problem": {"107"}}
-STATE_CHOICES = {"incident": {**cat.INCIDENT_STATES, **cat.LEGACY_INCIDENT_STATES},
-                 "change_request": cat.CHANGE_STATES, "problem": cat.PROBLEM_STATES}
-RECORD_REFS = {"assignment_group": "sys_user_group", "assigned_to": "sys_user",
-               "opened_by": "sys_user", "caused_by": "change_request", "problem_id": "problem"}
+STATE_CHOICES = {
+    "incident": {**cat.INCIDENT_STATES, **cat.LEGACY_INCIDENT_STATES},
+    "change_request": cat.CHANGE_STATES,
+    "problem": cat.PROBLEM_STATES,
+}
+RECORD_REFS = {
+    "assignment_group": "sys_user_group",
+    "assigned_to": "sys_user",
+    "opened_by": "sys_user",
+    "caused_by": "change_request",
+    "problem_id": "problem",
+}
 
 
 def choice_rows() -> list[tuple[str, ...]]:
@@ -110,23 +121,51 @@ def choice_rows() -> list[tuple[str, ...]]:
     rows = []
     for table, states in STATE_CHOICES.items():
         for seq, (value, label) in enumerate(states.items()):
-            rows.append((stable_id(table, "state", value), table, "state", value, label,
-                         "false", str(seq)))
+            rows.append(
+                (stable_id(table, "state", value), table, "state", value, label, "false", str(seq))
+            )
             if table == "incident":
-                rows.append((stable_id(table, "incident_state", value), table,
-                             "incident_state", value, label, "false", str(seq)))
+                rows.append(
+                    (
+                        stable_id(table, "incident_state", value),
+                        table,
+                        "incident_state",
+                        value,
+                        label,
+                        "false",
+                        str(seq),
+                    )
+                )
     for seq, (value, label) in enumerate(cat.HOLD_REASONS.items()):
-        rows.append((stable_id("incident", "hold_reason", value), "incident", "hold_reason",
-                     value, label, "false", str(seq)))
+        rows.append(
+            (
+                stable_id("incident", "hold_reason", value),
+                "incident",
+                "hold_reason",
+                value,
+                label,
+                "false",
+                str(seq),
+            )
+        )
     for seq, (value, label) in enumerate(cat.SNOW_PRIORITIES.items()):
         for table in STATE_CHOICES:
-            rows.append((stable_id(table, "priority", value), table, "priority", value, label,
-                         "false", str(seq)))
+            rows.append(
+                (
+                    stable_id(table, "priority", value),
+                    table,
+                    "priority",
+                    value,
+                    label,
+                    "false",
+                    str(seq),
+                )
+            )
     return rows
 
 
 def metric_rows(store: SnowStore, now: int) -> list[tuple[Any, ...]]:
-    """"Incident State Duration" rows: (sys_id, doc, field_value, start, end, complete).
+    """ "Incident State Duration" rows: (sys_id, doc, field_value, start, end, complete).
 
     Like the out-of-box metric, the period that makes the incident inactive gets no row.
     """
@@ -164,8 +203,19 @@ def insert_audits(store: SnowStore) -> list[Audit]:
             fields |= {"incident_state": rec.state, "hold_reason": ""}
         for name, current in fields.items():
             initial = first.get((rec.sys_id, name), current)
-            out.append(Audit(stable_id(rec.sys_id, "insert", name), rec.opened, rec.table,
-                             rec.sys_id, name, "", initial, 0, "system"))
+            out.append(
+                Audit(
+                    stable_id(rec.sys_id, "insert", name),
+                    rec.opened,
+                    rec.table,
+                    rec.sys_id,
+                    name,
+                    "",
+                    initial,
+                    0,
+                    "system",
+                )
+            )
     return out
 
 
@@ -178,68 +228,128 @@ def build_tables(store: SnowStore, now: int, audit_inserts: bool = False) -> dic
     for name in ("incident", "change_request", "problem"):
         rows = [r for r in store.records.values() if r.table == name and not r.deleted]
         tables[name] = Table(
-            name, record_columns(name), rows, "sys_updated_on",
+            name,
+            record_columns(name),
+            rows,
+            "sys_updated_on",
             lambda r: (r.updated, r.sys_id),
             refs={k: v for k, v in RECORD_REFS.items() if k in record_columns(name)},
-            choices={"state": STATE_CHOICES[name], "incident_state": STATE_CHOICES[name],
-                     "hold_reason": cat.HOLD_REASONS, "priority": cat.SNOW_PRIORITIES})
+            choices={
+                "state": STATE_CHOICES[name],
+                "incident_state": STATE_CHOICES[name],
+                "hold_reason": cat.HOLD_REASONS,
+                "priority": cat.SNOW_PRIORITIES,
+            },
+        )
     tables["sys_audit"] = Table(
         "sys_audit",
-        {"sys_id": lambda a: a.sys_id, "tablename": lambda a: a.tablename,
-         "documentkey": lambda a: a.documentkey, "fieldname": lambda a: a.fieldname,
-         "oldvalue": lambda a: a.oldvalue, "newvalue": lambda a: a.newvalue,
-         "record_checkpoint": lambda a: str(a.checkpoint),
-         "internal_checkpoint": lambda a: f"{a.at:x}{a.checkpoint:04x}",
-         "user": lambda a: a.user, "reason": lambda a: "",
-         "sys_created_on": lambda a: snow_ts(a.at), "sys_created_by": lambda a: a.user},
+        {
+            "sys_id": lambda a: a.sys_id,
+            "tablename": lambda a: a.tablename,
+            "documentkey": lambda a: a.documentkey,
+            "fieldname": lambda a: a.fieldname,
+            "oldvalue": lambda a: a.oldvalue,
+            "newvalue": lambda a: a.newvalue,
+            "record_checkpoint": lambda a: str(a.checkpoint),
+            "internal_checkpoint": lambda a: f"{a.at:x}{a.checkpoint:04x}",
+            "user": lambda a: a.user,
+            "reason": lambda a: "",
+            "sys_created_on": lambda a: snow_ts(a.at),
+            "sys_created_by": lambda a: a.user,
+        },
         list(store.audit) + (insert_audits(store) if audit_inserts else []),
-        "sys_created_on", lambda a: (a.at, a.sys_id))
+        "sys_created_on",
+        lambda a: (a.at, a.sys_id),
+    )
     tables["sys_audit_delete"] = Table(
         "sys_audit_delete",
-        {"sys_id": lambda d: d[0], "sys_created_on": lambda d: snow_ts(d[1]),
-         "tablename": lambda d: d[2], "documentkey": lambda d: d[3],
-         "display_value": lambda d: d[4], "sys_created_by": lambda d: "admin"},
-        list(store.audit_delete), "sys_created_on", lambda d: (d[1], d[0]))
+        {
+            "sys_id": lambda d: d[0],
+            "sys_created_on": lambda d: snow_ts(d[1]),
+            "tablename": lambda d: d[2],
+            "documentkey": lambda d: d[3],
+            "display_value": lambda d: d[4],
+            "sys_created_by": lambda d: "admin",
+        },
+        list(store.audit_delete),
+        "sys_created_on",
+        lambda d: (d[1], d[0]),
+    )
     tables["sys_user_group"] = Table(
         "sys_user_group",
-        {"sys_id": lambda g: g[0], "name": lambda g: g[1], "active": lambda g: "true",
-         "description": lambda g: f"{g[1]} assignment group",
-         "sys_updated_on": lambda g: "2023-01-01 00:00:00",
-         "sys_created_on": lambda g: "2023-01-01 00:00:00"},
-        list(store.groups.items()), "sys_updated_on", lambda g: (0, g[0]))
+        {
+            "sys_id": lambda g: g[0],
+            "name": lambda g: g[1],
+            "active": lambda g: "true",
+            "description": lambda g: f"{g[1]} assignment group",
+            "sys_updated_on": lambda g: "2023-01-01 00:00:00",
+            "sys_created_on": lambda g: "2023-01-01 00:00:00",
+        },
+        list(store.groups.items()),
+        "sys_updated_on",
+        lambda g: (0, g[0]),
+    )
     tables["sys_user"] = Table(
         "sys_user",
-        {"sys_id": lambda u: u[0], "user_name": lambda u: u[1],
-         "name": lambda u: u[1].replace(".", " ").title(), "active": lambda u: "true",
-         "sys_updated_on": lambda u: "2023-01-01 00:00:00"},
-        list(store.users.items()), "sys_updated_on", lambda u: (0, u[0]))
+        {
+            "sys_id": lambda u: u[0],
+            "user_name": lambda u: u[1],
+            "name": lambda u: u[1].replace(".", " ").title(),
+            "active": lambda u: "true",
+            "sys_updated_on": lambda u: "2023-01-01 00:00:00",
+        },
+        list(store.users.items()),
+        "sys_updated_on",
+        lambda u: (0, u[0]),
+    )
     tables["sys_choice"] = Table(
         "sys_choice",
-        {"sys_id": lambda c: c[0], "name": lambda c: c[1], "element": lambda c: c[2],
-         "value": lambda c: c[3], "label": lambda c: c[4], "inactive": lambda c: c[5],
-         "sequence": lambda c: c[6], "language": lambda c: "en",
-         "sys_updated_on": lambda c: "2023-01-01 00:00:00"},
-        choice_rows(), "sys_updated_on", lambda c: (0, c[0]))
+        {
+            "sys_id": lambda c: c[0],
+            "name": lambda c: c[1],
+            "element": lambda c: c[2],
+            "value": lambda c: c[3],
+            "label": lambda c: c[4],
+            "inactive": lambda c: c[5],
+            "sequence": lambda c: c[6],
+            "language": lambda c: "en",
+            "sys_updated_on": lambda c: "2023-01-01 00:00:00",
+        },
+        choice_rows(),
+        "sys_updated_on",
+        lambda c: (0, c[0]),
+    )
     definition = store.metric_definition_id
     labels = STATE_CHOICES["incident"]
     tables["metric_instance"] = Table(
         "metric_instance",
-        {"sys_id": lambda m: m[0], "definition": lambda m: definition, "id": lambda m: m[1],
-         "table": lambda m: "incident", "field": lambda m: "state",
-         "value": lambda m: labels.get(m[2], m[2]), "field_value": lambda m: m[2],
-         "start": lambda m: snow_ts(m[3]), "end": lambda m: _ts(m[4]),
-         "duration": lambda m: snow_duration(m[4] - m[3]) if m[4] else "",
-         "business_duration": lambda m: "",
-         "calculation_complete": lambda m: "true" if m[5] else "false",
-         "sys_created_on": lambda m: snow_ts(m[3]),
-         "sys_updated_on": lambda m: snow_ts(m[4] or m[3])},
-        metric_rows(store, now), "sys_updated_on", lambda m: (m[4] or m[3], m[0]),
-        refs={"definition": "metric_definition"})
+        {
+            "sys_id": lambda m: m[0],
+            "definition": lambda m: definition,
+            "id": lambda m: m[1],
+            "table": lambda m: "incident",
+            "field": lambda m: "state",
+            "value": lambda m: labels.get(m[2], m[2]),
+            "field_value": lambda m: m[2],
+            "start": lambda m: snow_ts(m[3]),
+            "end": lambda m: _ts(m[4]),
+            "duration": lambda m: snow_duration(m[4] - m[3]) if m[4] else "",
+            "business_duration": lambda m: "",
+            "calculation_complete": lambda m: "true" if m[5] else "false",
+            "sys_created_on": lambda m: snow_ts(m[3]),
+            "sys_updated_on": lambda m: snow_ts(m[4] or m[3]),
+        },
+        metric_rows(store, now),
+        "sys_updated_on",
+        lambda m: (m[4] or m[3], m[0]),
+        refs={"definition": "metric_definition"},
+    )
     return tables
 
 
-def display_value(tables: dict[str, Table], store: SnowStore, table: Table, col: str,
-                  raw: str) -> str:
+def display_value(
+    tables: dict[str, Table], store: SnowStore, table: Table, col: str, raw: str
+) -> str:
     """Display value of one column: reference -> name/number, choice -> label."""
     if not raw:
         return ""

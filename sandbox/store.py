@@ -21,14 +21,44 @@ History = tuple[int, int, int, tuple[Item, ...]]
 class Issue:
     """One JIRA issue. ``histories`` are oldest first; ``updated`` >= the last history."""
 
-    __slots__ = ("id", "key", "project", "itype", "summary", "created", "updated", "status",
-                 "priority", "labels", "components", "parent", "assignee", "reporter", "tz",
-                 "histories", "deleted", "old_keys")
+    __slots__ = (
+        "id",
+        "key",
+        "project",
+        "itype",
+        "summary",
+        "created",
+        "updated",
+        "status",
+        "priority",
+        "labels",
+        "components",
+        "parent",
+        "assignee",
+        "reporter",
+        "tz",
+        "histories",
+        "deleted",
+        "old_keys",
+    )
 
-    def __init__(self, id: int, key: str, project: int, itype: str, summary: str, created: int,
-                 status: str, priority: int, labels: tuple[str, ...],
-                 components: tuple[str, ...], parent: int | None, assignee: int | None,
-                 reporter: int, tz: str) -> None:
+    def __init__(
+        self,
+        id: int,
+        key: str,
+        project: int,
+        itype: str,
+        summary: str,
+        created: int,
+        status: str,
+        priority: int,
+        labels: tuple[str, ...],
+        components: tuple[str, ...],
+        parent: int | None,
+        assignee: int | None,
+        reporter: int,
+        tz: str,
+    ) -> None:
         self.id = id
         self.key = key
         self.project = project
@@ -86,11 +116,34 @@ class JiraStore:
 class Record:
     """One ServiceNow task record (incident, change_request or problem)."""
 
-    __slots__ = ("table", "sys_id", "number", "opened", "updated", "state", "hold_reason",
-                 "priority", "impact", "urgency", "category", "group", "assigned_to",
-                 "short_description", "caused_by", "problem_id", "close_code", "resolved_at",
-                 "closed_at", "reopen_count", "reassignment_count", "mod_count", "opened_by",
-                 "deleted", "kind", "correlation_id")
+    __slots__ = (
+        "table",
+        "sys_id",
+        "number",
+        "opened",
+        "updated",
+        "state",
+        "hold_reason",
+        "priority",
+        "impact",
+        "urgency",
+        "category",
+        "group",
+        "assigned_to",
+        "short_description",
+        "caused_by",
+        "problem_id",
+        "close_code",
+        "resolved_at",
+        "closed_at",
+        "reopen_count",
+        "reassignment_count",
+        "mod_count",
+        "opened_by",
+        "deleted",
+        "kind",
+        "correlation_id",
+    )
 
     def __init__(self, table: str, sys_id: str, number: str, opened: int) -> None:
         self.table = table
@@ -124,11 +177,30 @@ class Record:
 class Audit:
     """One ``sys_audit`` row. Slotted: there are ~10 per record."""
 
-    __slots__ = ("sys_id", "at", "tablename", "documentkey", "fieldname", "oldvalue",
-                 "newvalue", "checkpoint", "user")
+    __slots__ = (
+        "sys_id",
+        "at",
+        "tablename",
+        "documentkey",
+        "fieldname",
+        "oldvalue",
+        "newvalue",
+        "checkpoint",
+        "user",
+    )
 
-    def __init__(self, sys_id: str, at: int, tablename: str, documentkey: str, fieldname: str,
-                 oldvalue: str, newvalue: str, checkpoint: int, user: str) -> None:
+    def __init__(
+        self,
+        sys_id: str,
+        at: int,
+        tablename: str,
+        documentkey: str,
+        fieldname: str,
+        oldvalue: str,
+        newvalue: str,
+        checkpoint: int,
+        user: str,
+    ) -> None:
         self.sys_id = sys_id
         self.at = at
         self.tablename = tablename

@@ -16,8 +16,7 @@ from sandbox.snow_gen import SnowGenerator
 from sandbox.store import Issue, Record
 
 
-def advance_jira(gen: JiraGenerator, t0: int, t1: int, change_fraction: float
-                 ) -> dict[str, Any]:
+def advance_jira(gen: JiraGenerator, t0: int, t1: int, change_fraction: float) -> dict[str, Any]:
     """Change ~change_fraction of the issues within ``(t0, t1]`` (epoch ms)."""
     rng, store = gen.rng, gen.store
     gen.now_ms = t1
@@ -51,17 +50,22 @@ def advance_jira(gen: JiraGenerator, t0: int, t1: int, change_fraction: float
         gen.live(issue, t1)
         created.append(issue.key)
     parents = {i.parent for i in live if i.parent}
-    candidates = [i for i in live if i.id not in parents and not i.old_keys
-                  and i.key not in reopened]
+    candidates = [
+        i for i in live if i.id not in parents and not i.old_keys and i.key not in reopened
+    ]
     victim = rng.choice(candidates)
     victim.deleted = True
     store.reindex()
-    return {"moved": changed, "reopened": [i.key for i in reopened], "created": created,
-            "deleted": victim.key, "deleted_id": str(victim.id)}
+    return {
+        "moved": changed,
+        "reopened": [i.key for i in reopened],
+        "created": created,
+        "deleted": victim.key,
+        "deleted_id": str(victim.id),
+    }
 
 
-def advance_snow(gen: SnowGenerator, t0: int, t1: int, change_fraction: float
-                 ) -> dict[str, Any]:
+def advance_snow(gen: SnowGenerator, t0: int, t1: int, change_fraction: float) -> dict[str, Any]:
     """Same for ServiceNow, in epoch seconds."""
     rng, store = gen.rng, gen.store
     gen.now = t1
@@ -105,8 +109,13 @@ def advance_snow(gen: SnowGenerator, t0: int, t1: int, change_fraction: float
     victim.deleted = True
     at = when(victim)
     store.audit_delete.append((gen.sys_id(), at, victim.table, victim.sys_id, victim.number))
-    return {"changed": changed, "reopened": [r.number for r in reopened], "created": created,
-            "deleted": victim.number, "deleted_sys_id": victim.sys_id}
+    return {
+        "changed": changed,
+        "reopened": [r.number for r in reopened],
+        "created": created,
+        "deleted": victim.number,
+        "deleted_sys_id": victim.sys_id,
+    }
 
 
 CHG_PATH = ("-5", "-4", "-3", "-2", "-1", "0", "3")

@@ -23,8 +23,9 @@ class Request:
     raw_query: str = ""
 
     @classmethod
-    def build(cls, method: str, target: str, headers: dict[str, str], body: bytes,
-              host: str) -> Request:
+    def build(
+        cls, method: str, target: str, headers: dict[str, str], body: bytes, host: str
+    ) -> Request:
         path, _, qs = target.partition("?")
         return cls(method, path, parse_qs(qs, keep_blank_values=True), headers, body, host, qs)
 
@@ -43,11 +44,13 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | None = None
-                  ) -> Response:
+def json_response(
+    status: int, payload: Any, headers: list[tuple[str, str]] | None = None
+) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(status, body, [("Content-Type", "application/json;charset=UTF-8"),
-                                   *(headers or [])])
+    return Response(
+        status, body, [("Content-Type", "application/json;charset=UTF-8"), *(headers or [])]
+    )
 
 
 def truthy(value: str | None) -> bool:

@@ -19,8 +19,12 @@ JIRA_FLOW: dict[str, tuple[tuple[str, float], ...]] = {
     "Open": (("In Progress", 0.85), ("Analysis", 0.09), ("Won't Do", 0.06)),
     "Backlog": (("In Progress", 0.65), ("Analysis", 0.29), ("Won't Do", 0.06)),
     "Analysis": (("In Progress", 0.85), ("Backlog", 0.10), ("Won't Do", 0.05)),
-    "In Progress": (("Ready for Review", 0.70), ("Blocked", 0.14), ("Done", 0.12),
-                    ("Cancelled", 0.02)),
+    "In Progress": (
+        ("Ready for Review", 0.70),
+        ("Blocked", 0.14),
+        ("Done", 0.12),
+        ("Cancelled", 0.02),
+    ),
     "Blocked": (("In Progress", 0.95), ("Cancelled", 0.05)),
     "Ready for Review": (("In Review", 1.0),),
     "In Review": (("Ready for Test", 0.76), ("In Progress", 0.24)),
@@ -38,10 +42,17 @@ JIRA_FLOW_HEAVY: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 JIRA_DWELL_DAYS: dict[str, tuple[float, float]] = {
-    "Open": (3.0, 1.2), "Backlog": (6.0, 1.3), "Analysis": (2.0, 0.8),
-    "In Progress": (2.5, 0.9), "Blocked": (2.0, 1.0), "Ready for Review": (0.7, 1.0),
-    "In Review": (0.4, 0.9), "Ready for Test": (1.4, 1.0), "Testing": (1.0, 0.8),
-    "Reopened": (0.5, 0.8), "Done": (4.0, 1.0),
+    "Open": (3.0, 1.2),
+    "Backlog": (6.0, 1.3),
+    "Analysis": (2.0, 0.8),
+    "In Progress": (2.5, 0.9),
+    "Blocked": (2.0, 1.0),
+    "Ready for Review": (0.7, 1.0),
+    "In Review": (0.4, 0.9),
+    "Ready for Test": (1.4, 1.0),
+    "Testing": (1.0, 0.8),
+    "Reopened": (0.5, 0.8),
+    "Done": (4.0, 1.0),
 }
 
 JIRA_REOPEN_P = 0.05
@@ -97,8 +108,17 @@ def jira_dwell(rng: random.Random, status: str) -> int:
 # --- ServiceNow (calibrated on the UCI incident event log) ----------------------------------
 
 #: reassignment_count distribution: P(0..8+) from the real log (54%, 25%, 9%, 5%, ...).
-REASSIGNMENT_WEIGHTS = ((0, 54.4), (1, 25.0), (2, 9.2), (3, 5.0), (4, 2.8), (5, 1.5),
-                        (6, 0.7), (7, 0.6), (8, 0.8))
+REASSIGNMENT_WEIGHTS = (
+    (0, 54.4),
+    (1, 25.0),
+    (2, 9.2),
+    (3, 5.0),
+    (4, 2.8),
+    (5, 1.5),
+    (6, 0.7),
+    (7, 0.6),
+    (8, 0.8),
+)
 INCIDENT_HOLD_P = 0.234
 #: Share of holds whose reason changes once while on hold (two reasons in a row; UCI log:
 #: 2.5% of awaiting periods run straight into another awaiting state).

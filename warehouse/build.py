@@ -50,9 +50,7 @@ def build_one(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
         con.execute("set preserve_insertion_order = ?", [bool(before[0]) if before else True])
 
 
-def build_core(
-    con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: datetime
-) -> dict[str, int]:
+def build_core(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: datetime) -> dict[str, int]:
     """Write this build's parameter tables, then rebuild every core table in order."""
     write_build_params(con, cfg, as_of)
     return {table: build_one(con, "core", table) for table in CORE_TABLES}

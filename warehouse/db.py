@@ -109,9 +109,7 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
             )
         con.execute(sql_text("raw/tables.sql"))
         if on_disk is None or on_disk < SCHEMA_VERSION:
-            con.execute(
-                "insert into raw.schema_version values (?, now())", [SCHEMA_VERSION]
-            )
+            con.execute("insert into raw.schema_version values (?, now())", [SCHEMA_VERSION])
 
 
 @contextmanager

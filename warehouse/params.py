@@ -108,14 +108,32 @@ def status_map_rows(con: duckdb.DuckDBPyConnection, cfg: FlowConfig) -> list[tup
     for key, _id, name, category in con.execute(_JIRA_SEEN).fetchall():
         res = resolve_jira_status(cfg, _id, name or key, category)
         rows.append(
-            ("jira", "jira", key, name or key, res.stage, cfg.stage_order(res.stage),
-             res.kind.value, category, res.is_default)
+            (
+                "jira",
+                "jira",
+                key,
+                name or key,
+                res.stage,
+                cfg.stage_order(res.stage),
+                res.kind.value,
+                category,
+                res.is_default,
+            )
         )
     for table, value, label in con.execute(_SERVICENOW_SEEN).fetchall():
         res = resolve_servicenow_state(cfg, table, value, label)
         rows.append(
-            ("servicenow", table, value, label or value, res.stage, cfg.stage_order(res.stage),
-             res.kind.value, res.category.value if res.category else None, res.is_default)
+            (
+                "servicenow",
+                table,
+                value,
+                label or value,
+                res.stage,
+                cfg.stage_order(res.stage),
+                res.kind.value,
+                res.category.value if res.category else None,
+                res.is_default,
+            )
         )
     return rows
 
@@ -125,12 +143,32 @@ def _value_stream_rows(cfg: FlowConfig) -> list[tuple]:
     for order, vs in enumerate(cfg.value_streams, start=1):
         if vs.jira is not None:
             j = vs.jira
-            rows.append((order, vs.name, "jira", _lower(j.projects), _lower(j.components),
-                         _lower(j.labels), [], []))
+            rows.append(
+                (
+                    order,
+                    vs.name,
+                    "jira",
+                    _lower(j.projects),
+                    _lower(j.components),
+                    _lower(j.labels),
+                    [],
+                    [],
+                )
+            )
         if vs.servicenow is not None:
             s = vs.servicenow
-            rows.append((order, vs.name, "servicenow", [], [], [],
-                         _lower(s.assignment_groups), _lower(s.tables)))
+            rows.append(
+                (
+                    order,
+                    vs.name,
+                    "servicenow",
+                    [],
+                    [],
+                    [],
+                    _lower(s.assignment_groups),
+                    _lower(s.tables),
+                )
+            )
     return rows
 
 
@@ -139,12 +177,34 @@ def _flow_type_rows(cfg: FlowConfig) -> list[tuple]:
     for order, rule in enumerate(cfg.flow_types, start=1):
         if rule.jira is not None:
             j = rule.jira
-            rows.append((order, rule.type.value, "jira", _lower(j.issue_types), _lower(j.labels),
-                         _lower(j.components), _lower(j.priorities), [], []))
+            rows.append(
+                (
+                    order,
+                    rule.type.value,
+                    "jira",
+                    _lower(j.issue_types),
+                    _lower(j.labels),
+                    _lower(j.components),
+                    _lower(j.priorities),
+                    [],
+                    [],
+                )
+            )
         if rule.servicenow is not None:
             s = rule.servicenow
-            rows.append((order, rule.type.value, "servicenow", [], [], [],
-                         _lower(s.priorities), _lower(s.tables), _lower(s.categories)))
+            rows.append(
+                (
+                    order,
+                    rule.type.value,
+                    "servicenow",
+                    [],
+                    [],
+                    [],
+                    _lower(s.priorities),
+                    _lower(s.tables),
+                    _lower(s.categories),
+                )
+            )
     return rows
 
 
@@ -165,9 +225,17 @@ def write_build_params(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: d
                 con.execute(statement)
         con.execute(
             "insert into core.build_settings values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [as_of, cfg.window_days, as_of - timedelta(days=cfg.window_days), cfg.period,
-             cfg.done_stage, datetime.now(UTC), DEBT_REGEX, list(RISK_TYPES),
-             targets.get("lead_time_p95_days")],
+            [
+                as_of,
+                cfg.window_days,
+                as_of - timedelta(days=cfg.window_days),
+                cfg.period,
+                cfg.done_stage,
+                datetime.now(UTC),
+                DEBT_REGEX,
+                list(RISK_TYPES),
+                targets.get("lead_time_p95_days"),
+            ],
         )
         con.executemany(
             "insert into core.stages values (?, ?)",

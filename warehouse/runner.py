@@ -37,9 +37,7 @@ def build_table(
     return row_count(con, schema, table)
 
 
-def build_transformed(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, module: str
-) -> int:
+def build_transformed(con: duckdb.DuckDBPyConnection, schema: str, table: str, module: str) -> int:
     """Rebuild one table whose rows a Python step computes from the file's SELECT.
 
     The SELECT (the step's inputs) is read, `module.rows(inputs)` computes the rows and the

@@ -85,8 +85,9 @@ def deletions(
         found.source_count = (theirs, client.is_cloud is False)
         if theirs == ours:
             return
-        log.info("JIRA holds %d issues in scope, the warehouse %d: taking the id census",
-                 theirs, ours)
+        log.info(
+            "JIRA holds %d issues in scope, the warehouse %d: taking the id census", theirs, ours
+        )
     found.census_ids = _census(client, census_jql, found, page_size)
     found.source_count = (len(set(found.census_ids)), True)
     if not found.census_ids and not found.issue_count:
@@ -100,34 +101,46 @@ def deletions(
     present = set(found.census_ids) | set(found.issues)
     # a backfill's earlier chunks are not in `found.issues` any more: what it landed is
     # recognised by synced_at (>= its start), exactly as the issues read in this run
-    stored = {r[0] for r in con.execute(
-        "select issue_id from raw.jira_issues where not is_deleted"
-        " and (?::timestamptz is null or synced_at < ?::timestamptz)",
-        [found.landed_since, found.landed_since],
-    ).fetchall()}
+    stored = {
+        r[0]
+        for r in con.execute(
+            "select issue_id from raw.jira_issues where not is_deleted"
+            " and (?::timestamptz is null or synced_at < ?::timestamptz)",
+            [found.landed_since, found.landed_since],
+        ).fetchall()
+    }
     candidates = [i for i in stored if i not in present]
     if candidates:
         found.gone = confirm_gone(client, census_jql, candidates, page_size)
     # In scope at the source, yet not (or only as deleted) in the warehouse and not read
     # tonight: lost by an earlier run, or back after a deletion flag. Read them now. (A
     # backfill's earlier chunks are in the warehouse: landed since its start.)
-    landed = {r[0] for r in con.execute(
-        "select issue_id from raw.jira_issues where not is_deleted"
-        " and ?::timestamptz is not null and synced_at >= ?::timestamptz",
-        [found.landed_since, found.landed_since]).fetchall()}
+    landed = {
+        r[0]
+        for r in con.execute(
+            "select issue_id from raw.jira_issues where not is_deleted"
+            " and ?::timestamptz is not null and synced_at >= ?::timestamptz",
+            [found.landed_since, found.landed_since],
+        ).fetchall()
+    }
     quarantined = {q.record_key for q in found.quarantine}
-    found.missing = sorted(set(found.census_ids) - stored - landed - set(found.issues)
-                           - quarantined, key=lambda i: (len(i), i))
+    found.missing = sorted(
+        set(found.census_ids) - stored - landed - set(found.issues) - quarantined,
+        key=lambda i: (len(i), i),
+    )
 
 
 def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: Extract) -> int:
     """Non-deleted issues created and updated before `end` in raw (tonight's included: they
     landed), plus issues quarantined tonight that raw does not hold (JIRA counts them); sets
     `found.quarantined_absent` to the latter. The same range as `deletions.scope_count`."""
-    quarantined = sorted({
-        q.record_key for q in found.quarantine
-        if q.record_key and "/" not in q.record_key and q.record_key not in found.issues
-    })
+    quarantined = sorted(
+        {
+            q.record_key
+            for q in found.quarantine
+            if q.record_key and "/" not in q.record_key and q.record_key not in found.issues
+        }
+    )
     row = con.execute(
         "select count(*) filter (where not is_deleted and created_at < ? and updated_at < ?),"
         " count(*) filter (where issue_id in (select unnest(?::varchar[])))"
@@ -138,13 +151,13 @@ def _warehouse_count(con: duckdb.DuckDBPyConnection, end: datetime, found: Extra
     return row[0][0] + found.quarantined_absent
 
 
-def _census(
-    client: JiraClient, jql: str, found: Extract, page_size: int
-) -> list[str]:
+def _census(client: JiraClient, jql: str, found: Extract, page_size: int) -> list[str]:
     """All issue ids in scope. A census cut short raises (`search.iter_issue_pages`)."""
     ids: list[str] = []
     size = CENSUS_PAGE_CLOUD if client.is_cloud else page_size
-    for page in iter_issue_pages(client, jql, fields=["id"], page_size=size, warnings=found.warnings):
+    for page in iter_issue_pages(
+        client, jql, fields=["id"], page_size=size, warnings=found.warnings
+    ):
         ids.extend(str(i["id"]) for i in page if isinstance(i, dict) and i.get("id"))
     log.info("JIRA census: %d issue ids in scope", len(ids))
     return ids

@@ -51,8 +51,9 @@ class History:
 class ChangelogFetcher:
     """Fetches full histories for batches of issues; remembers a missing bulkfetch endpoint."""
 
-    def __init__(self, client: JiraClient, warnings: list[str],
-                 field_ids: list[str] | None = None) -> None:
+    def __init__(
+        self, client: JiraClient, warnings: list[str], field_ids: list[str] | None = None
+    ) -> None:
         self.client = client
         self.warnings = warnings
         #: bulkfetch `fieldIds`: status plus the docs/contract.md §6 fields, in the same requests
@@ -124,7 +125,9 @@ class ChangelogFetcher:
             seen.add(token)
             body = {**body, "nextPageToken": token}
         else:
-            raise SourceError(f"JIRA changelog/bulkfetch did not end after {MAX_CHANGELOG_PAGES} pages")
+            raise SourceError(
+                f"JIRA changelog/bulkfetch did not end after {MAX_CHANGELOG_PAGES} pages"
+            )
         return {i: History(h, None, "bulkfetch") for i, h in merged.items()}
 
     def _per_issue_all(self, issues: list[dict[str, Any]]) -> dict[str, History]:
@@ -157,10 +160,13 @@ class ChangelogFetcher:
         total: int | None = None
         start = 0
         for _ in range(MAX_CHANGELOG_PAGES):
-            page = self.client.get(
-                f"/rest/api/3/issue/{issue_id}/changelog",
-                {"startAt": start, "maxResults": ISSUE_CHANGELOG_PAGE},
-            ) or {}
+            page = (
+                self.client.get(
+                    f"/rest/api/3/issue/{issue_id}/changelog",
+                    {"startAt": start, "maxResults": ISSUE_CHANGELOG_PAGE},
+                )
+                or {}
+            )
             chunk = page.get("values") or []
             values.extend(chunk)
             if isinstance(page.get("total"), int):
@@ -175,14 +181,23 @@ class ChangelogFetcher:
         if isinstance(embedded, dict):
             histories = embedded.get("histories") or []
             total = embedded.get("total")
-            if embedded.get("startAt", 0) == 0 and isinstance(total, int) and len(histories) >= total:
+            if (
+                embedded.get("startAt", 0) == 0
+                and isinstance(total, int)
+                and len(histories) >= total
+            ):
                 return History(oldest_first(histories), total, "search expand=changelog")
-        full = self.client.get(
-            f"/rest/api/2/issue/{issue['id']}", {"expand": "changelog", "fields": "status"}
-        ) or {}
+        full = (
+            self.client.get(
+                f"/rest/api/2/issue/{issue['id']}", {"expand": "changelog", "fields": "status"}
+            )
+            or {}
+        )
         changelog = full.get("changelog") or {}
         return History(
-            oldest_first(changelog.get("histories") or []), changelog.get("total"), "issue expand=changelog"
+            oldest_first(changelog.get("histories") or []),
+            changelog.get("total"),
+            "issue expand=changelog",
         )
 
 

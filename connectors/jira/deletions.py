@@ -81,7 +81,7 @@ def confirm_gone(
         alive.append(issue_id)
     body, order = split_order(census_jql)
     for start in range(0, len(alive), CONFIRM_BATCH):
-        batch = alive[start:start + CONFIRM_BATCH]
+        batch = alive[start : start + CONFIRM_BATCH]
         jql = f"({body}) AND id in ({', '.join(batch)}) {order}".rstrip()
         found: set[str] = set()
         for page in iter_issue_pages(client, jql, fields=["id"], page_size=page_size):

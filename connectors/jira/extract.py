@@ -83,8 +83,7 @@ class Extract:
     copies: int = 0
     issue_rows: StagedRows = field(default_factory=lambda: StagedRows(ISSUE_SCHEMA))
     change_rows: StagedRows = field(default_factory=lambda: StagedRows(CHANGE_SCHEMA))
-    field_change_rows: StagedRows = field(
-        default_factory=lambda: StagedRows(FIELD_CHANGE_SCHEMA))
+    field_change_rows: StagedRows = field(default_factory=lambda: StagedRows(FIELD_CHANGE_SCHEMA))
     #: docs/contract.md §6 history fields to keep besides status, and the field catalogue read this run
     selection: FieldSelection | None = None
     field_catalogue: list[dict[str, Any]] | None = None
@@ -134,8 +133,12 @@ class Extract:
     def take_rows(self) -> tuple[StagedRows, StagedRows, StagedRows, bool]:
         """The staged (issue, status-change, field-change) rows and whether each issue is in
         them once, leaving empty ones in their place."""
-        taken = (self.issue_rows, self.change_rows, self.field_change_rows,
-                 len(self.staged_ids) == self.issue_rows.rows)
+        taken = (
+            self.issue_rows,
+            self.change_rows,
+            self.field_change_rows,
+            len(self.staged_ids) == self.issue_rows.rows,
+        )
         self.issue_rows = StagedRows(ISSUE_SCHEMA)
         self.change_rows = StagedRows(CHANGE_SCHEMA)
         self.field_change_rows = StagedRows(FIELD_CHANGE_SCHEMA)
@@ -183,7 +186,8 @@ def extract(
     if known is None:
         found.statuses = catalogue.read_statuses(client, now)
     found.selection, found.field_catalogue = resolve_fields(
-        con, client, cfg.handoffs.jira_field, now, cfg.sync.census_days, force=known is None)
+        con, client, cfg.handoffs.jira_field, now, cfg.sync.census_days, force=known is None
+    )
     fetcher = ChangelogFetcher(client, found.warnings, found.selection.bulk_field_ids())
     expand = None if client.is_cloud else "changelog"
     search = iter_issue_pages(
@@ -214,8 +218,15 @@ def extract(
                     # a backfill's chunk is full: land it and COMMIT with its resume point, on
                     # the writer thread, in order; then forget its issues (bounded memory)
                     writer.submit(land_staged, con, *found.take_rows())
-                    writer.submit(_commit_chunk, con, run, chunks, resume,
-                                  found.forget_committed(), chunks.take())
+                    writer.submit(
+                        _commit_chunk,
+                        con,
+                        run,
+                        chunks,
+                        resume,
+                        found.forget_committed(),
+                        chunks.take(),
+                    )
                 elif staged >= FLUSH_ROWS:
                     writer.submit(land_staged, con, *found.take_rows())
     if found.reread:
@@ -224,27 +235,32 @@ def extract(
         found.reread.clear()
         _collect(found, pending, fetcher.reread(pending), settings.url, now, final=True)
     land_staged(con, *found.take_rows())
-    progress(SOURCE, STREAM, f"{found.issue_count} issues with status history",
-             found.issue_count)
+    progress(SOURCE, STREAM, f"{found.issue_count} issues with status history", found.issue_count)
     if known is not None:
         unknown = (found.status_ids | set(found.issues.values())) - known - {None}
         if unknown:
-            log.info("JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
-                     sorted(unknown)[:10])
+            log.info(
+                "JIRA: status ids %s not in raw.jira_statuses; re-reading the catalogue",
+                sorted(unknown)[:10],
+            )
             found.statuses = catalogue.read_statuses(client, now)
-    catalogue.deletions(con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due)
+    catalogue.deletions(
+        con, client, census_jql, window.end, found, cfg.sync.page_size, due=census_due
+    )
     if found.missing:
         _recover(con, client, fetcher, census_jql, found, settings.url, now, expand)
     return found
 
 
-def _resume_point(batch: list[Any], reread: dict[str, dict[str, Any]]
-                  ) -> backfill.ResumePoint | None:
+def _resume_point(
+    batch: list[Any], reread: dict[str, dict[str, Any]]
+) -> backfill.ResumePoint | None:
     """Where a backfill's search goes on once this batch is committed: the latest `updated`
     (ms) of the batch -- the search is ordered by updated, so every issue before it is in --
     or earlier, to an issue set aside for a re-read (not landed yet). None: no usable instant.
     The search re-reads the issues at that very millisecond; landing by id makes it harmless.
     """
+
     def updated(issue: Any) -> int | None:
         try:
             return int(parse_ts(issue["fields"]["updated"]).timestamp() * 1000)
@@ -261,9 +277,14 @@ def _resume_point(batch: list[Any], reread: dict[str, dict[str, Any]]
     return backfill.ResumePoint("issues", STREAM, (at,))
 
 
-def _commit_chunk(con: duckdb.DuckDBPyConnection, run: Run, chunks: backfill.Chunks,
-                  resume: backfill.ResumePoint, quarantine: list[QuarantineRecord],
-                  rows: int) -> None:
+def _commit_chunk(
+    con: duckdb.DuckDBPyConnection,
+    run: Run,
+    chunks: backfill.Chunks,
+    resume: backfill.ResumePoint,
+    quarantine: list[QuarantineRecord],
+    rows: int,
+) -> None:
     """On the writer thread, after the chunk's rows: its quarantine, resume point, COMMIT."""
     insert_quarantine(con, run, quarantine, run.started_at)
     chunks.commit(resume, rows)
@@ -341,8 +362,9 @@ def _collect(
             if got is None:
                 raise BadRecord("issue without an id")
             check_complete(issue, got)
-            scan = scan_histories(issue_id, got.histories, bad,
-                                  found.selection.wants if found.selection else None)
+            scan = scan_histories(
+                issue_id, got.histories, bad, found.selection.wants if found.selection else None
+            )
             mismatch = chain_mismatch(issue, got, scan.last_item, scan.last_created)
             if mismatch and got.route == "bulkfetch" and not final:
                 found.reread[issue_id] = issue
@@ -410,13 +432,21 @@ def _recover(
     """Read and stage the census's `found.missing` issues (`id in (...)` searches of
     `RECOVER_BATCH` ids, then their histories as usual), so a lost issue heals on the next
     census night instead of staying lost until someone edits it."""
-    log.info("JIRA census: %d issues in scope missing from the warehouse; reading them",
-             len(found.missing))
+    log.info(
+        "JIRA census: %d issues in scope missing from the warehouse; reading them",
+        len(found.missing),
+    )
     body, order = split_order(census_jql)
     for start in range(0, len(found.missing), RECOVER_BATCH):
-        ids = found.missing[start:start + RECOVER_BATCH]
+        ids = found.missing[start : start + RECOVER_BATCH]
         jql = f"({body}) AND id in ({', '.join(ids)}) {order}".rstrip()
-        for page in iter_issue_pages(client, jql, fields=ISSUE_FIELDS, page_size=RECOVER_BATCH,
-                                     expand=expand, warnings=found.warnings):
+        for page in iter_issue_pages(
+            client,
+            jql,
+            fields=ISSUE_FIELDS,
+            page_size=RECOVER_BATCH,
+            expand=expand,
+            warnings=found.warnings,
+        ):
             _collect(found, page, fetcher.fetch(_well_formed(page)), base_url, now, final=True)
     land_staged(con, *found.take_rows())

@@ -31,14 +31,32 @@ LINK_NAME = "link"
 MAX_BULK_FIELDS = 10
 
 FIELD_CHANGE_COLUMNS = (
-    "issue_id", "history_id", "item_index", "changed_at", "author", "field", "field_id",
-    "from_value", "from_string", "to_value", "to_string", "source_order",
+    "issue_id",
+    "history_id",
+    "item_index",
+    "changed_at",
+    "author",
+    "field",
+    "field_id",
+    "from_value",
+    "from_string",
+    "to_value",
+    "to_string",
+    "source_order",
 )
-FIELD_CHANGE_SCHEMA = pa.schema([
-    (name, {"item_index": pa.int64(), "changed_at": pa.timestamp("us", tz="UTC"),
-            "source_order": pa.int64()}.get(name, pa.string()))
-    for name in FIELD_CHANGE_COLUMNS
-])
+FIELD_CHANGE_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            {
+                "item_index": pa.int64(),
+                "changed_at": pa.timestamp("us", tz="UTC"),
+                "source_order": pa.int64(),
+            }.get(name, pa.string()),
+        )
+        for name in FIELD_CHANGE_COLUMNS
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -105,9 +123,15 @@ def field_rows(payload: Any, now: datetime) -> list[dict[str, Any]]:
     rows = []
     for f in payload if isinstance(payload, list) else []:
         if isinstance(f, dict) and f.get("id") and isinstance(f.get("name"), str):
-            rows.append({"field_id": str(f["id"]), "name": f["name"],
-                         "custom": bool(f.get("custom")), "payload": json.dumps(f),
-                         "synced_at": now})
+            rows.append(
+                {
+                    "field_id": str(f["id"]),
+                    "name": f["name"],
+                    "custom": bool(f.get("custom")),
+                    "payload": json.dumps(f),
+                    "synced_at": now,
+                }
+            )
     return rows
 
 

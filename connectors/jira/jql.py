@@ -74,8 +74,7 @@ def clean_scope(scope: str | None) -> str | None:
             depth -= 1
             if depth < 0:
                 raise JqlScopeError(
-                    f"sources.jira.jql has a ')' without its '(' at character {pos + 1}: "
-                    f"{scope!r}"
+                    f"sources.jira.jql has a ')' without its '(' at character {pos + 1}: {scope!r}"
                 )
         elif depth == 0 and cut is None and _ORDER_BY.match(scope, pos):
             cut = pos  # the regex's \b already refuses "xorder by" and "_order by"

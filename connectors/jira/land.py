@@ -26,8 +26,11 @@ STREAM = "issues"
 
 
 def land_staged(
-    con: duckdb.DuckDBPyConnection, issues: StagedRows, changes: StagedRows,
-    field_changes: StagedRows, once: bool = False
+    con: duckdb.DuckDBPyConnection,
+    issues: StagedRows,
+    changes: StagedRows,
+    field_changes: StagedRows,
+    once: bool = False,
 ) -> None:
     """Upsert staged issues and replace their whole status history and docs/contract.md §6 field history
     (entries may have gone since an earlier copy was landed). `once`: every issue is staged once (and so, by
@@ -37,8 +40,10 @@ def land_staged(
         return
     upsert_latest(con, "raw.jira_issues", issues, ["issue_id"], unique=once)
     ids = issues.table().column("issue_id").unique().to_pylist()
-    for table, staged in (("raw.jira_status_changes", changes),
-                          ("raw.jira_field_changes", field_changes)):
+    for table, staged in (
+        ("raw.jira_status_changes", changes),
+        ("raw.jira_field_changes", field_changes),
+    ):
         delete_where_in(con, table, "issue_id", ids)
         upsert_latest(
             con,

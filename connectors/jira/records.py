@@ -144,27 +144,38 @@ def _usual(issue: Any) -> bool:
     if issue.__class__ is not dict:
         return False
     iid, key, fields = issue.get("id"), issue.get("key"), issue.get("fields")
-    if not (iid.__class__ is str and iid and key.__class__ is str and key
-            and fields.__class__ is dict and fields):
+    if not (
+        iid.__class__ is str
+        and iid
+        and key.__class__ is str
+        and key
+        and fields.__class__ is dict
+        and fields
+    ):
         return False
     get = fields.get
     if get("created").__class__ is not str or get("updated").__class__ is not str:
         return False
     status = get("status")
     if status is not None:
-        if status.__class__ is not dict or status.get("id").__class__ not in _STR_OR_NONE \
-                or status.get("name").__class__ not in _STR_OR_NONE:
+        if (
+            status.__class__ is not dict
+            or status.get("id").__class__ not in _STR_OR_NONE
+            or status.get("name").__class__ not in _STR_OR_NONE
+        ):
             return False
         category = status.get("statusCategory")
-        if category is not None and (category.__class__ is not dict
-                                     or category.get("key").__class__ not in _STR_OR_NONE):
+        if category is not None and (
+            category.__class__ is not dict or category.get("key").__class__ not in _STR_OR_NONE
+        ):
             return False
     if get("summary").__class__ not in _STR_OR_NONE:
         return False
     for name, attr in _NAMED:
         value = get(name)
-        if value is not None and (value.__class__ is not dict
-                                  or value.get(attr).__class__ not in _STR_OR_NONE):
+        if value is not None and (
+            value.__class__ is not dict or value.get(attr).__class__ not in _STR_OR_NONE
+        ):
             return False
     labels = get("labels")
     if labels is not None:
@@ -181,8 +192,9 @@ def _usual(issue: Any) -> bool:
             if c.__class__ is not dict or c.get("name").__class__ not in _STR_OR_NONE:
                 return False
     changelog = issue.get("changelog")
-    return changelog is None or (changelog.__class__ is dict
-                                 and changelog.get("histories", []).__class__ is list)
+    return changelog is None or (
+        changelog.__class__ is dict and changelog.get("histories", []).__class__ is list
+    )
 
 
 def check_shape(issue: Any) -> None:
@@ -250,30 +262,75 @@ def _name(obj: Any) -> str | None:
 
 
 ISSUE_COLUMNS = (
-    "issue_id", "issue_key", "project_key", "issue_type", "summary", "status_id",
-    "status_name", "status_category", "priority", "labels", "components", "parent_key",
-    "created_at", "updated_at", "url", "changelog_total", "status_histories", "payload",
-    "synced_at", "is_deleted", "deleted_at",
+    "issue_id",
+    "issue_key",
+    "project_key",
+    "issue_type",
+    "summary",
+    "status_id",
+    "status_name",
+    "status_category",
+    "priority",
+    "labels",
+    "components",
+    "parent_key",
+    "created_at",
+    "updated_at",
+    "url",
+    "changelog_total",
+    "status_histories",
+    "payload",
+    "synced_at",
+    "is_deleted",
+    "deleted_at",
 )
 CHANGE_COLUMNS = (
-    "issue_id", "history_id", "item_index", "changed_at", "author", "from_status_id",
-    "from_status", "to_status_id", "to_status", "source_order", "payload",
+    "issue_id",
+    "history_id",
+    "item_index",
+    "changed_at",
+    "author",
+    "from_status_id",
+    "from_status",
+    "to_status_id",
+    "to_status",
+    "source_order",
+    "payload",
 )
 _TS = pa.timestamp("us", tz="UTC")
 _STR_LIST = pa.list_(pa.string())
 #: Arrow types of the row tuples, in column order (raw.jira_issues / raw.jira_status_changes;
 #: `json` columns travel as text and are validated by DuckDB on insert).
-ISSUE_SCHEMA = pa.schema([
-    (name, {"labels": _STR_LIST, "components": _STR_LIST, "created_at": _TS, "updated_at": _TS,
-            "synced_at": _TS, "deleted_at": _TS, "changelog_total": pa.int64(),
-            "status_histories": pa.int64(), "is_deleted": pa.bool_()}.get(name, pa.string()))
-    for name in ISSUE_COLUMNS
-])
-CHANGE_SCHEMA = pa.schema([
-    (name, {"item_index": pa.int64(), "changed_at": _TS, "source_order": pa.int64()}.get(
-        name, pa.string()))
-    for name in CHANGE_COLUMNS
-])
+ISSUE_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            {
+                "labels": _STR_LIST,
+                "components": _STR_LIST,
+                "created_at": _TS,
+                "updated_at": _TS,
+                "synced_at": _TS,
+                "deleted_at": _TS,
+                "changelog_total": pa.int64(),
+                "status_histories": pa.int64(),
+                "is_deleted": pa.bool_(),
+            }.get(name, pa.string()),
+        )
+        for name in ISSUE_COLUMNS
+    ]
+)
+CHANGE_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            {"item_index": pa.int64(), "changed_at": _TS, "source_order": pa.int64()}.get(
+                name, pa.string()
+            ),
+        )
+        for name in CHANGE_COLUMNS
+    ]
+)
 #: Position of `status_id` in an issue row (the catalogue check reads it back).
 ISSUE_STATUS_ID = ISSUE_COLUMNS.index("status_id")
 
@@ -359,8 +416,10 @@ def oldest_first(histories: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def status_histories(histories: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        h for h in histories
-        if isinstance(h, dict) and isinstance(h.get("items"), list)
+        h
+        for h in histories
+        if isinstance(h, dict)
+        and isinstance(h.get("items"), list)
         and any(isinstance(i, dict) and is_status_item(i) for i in h["items"])
     ]
 
@@ -413,8 +472,13 @@ def scan_histories(
         other_items = None
         items = history.get("items") or ()
         if not isinstance(items, list | tuple):
-            bad.append((f"{issue_id}/{history.get('id')}",
-                        f"changelog history items: expected a list, got {_kind(items)}", history))
+            bad.append(
+                (
+                    f"{issue_id}/{history.get('id')}",
+                    f"changelog history items: expected a list, got {_kind(items)}",
+                    history,
+                )
+            )
             continue
         for index, item in enumerate(items):
             if not isinstance(item, dict):
@@ -450,12 +514,22 @@ def scan_histories(
         hid = str(hid)
         for index, item in other_items or ():
             field_order += 1
-            scan.field_rows.append((
-                issue_id, hid, index, at, name, str(item.get("field")),
-                _str_or_none(item.get("fieldId")), _str_or_none(item.get("from")),
-                _str_or_none(item.get("fromString")), _str_or_none(item.get("to")),
-                _str_or_none(item.get("toString")), field_order,
-            ))
+            scan.field_rows.append(
+                (
+                    issue_id,
+                    hid,
+                    index,
+                    at,
+                    name,
+                    str(item.get("field")),
+                    _str_or_none(item.get("fieldId")),
+                    _str_or_none(item.get("from")),
+                    _str_or_none(item.get("fromString")),
+                    _str_or_none(item.get("to")),
+                    _str_or_none(item.get("toString")),
+                    field_order,
+                )
+            )
         if status_items is None:
             continue
         payload = _dumps(history)
@@ -464,19 +538,21 @@ def scan_histories(
             order += 1
             frm = item.get("from")
             to = item.get("to")
-            rows.append((
-                issue_id,
-                hid,
-                index,
-                at,
-                name,
-                None if frm is None else str(frm),
-                item.get("fromString"),
-                None if to is None else str(to),
-                item.get("toString"),
-                order,
-                payload,
-            ))
+            rows.append(
+                (
+                    issue_id,
+                    hid,
+                    index,
+                    at,
+                    name,
+                    None if frm is None else str(frm),
+                    item.get("fromString"),
+                    None if to is None else str(to),
+                    item.get("toString"),
+                    order,
+                    payload,
+                )
+            )
     return scan
 
 
@@ -487,8 +563,7 @@ def last_copies(histories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     all kept (they are quarantined)."""
     last = {str(h.get("id")): n for n, h in enumerate(histories) if h.get("id") is not None}
     return [
-        h for n, h in enumerate(histories)
-        if h.get("id") is None or last[str(h.get("id"))] == n
+        h for n, h in enumerate(histories) if h.get("id") is None or last[str(h.get("id"))] == n
     ]
 
 

@@ -27,8 +27,11 @@ class JiraSettings:
     pat: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name, value in (("JIRA_EMAIL", self.email), ("JIRA_API_TOKEN", self.api_token),
-                            ("JIRA_PAT", self.pat)):
+        for name, value in (
+            ("JIRA_EMAIL", self.email),
+            ("JIRA_API_TOKEN", self.api_token),
+            ("JIRA_PAT", self.pat),
+        ):
             if value is not None:
                 check_secret(name, value)
         clean = base_url(ENV_URL, self.url, "https://acme.atlassian.net or http://127.0.0.1:8080")

@@ -84,10 +84,18 @@ def sync_jira(
         window = SyncWindow(None, resumed.window_end, "full")
         if resumed.resume.after:
             search_from = datetime.fromtimestamp(int(resumed.resume.after[0]) / 1000, tz=UTC)
-        log.info("JIRA: resuming the backfill of run %s after %d chunks (%d rows) from %s",
-                 resumed.run_id, resumed.chunks, resumed.rows_landed, search_from)
-    census_due = (full or resumed is not None
-                  or catalogue.census_due(state.get("last_census_at"), started, sync.census_days))
+        log.info(
+            "JIRA: resuming the backfill of run %s after %d chunks (%d rows) from %s",
+            resumed.run_id,
+            resumed.chunks,
+            resumed.rows_landed,
+            search_from,
+        )
+    census_due = (
+        full
+        or resumed is not None
+        or catalogue.census_due(state.get("last_census_at"), started, sync.census_days)
+    )
     stats = RequestStats()
     try:
         # ONE transaction for the whole run (rows a very large sync writes before the end are
@@ -96,21 +104,41 @@ def sync_jira(
         with bounded_memory(con), transaction(con):
             chunks = None
             if window.is_full:
-                chunks = backfill.Chunks(con, run, window.end,
-                                         chunk_rows=sync.backfill_chunk_rows, resumed=resumed)
+                chunks = backfill.Chunks(
+                    con, run, window.end, chunk_rows=sync.backfill_chunk_rows, resumed=resumed
+                )
             found = extract.extract(
-                con, settings, cfg, window, run, census_due, stats, policy, progress,
-                chunks=chunks, search_from=search_from,
+                con,
+                settings,
+                cfg,
+                window,
+                run,
+                census_due,
+                stats,
+                policy,
+                progress,
+                chunks=chunks,
+                search_from=search_from,
             )
             # Times derive from run_started_at, so an injected clock (tests, the sandbox's time
             # travel) keeps cursor, census age and run records consistent with each other.
             synced = run.clock.now()
             # deleted_at = the run's own instant: as_of (= run start by default) must see it
             deleted = land.land_rest(con, found, run)
-            record_success(con, run, StreamOutcome(
-                STREAM, window, records=found.issue_count, histories=found.histories,
-                deleted=deleted, requests=stats.requests,
-                census=found.census_ids is not None), synced)
+            record_success(
+                con,
+                run,
+                StreamOutcome(
+                    STREAM,
+                    window,
+                    records=found.issue_count,
+                    histories=found.histories,
+                    deleted=deleted,
+                    requests=stats.requests,
+                    census=found.census_ids is not None,
+                ),
+                synced,
+            )
             land.record_count(con, run.run_id, window.end, found, synced)
             con.execute("delete from raw.backfill_state where source = ?", [SOURCE])
     except Exception as exc:
@@ -122,8 +150,15 @@ def sync_jira(
     log.info(
         "JIRA sync %s: %d issues, %d histories, %d deleted, %d quarantined, %d requests "
         "(%d retries, %.1fs waited) in %.1fs",
-        window.mode, found.issue_count, found.histories, deleted, found.quarantined,
-        stats.requests, stats.retries, stats.waited_s, seconds,
+        window.mode,
+        found.issue_count,
+        found.histories,
+        deleted,
+        found.quarantined,
+        stats.requests,
+        stats.retries,
+        stats.waited_s,
+        seconds,
     )
     stream = StreamResult(
         source=SOURCE,
@@ -138,5 +173,4 @@ def sync_jira(
         requests=stats.requests,
         seconds=seconds,
     )
-    return SyncResult(source=SOURCE, run_id=run.run_id, streams=[stream],
-                      warnings=found.warnings)
+    return SyncResult(source=SOURCE, run_id=run.run_id, streams=[stream], warnings=found.warnings)

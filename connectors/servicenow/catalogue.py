@@ -43,8 +43,7 @@ class Catalogue:
         return last is None or self.now is None or self.now - last >= self.max_age
 
 
-def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
-                  ) -> tuple[list[str], bool]:
+def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue) -> tuple[list[str], bool]:
     """(tables whose state labels to read, whether to read the groups) for this run.
 
     Labels of a table are due on its full sync, when never read or older than
@@ -56,37 +55,49 @@ def catalogue_due(fetches: Sequence[TableFetch], catalogue: Catalogue
     tables: list[str] = []
     for f in fetches:
         known = catalogue.choice_values.get(f.table)
-        if f.window.is_full or catalogue.stale(f.table) or (known and any(
-                r.state is not None and r.state not in known for r in f.records)):
+        if (
+            f.window.is_full
+            or catalogue.stale(f.table)
+            or (known and any(r.state is not None and r.state not in known for r in f.records))
+        ):
             tables.append(f.table)
     groups = bool(fetches) and (
-        any(f.window.is_full for f in fetches) or catalogue.stale(fetches[0].table)
-        or bool(catalogue.group_ids and any(
-            r.assignment_group_id is not None
-            and r.assignment_group_id not in catalogue.group_ids
-            for f in fetches for r in f.records)))
+        any(f.window.is_full for f in fetches)
+        or catalogue.stale(fetches[0].table)
+        or bool(
+            catalogue.group_ids
+            and any(
+                r.assignment_group_id is not None
+                and r.assignment_group_id not in catalogue.group_ids
+                for f in fetches
+                for r in f.records
+            )
+        )
+    )
     return tables, groups
 
 
-def load_catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
-               max_age: timedelta, now: datetime) -> Catalogue:
+def load_catalogue(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str], max_age: timedelta, now: datetime
+) -> Catalogue:
     """The labels and groups already landed, and when each table's were last read.
 
     `last_census_at` is written with the run clock, so it is aged against that clock (`now`).
     """
     values: dict[str, set[str]] = {}
     for table, value in con.execute(
-            "select table_name, value from raw.servicenow_choices where element = 'state'"
+        "select table_name, value from raw.servicenow_choices where element = 'state'"
     ).fetchall():
         values.setdefault(table, set()).add(value)
-    group_ids: set[str] = {r[0] for r in con.execute(
-        "select sys_id from raw.servicenow_groups").fetchall()}
+    group_ids: set[str] = {
+        r[0] for r in con.execute("select sys_id from raw.servicenow_groups").fetchall()
+    }
     if values or group_ids:
         # Values already landed on records were checked when they first came (a state
         # sys_choice lacks, a group the user may not read): they trigger no re-read each night.
         for table, value, group in con.execute(
-                "select distinct table_name, state, assignment_group_id"
-                " from raw.servicenow_records").fetchall():
+            "select distinct table_name, state, assignment_group_id from raw.servicenow_records"
+        ).fetchall():
             if value is not None and table in values:
                 values[table].add(value)
             if group is not None and group_ids:
@@ -96,5 +107,6 @@ def load_catalogue(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
         choice_values={t: frozenset(v) for t, v in values.items()},
         group_ids=frozenset(group_ids),
         read_at={t: v if isinstance(v, datetime) else None for t, v in read_at.items()},
-        now=now, max_age=max_age,
+        now=now,
+        max_age=max_age,
     )

@@ -69,16 +69,20 @@ class ServiceNowClient:
         #: X-Total-Count of the last `get_page(count=True)`; None when not asked or not sent.
         self.last_total: int | None = None
         # pysnow: `user` excludes `session=`; host may carry a port and a path prefix.
-        self._snow = pysnow.Client(
-            host=settings.host, use_ssl=settings.use_ssl, session=session
-        )
+        self._snow = pysnow.Client(host=settings.host, use_ssl=settings.use_ssl, session=session)
 
     def close(self) -> None:
         self._session.close()
 
     def get_page(
-        self, table: str, query: str, fields: Sequence[str], limit: int, offset: int = 0,
-        *, count: bool = False,
+        self,
+        table: str,
+        query: str,
+        fields: Sequence[str],
+        limit: int,
+        offset: int = 0,
+        *,
+        count: bool = False,
     ) -> list[Row]:
         """One request: rows as returned (`{}` rows included: the pager decides about them).
 
@@ -144,8 +148,10 @@ class ServiceNowClient:
                 f"(HTTP 403: {reason}); grant a role with read access to {table}",
                 table,
             )
-        if status in (400, 404) and table not in SERVICENOW_TABLES and (
-            status == 404 or "invalid table" in reason.lower()
+        if (
+            status in (400, 404)
+            and table not in SERVICENOW_TABLES
+            and (status == 404 or "invalid table" in reason.lower())
         ):
             # An auxiliary table (sys_audit, sys_choice, metric_instance, sys_audit_delete,
             # sys_user_group) the instance does not serve: degrade like a forbidden one.
@@ -196,8 +202,13 @@ def _total(header: str | None) -> int | None:
 
 def _short(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("cannot reach", "Connection refused", "Name or service not known",
-                   "Temporary failure in name resolution", "timed out"):
+    for marker in (
+        "cannot reach",
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "timed out",
+    ):
         if marker in text:
             return text if marker == "cannot reach" else marker.lower()
     return type(exc).__name__

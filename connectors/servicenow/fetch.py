@@ -63,8 +63,7 @@ from connectors.state import SyncWindow
 log = logging.getLogger(__name__)
 
 SOURCE = "servicenow"
-CHOICE_FIELDS = ("sys_id", "name", "element", "value", "label", "sequence", "inactive",
-                 "language")
+CHOICE_FIELDS = ("sys_id", "name", "element", "value", "label", "sequence", "inactive", "language")
 GROUP_FIELDS = ("sys_id", "name")
 #: sys_choice elements read in the one label scan: state, and hold_reason (docs/contract.md §6 reasons).
 CHOICE_ELEMENTS = (STATE_FIELD, "hold_reason")
@@ -95,8 +94,7 @@ class BatchSink(Protocol):
 
     def tables_of(self, sys_ids: Sequence[str]) -> dict[str, str]: ...
 
-    def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]:
-        ...
+    def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]: ...
 
     def landed_records(self, table: str) -> list[RecordRow]: ...
 
@@ -247,8 +245,9 @@ class TableReader:
             if self._chunked(f.window) and self.resume is not None:
                 # records of this table were landed by the backfill's earlier runs (all of
                 # them, or up to the resume point): its history is read even if none is left
-                f.resumed = (self._done_before(f.table, list(tables))
-                             or self.resume.stream == f.table)
+                f.resumed = (
+                    self._done_before(f.table, list(tables)) or self.resume.stream == f.table
+                )
                 if self._done_before(f.table, list(tables)):
                     continue
             self._timed(f, self._records, f)
@@ -282,14 +281,23 @@ class TableReader:
     def _records(self, out: TableFetch) -> None:
         window, table = out.window, out.table
         start = None
-        if (self._chunked(window) and self.resume is not None
-                and self.resume.phase == "records" and self.resume.stream == table
-                and self.resume.after is not None):
+        if (
+            self._chunked(window)
+            and self.resume is not None
+            and self.resume.phase == "records"
+            and self.resume.stream == table
+            and self.resume.after is not None
+        ):
             start = (str(self.resume.after[0]), str(self.resume.after[1]))
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, table, fields_for(table, self.extra_fields.get(table, ())),
+            self.client,
+            table,
+            fields_for(table, self.extra_fields.get(table, ())),
             lambda after: q.records_query(window.start, window.end, self.scope, after),
-            _updated_key, self.page_size, count=not window.is_full, count_ends=True,
+            _updated_key,
+            self.page_size,
+            count=not window.is_full,
+            count_ends=True,
             after=start,
         )
         latest: dict[str, RecordRow] = {}
@@ -315,9 +323,12 @@ class TableReader:
             if not told and pager.total is not None:  # the scan's size, for an ETA
                 report_total(self.progress, SOURCE, table, pager.total)
                 told = True
-            self.progress(SOURCE, table,
-                          f"page {pager.pages}: {counted + len(latest)} records read",
-                          counted + len(latest))
+            self.progress(
+                SOURCE,
+                table,
+                f"page {pager.pages}: {counted + len(latest)} records read",
+                counted + len(latest),
+            )
             if chunks is not None and chunks.add(len(winners)):
                 # a backfill's chunk is full: commit it with this page's keyset cursor as the
                 # resume point, and hold none of its records any more (bounded memory)
@@ -347,9 +358,14 @@ class TableReader:
         """
         window, table = out.window, out.table
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, table, ("sys_id", "sys_updated_on"),
+            self.client,
+            table,
+            ("sys_id", "sys_updated_on"),
             lambda after: q.records_query(window.start, window.end, "", after),
-            _updated_key, self.page_size, count=True, count_ends=True,
+            _updated_key,
+            self.page_size,
+            count=True,
+            count_ends=True,
         )
         # quarantined tonight: still in scope (its stored copy, if any, stays as it is)
         read = {r.sys_id for r in out.records} | {_payload_sys_id(x) for x in out.quarantined}
@@ -369,7 +385,8 @@ class TableReader:
         # that still holds them but reads sys_audit as one window scan anyway commits its
         # history in chunks too (the same requests: the scan does not depend on the chunks)
         chunked = self._chunked(group[0].window) and (
-            self._spilled() or self._window_scan([f for f in group if f.records]))
+            self._spilled() or self._window_scan([f for f in group if f.records])
+        )
         changed = [f for f in group if f.record_count or (chunked and f.resumed)]
         if not changed:
             return  # nothing changed in the window: no history to read
@@ -395,8 +412,9 @@ class TableReader:
                 self.sink.discard_changes()  # staged only: fall back exactly as before
             for f in changed:
                 f.changes = []
-                f.warnings.append(f"{f.table}: sys_audit is not readable ({exc}); trying "
-                                  "metric_instance")
+                f.warnings.append(
+                    f"{f.table}: sys_audit is not readable ({exc}); trying metric_instance"
+                )
         for f in changed:
             if chunked and self.sink is not None:
                 # the fallbacks need the records: a backfill has them landed, not held
@@ -441,7 +459,8 @@ class TableReader:
         owner: dict[str, TableFetch] = {r.sys_id: f for f in group for r in f.records}
         batches = list(q.batch_keys(list(owner), self.keys_budget))
         keyed: list[list[str] | None] = (
-            list(batches) if len(batches) <= self.audit_batches else [None])
+            list(batches) if len(batches) <= self.audit_batches else [None]
+        )
         seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
         found: dict[str, list[ChangeRow]] = {t: [] for t in tables}
         read: dict[str, int] = dict.fromkeys(tables, 0)
@@ -449,10 +468,15 @@ class TableReader:
         sink = self.sink
         for batch in keyed:
             pager: Pager[tuple[str, str]] = Pager(
-                self.client, "sys_audit", AUDIT_FIELDS,
+                self.client,
+                "sys_audit",
+                AUDIT_FIELDS,
                 lambda after, b=batch: q.audit_query(
-                    tables, HISTORY_FIELDS, b, window.start, window.end, after),
-                _created_key, self.page_size, count=batch is not None or not window.is_full,
+                    tables, HISTORY_FIELDS, b, window.start, window.end, after
+                ),
+                _created_key,
+                self.page_size,
+                count=batch is not None or not window.is_full,
                 count_ends=True,
             )
             for page in prefetched(pager, name="servicenow-sys_audit"):
@@ -479,8 +503,9 @@ class TableReader:
                         f.field_changes.extend(other)
                     read[table] += len(got)
                     f.quarantined.extend(bad)
-                    self.progress(SOURCE, table, f"state history: {read[table]} changes",
-                                  len(f.records))
+                    self.progress(
+                        SOURCE, table, f"state history: {read[table]} changes", len(f.records)
+                    )
             if sink is not None:
                 sink.flush()
             group[0].history_pages += pager.pages
@@ -509,10 +534,16 @@ class TableReader:
             seen = sink.seen_at(tables, parse_snow_ts(start[0], "sys_created_on"))
         taken: dict[str, int] = dict.fromkeys(tables, 0)
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, "sys_audit", AUDIT_FIELDS,
-            lambda after: q.audit_query(tables, HISTORY_FIELDS, None, window.start,
-                                        window.end, after),
-            _created_key, self.page_size, count=not window.is_full, count_ends=True,
+            self.client,
+            "sys_audit",
+            AUDIT_FIELDS,
+            lambda after: q.audit_query(
+                tables, HISTORY_FIELDS, None, window.start, window.end, after
+            ),
+            _created_key,
+            self.page_size,
+            count=not window.is_full,
+            count_ends=True,
             after=start,
         )
         for page in prefetched(pager, name="servicenow-sys_audit"):
@@ -537,8 +568,7 @@ class TableReader:
                 taken[table] += n
                 added += n
                 f.quarantined.extend(bad)
-                self.progress(SOURCE, table, f"state history: {taken[table]} changes",
-                              taken[table])
+                self.progress(SOURCE, table, f"state history: {taken[table]} changes", taken[table])
             keys = [k for k in map(_created_key, page) if k is not None]
             if chunks.add(added) and keys:
                 last = max(keys)
@@ -558,17 +588,23 @@ class TableReader:
         rows: list[Row] = []
         for batch in q.batch_keys(keys, self.keys_budget):
             pager: Pager[str] = Pager(
-                self.client, "metric_instance", METRIC_FIELDS,
+                self.client,
+                "metric_instance",
+                METRIC_FIELDS,
                 lambda after, b=batch: q.metric_query(table, b, STATE_FIELD, after),
-                _sys_id, self.page_size, count=True,
+                _sys_id,
+                self.page_size,
+                count=True,
             )
             for page in pager:
                 rows.extend(page)
             out.history_pages += pager.pages
             _warn_hidden(out, pager, "metric_instance", "state history may be incomplete")
         if keys and not rows:
-            out.warnings.append(f"{table}: no state-duration metric_instance rows for "
-                                f"{len(keys)} records: the metric is not kept for {table}")
+            out.warnings.append(
+                f"{table}: no state-duration metric_instance rows for "
+                f"{len(keys)} records: the metric is not kept for {table}"
+            )
             return None
         return metric_changes(table, rows, {r.sys_id: r.state for r in out.records})
 
@@ -578,9 +614,14 @@ class TableReader:
         window = group[0].window
         tables = [f.table for f in group]
         pager: Pager[tuple[str, str]] = Pager(
-            self.client, "sys_audit_delete", DELETE_FIELDS,
+            self.client,
+            "sys_audit_delete",
+            DELETE_FIELDS,
             lambda after: q.audit_delete_query(tables, window.start, window.end, after),
-            _created_key, self.page_size, count=not window.is_full, count_ends=True,
+            _created_key,
+            self.page_size,
+            count=not window.is_full,
+            count_ends=True,
         )
         try:
             for page in pager:
@@ -602,8 +643,11 @@ class TableReader:
         """State labels of these tables: one sys_choice scan (`nameIN…`)."""
         tables = [f.table for f in due]
         pager: Pager[str] = Pager(
-            self.client, "sys_choice", CHOICE_FIELDS,
-            lambda after: q.choices_query(tables, CHOICE_ELEMENTS, after), _sys_id,
+            self.client,
+            "sys_choice",
+            CHOICE_FIELDS,
+            lambda after: q.choices_query(tables, CHOICE_ELEMENTS, after),
+            _sys_id,
             self.page_size,
             count=True,
         )
@@ -626,8 +670,13 @@ class TableReader:
     def groups(self, warnings: list[str]) -> list[Row]:
         """All assignment groups (sys_id, name), so rules can name a group either way."""
         pager: Pager[str] = Pager(
-            self.client, "sys_user_group", GROUP_FIELDS,
-            lambda after: q.sys_id_query((), after), _sys_id, self.page_size, count=True,
+            self.client,
+            "sys_user_group",
+            GROUP_FIELDS,
+            lambda after: q.sys_id_query((), after),
+            _sys_id,
+            self.page_size,
+            count=True,
         )
         rows: list[Row] = []
         try:
@@ -641,8 +690,10 @@ class TableReader:
 def _warn_hidden(out: TableFetch, pager: Pager, scanned: str, consequence: str) -> None:
     """ACL-hidden (`{}`) rows of a history scan are skipped, never silently: say so."""
     if pager.denied_rows:
-        out.warnings.append(f"{out.table}: {pager.denied_rows} {scanned} rows hidden by ACLs "
-                            f"({{}} rows): {consequence}")
+        out.warnings.append(
+            f"{out.table}: {pager.denied_rows} {scanned} rows hidden by ACLs "
+            f"({{}} rows): {consequence}"
+        )
 
 
 def _dedupe(changes: list[ChangeRow]) -> list[ChangeRow]:

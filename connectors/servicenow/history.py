@@ -39,11 +39,27 @@ OTHER_FIELDS = ("hold_reason", "assignment_group")
 HISTORY_FIELDS = (STATE_FIELD, *OTHER_FIELDS)
 
 AUDIT_FIELDS = (
-    "sys_id", "tablename", "documentkey", "fieldname", "oldvalue", "newvalue",
-    "record_checkpoint", "user", "reason", "sys_created_on",
+    "sys_id",
+    "tablename",
+    "documentkey",
+    "fieldname",
+    "oldvalue",
+    "newvalue",
+    "record_checkpoint",
+    "user",
+    "reason",
+    "sys_created_on",
 )
 METRIC_FIELDS = (
-    "sys_id", "definition", "id", "table", "field", "value", "field_value", "start", "end",
+    "sys_id",
+    "definition",
+    "id",
+    "table",
+    "field",
+    "value",
+    "field_value",
+    "start",
+    "end",
     "calculation_complete",
 )
 DELETE_FIELDS = ("sys_id", "tablename", "documentkey", "display_value", "sys_created_on")
@@ -102,17 +118,28 @@ def audit_changes(
         # Fast path: the shape raw rows come in (plain strings, an exact timestamp); anything
         # else takes `_audit_row`, which gives the same result for these.
         at = _ts_text(created) if type(created) is str else None
-        if not (at is not None and type(fieldname) is str and type(change_id) is str
-                and type(doc) is str and change_id and doc and change_id == change_id.strip()
-                and doc == doc.strip()):
+        if not (
+            at is not None
+            and type(fieldname) is str
+            and type(change_id) is str
+            and type(doc) is str
+            and change_id
+            and doc
+            and change_id == change_id.strip()
+            and doc == doc.strip()
+        ):
             _audit_row(table, row, seen, out, bad, fields_out)
             continue
         if fieldname and fieldname != STATE_FIELD:
             if fields_out is not None and fieldname in OTHER_FIELDS:
                 _field_row(table, row, fieldname, seen, fields_out, bad)
             continue  # e.g. incident_state, should the instance ignore our filter
-        cp, old, new, user = (get("record_checkpoint"), get("oldvalue"), get("newvalue"),
-                              get("user"))
+        cp, old, new, user = (
+            get("record_checkpoint"),
+            get("oldvalue"),
+            get("newvalue"),
+            get("user"),
+        )
         checkpoint = int(cp) if type(cp) is str and cp.isdecimal() else _int(cp)
         old = (old or None) if type(old) is str else text_value(old)
         new = (new or None) if type(new) is str else text_value(new)
@@ -120,22 +147,40 @@ def audit_changes(
         if dedupe in seen:
             continue
         seen.add(dedupe)
-        out.append(ChangeRow(change_id, table, doc, at, old, new,
-                             (user or None) if type(user) is str else text_value(user),
-                             checkpoint, SYS_AUDIT, dumps_payload(row)))
+        out.append(
+            ChangeRow(
+                change_id,
+                table,
+                doc,
+                at,
+                old,
+                new,
+                (user or None) if type(user) is str else text_value(user),
+                checkpoint,
+                SYS_AUDIT,
+                dumps_payload(row),
+            )
+        )
     return out, bad
 
 
-def _audit_head(table: str, row: Row, bad: list[Quarantined]
-                ) -> tuple[str, str, datetime, int | None, str] | None:
+def _audit_head(
+    table: str, row: Row, bad: list[Quarantined]
+) -> tuple[str, str, datetime, int | None, str] | None:
     """What every sys_audit row needs whatever its field (change id, document, time,
     checkpoint, payload), or None once the row is sent to `bad` with the reason."""
     payload = dumps_payload(row)
     change_id = ref_value(row.get("sys_id"))
     doc = ref_value(row.get("documentkey"))
     if not change_id or not doc:
-        bad.append(Quarantined(f"{table}.history", change_id, "sys_audit row without "
-                               "sys_id or documentkey", payload))
+        bad.append(
+            Quarantined(
+                f"{table}.history",
+                change_id,
+                "sys_audit row without sys_id or documentkey",
+                payload,
+            )
+        )
         return None
     try:
         at = parse_snow_ts(row.get("sys_created_on"), "sys_created_on")
@@ -143,14 +188,19 @@ def _audit_head(table: str, row: Row, bad: list[Quarantined]
         bad.append(Quarantined(f"{table}.history", change_id, str(exc), payload))
         return None
     if at is None:
-        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on",
-                               payload))
+        bad.append(Quarantined(f"{table}.history", change_id, "missing sys_created_on", payload))
         return None
     return change_id, doc, at, _int(row.get("record_checkpoint")), payload
 
 
-def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[ChangeRow],
-               bad: list[Quarantined], fields_out: list[FieldChangeRow] | None = None) -> None:
+def _audit_row(
+    table: str,
+    row: Row,
+    seen: set[tuple[str, Any]],
+    out: list[ChangeRow],
+    bad: list[Quarantined],
+    fields_out: list[FieldChangeRow] | None = None,
+) -> None:
     """One sys_audit row in any value shape: appended to `out`, to `bad` with the reason it
     cannot be landed, or dropped (another field, a repeat)."""
     fieldname = text_value(row.get("fieldname"))
@@ -167,12 +217,30 @@ def _audit_row(table: str, row: Row, seen: set[tuple[str, Any]], out: list[Chang
     if dedupe in seen:
         return
     seen.add(dedupe)
-    out.append(ChangeRow(change_id, table, doc, at, old, new,
-                         text_value(row.get("user")), checkpoint, SYS_AUDIT, payload))
+    out.append(
+        ChangeRow(
+            change_id,
+            table,
+            doc,
+            at,
+            old,
+            new,
+            text_value(row.get("user")),
+            checkpoint,
+            SYS_AUDIT,
+            payload,
+        )
+    )
 
 
-def _field_row(table: str, row: Row, fieldname: str, seen: set[tuple[str, Any]],
-               out: list[FieldChangeRow], bad: list[Quarantined]) -> None:
+def _field_row(
+    table: str,
+    row: Row,
+    fieldname: str,
+    seen: set[tuple[str, Any]],
+    out: list[FieldChangeRow],
+    bad: list[Quarantined],
+) -> None:
     """One hold_reason / assignment_group audit row, values as read (a reference may come as
     {"value": sys_id}; an empty value stays empty: the insert-row rule is applied in core)."""
     head = _audit_head(table, row, bad)
@@ -187,8 +255,20 @@ def _field_row(table: str, row: Row, fieldname: str, seen: set[tuple[str, Any]],
     if dedupe in seen:
         return
     seen.add(dedupe)
-    out.append(FieldChangeRow(change_id, table, doc, fieldname, at, old, new,
-                              text_value(row.get("user")), checkpoint, payload))
+    out.append(
+        FieldChangeRow(
+            change_id,
+            table,
+            doc,
+            fieldname,
+            at,
+            old,
+            new,
+            text_value(row.get("user")),
+            checkpoint,
+            payload,
+        )
+    )
 
 
 def metric_changes(
@@ -213,21 +293,33 @@ def metric_changes(
     out: list[ChangeRow] = []
     for doc, periods in by_doc.items():
         periods.sort(key=lambda p: (p[0], str(p[3].get("sys_id"))))
-        for (_s0, _e0, prev, _r0), (start, _end, value, row) in zip(periods, periods[1:],
-                                                                     strict=False):
+        for (_s0, _e0, prev, _r0), (start, _end, value, row) in zip(
+            periods, periods[1:], strict=False
+        ):
             out.append(_metric_row(table, doc, start, prev, value, row, str(row.get("sys_id"))))
         _s, last_end, last_value, last_row = periods[-1]
         now_state = current_state.get(doc)
         if last_end is not None and now_state is not None and now_state != last_value:
-            out.append(_metric_row(table, doc, last_end, last_value, now_state, last_row,
-                                   f"{last_row.get('sys_id')}:end"))
+            out.append(
+                _metric_row(
+                    table,
+                    doc,
+                    last_end,
+                    last_value,
+                    now_state,
+                    last_row,
+                    f"{last_row.get('sys_id')}:end",
+                )
+            )
     return out
 
 
-def _metric_row(table: str, doc: str, at: datetime, old: str | None, new: str | None,
-                row: Row, change_id: str) -> ChangeRow:
-    return ChangeRow(change_id, table, doc, at, old, new, None, None, METRIC_INSTANCE,
-                     dumps_payload(row))
+def _metric_row(
+    table: str, doc: str, at: datetime, old: str | None, new: str | None, row: Row, change_id: str
+) -> ChangeRow:
+    return ChangeRow(
+        change_id, table, doc, at, old, new, None, None, METRIC_INSTANCE, dumps_payload(row)
+    )
 
 
 def observed_changes(
@@ -243,12 +335,20 @@ def observed_changes(
         if old_state == rec.state or rec.updated_at <= old_updated:
             continue
         version = rec.mod_count if rec.mod_count is not None else rec.updated_at.isoformat()
-        out.append(ChangeRow(
-            f"observed:{rec.sys_id}:{version}", rec.table_name, rec.sys_id, rec.updated_at,
-            old_state, rec.state, None, None, OBSERVED,
-            dumps_payload({"observed": True,
-                           "previous_updated_at": old_updated.isoformat()}),
-        ))
+        out.append(
+            ChangeRow(
+                f"observed:{rec.sys_id}:{version}",
+                rec.table_name,
+                rec.sys_id,
+                rec.updated_at,
+                old_state,
+                rec.state,
+                None,
+                None,
+                OBSERVED,
+                dumps_payload({"observed": True, "previous_updated_at": old_updated.isoformat()}),
+            )
+        )
     return out
 
 

@@ -51,12 +51,16 @@ def _change_frame(rows: Sequence[tuple], names: Sequence[str]) -> pd.DataFrame:
     """State and field changes share their typing: changed_at a timestamp, record_checkpoint
     a nullable integer, the rest as read."""
     cols = _columns(rows, names)
-    return pd.DataFrame({
-        n: _ts(cols[n]) if n == "changed_at" else
-        pd.Series(cols[n], dtype="Int64") if n == "record_checkpoint" else
-        pd.Series(cols[n], dtype=object)
-        for n in names
-    })
+    return pd.DataFrame(
+        {
+            n: _ts(cols[n])
+            if n == "changed_at"
+            else pd.Series(cols[n], dtype="Int64")
+            if n == "record_checkpoint"
+            else pd.Series(cols[n], dtype=object)
+            for n in names
+        }
+    )
 
 
 def changes_frame(changes: Sequence[ChangeRow]) -> pd.DataFrame:
@@ -75,8 +79,9 @@ def land_field_changes(con: duckdb.DuckDBPyConnection, rows: Sequence[FieldChang
     if not rows:
         return 0
     unique = list({r.change_id: r for r in rows}.values())
-    return upsert_frame(con, "raw.servicenow_field_changes", field_changes_frame(unique),
-                        ["change_id"])
+    return upsert_frame(
+        con, "raw.servicenow_field_changes", field_changes_frame(unique), ["change_id"]
+    )
 
 
 def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
@@ -87,15 +92,17 @@ def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.Da
         if value is None:
             continue
         seq = text_value(row.get("sequence"))
-        out.append({
-            "table_name": table,
-            "element": text_value(row.get("element")) or "state",
-            "value": value,
-            "label": text_value(row.get("label")),
-            "sequence": int(seq) if seq and seq.lstrip("-").isdigit() else None,
-            "inactive": (text_value(row.get("inactive")) or "false").lower() == "true",
-            "synced_at": synced_at,
-        })
+        out.append(
+            {
+                "table_name": table,
+                "element": text_value(row.get("element")) or "state",
+                "value": value,
+                "label": text_value(row.get("label")),
+                "sequence": int(seq) if seq and seq.lstrip("-").isdigit() else None,
+                "inactive": (text_value(row.get("inactive")) or "false").lower() == "true",
+                "synced_at": synced_at,
+            }
+        )
     frame = pd.DataFrame(out)
     if not frame.empty:
         frame["sequence"] = frame["sequence"].astype("Int64")
@@ -105,8 +112,12 @@ def choices_frame(table: str, rows: Sequence[Row], synced_at: datetime) -> pd.Da
 
 def groups_frame(rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
     out = [
-        {"sys_id": sid, "name": text_value(r.get("name")),
-         "payload": dumps_payload(r), "synced_at": synced_at}
+        {
+            "sys_id": sid,
+            "name": text_value(r.get("name")),
+            "payload": dumps_payload(r),
+            "synced_at": synced_at,
+        }
         for r in rows
         if (sid := ref_value(r.get("sys_id")))
     ]
@@ -119,12 +130,12 @@ def groups_frame(rows: Sequence[Row], synced_at: datetime) -> pd.DataFrame:
 def land_changes(con: duckdb.DuckDBPyConnection, changes: Sequence[ChangeRow]) -> int:
     if not changes:
         return 0
-    return upsert_frame(con, "raw.servicenow_state_changes", changes_frame(changes),
-                        ["change_id"])
+    return upsert_frame(con, "raw.servicenow_state_changes", changes_frame(changes), ["change_id"])
 
 
-def land_choices(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Row],
-                 synced_at: datetime) -> int:
+def land_choices(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Row], synced_at: datetime
+) -> int:
     frame = choices_frame(table, rows, synced_at)
     return upsert_frame(con, "raw.servicenow_choices", frame, ["table_name", "element", "value"])
 
@@ -133,13 +144,15 @@ def land_groups(con: duckdb.DuckDBPyConnection, rows: Sequence[Row], synced_at: 
     return upsert_frame(con, "raw.servicenow_groups", groups_frame(rows, synced_at), ["sys_id"])
 
 
-def apply_tombstones(con: duckdb.DuckDBPyConnection, table: str,
-                     deletions: Sequence[tuple[str, datetime]]) -> int:
+def apply_tombstones(
+    con: duckdb.DuckDBPyConnection, table: str, deletions: Sequence[tuple[str, datetime]]
+) -> int:
     """Mark landed records deleted; records never landed have nothing to tombstone."""
     if not deletions:
         return 0
-    frame = pd.DataFrame({"sys_id": [d[0] for d in deletions],
-                          "deleted_at": _ts([d[1] for d in deletions])})
+    frame = pd.DataFrame(
+        {"sys_id": [d[0] for d in deletions], "deleted_at": _ts([d[1] for d in deletions])}
+    )
     frame = frame.sort_values("deleted_at").drop_duplicates("sys_id", keep="last")
     with registered(con, "_snow_tombstones", frame):
         row = con.execute(
@@ -150,8 +163,7 @@ def apply_tombstones(con: duckdb.DuckDBPyConnection, table: str,
     return int(row[0][0]) if row else 0
 
 
-def mark_history_approximate(con: duckdb.DuckDBPyConnection, table: str,
-                             since: datetime) -> None:
+def mark_history_approximate(con: duckdb.DuckDBPyConnection, table: str, since: datetime) -> None:
     """Keep the earliest instant from which this table's history is only observed."""
     con.execute(
         "update raw.sync_state set history_approximate_since ="
@@ -165,13 +177,14 @@ _TS = pa.timestamp("us", tz="UTC")
 #: raw.servicenow_records as staged per batch: RECORD_COLUMNS (in RecordRow order) + synced_at;
 #: is_deleted / deleted_at take the table's defaults (false / NULL) like a fresh copy should.
 RECORD_SCHEMA = pa.schema(
-    [(n, _TS if n in _RECORD_TS else pa.string()) for n in RECORD_COLUMNS]
-    + [("synced_at", _TS)]
+    [(n, _TS if n in _RECORD_TS else pa.string()) for n in RECORD_COLUMNS] + [("synced_at", _TS)]
 )
-CHANGE_SCHEMA = pa.schema([
-    (n, _TS if n == "changed_at" else pa.int64() if n == "record_checkpoint" else pa.string())
-    for n in CHANGE_COLUMNS
-])
+CHANGE_SCHEMA = pa.schema(
+    [
+        (n, _TS if n == "changed_at" else pa.int64() if n == "record_checkpoint" else pa.string())
+        for n in CHANGE_COLUMNS
+    ]
+)
 _LANDED_RECORD = len(RECORD_COLUMNS)  # RecordRow[:this] are the landed columns (mod_count last)
 assert RecordRow._fields[:_LANDED_RECORD] == RECORD_COLUMNS
 
@@ -204,8 +217,9 @@ class BatchLander:
       the copy this run has just written.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, *,
-                 flush_rows: int | None = None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, synced_at: datetime, *, flush_rows: int | None = None
+    ) -> None:
         self.con = con
         self.synced_at = synced_at
         self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
@@ -277,7 +291,8 @@ class BatchLander:
         if self._new_ids:
             for sys_id, state, updated_at in self.con.execute(
                 "select sys_id, state, updated_at from raw.servicenow_records"
-                " where sys_id in (select unnest(?::varchar[]))", [self._new_ids],
+                " where sys_id in (select unnest(?::varchar[]))",
+                [self._new_ids],
             ).fetchall():  # to the end: the transaction goes on on this connection
                 self._prior[sys_id] = (state, updated_at)
             self._new_ids = []
@@ -291,15 +306,13 @@ class BatchLander:
             return
         staged, self._changes = self._changes, StagedRows(CHANGE_SCHEMA)
         # `changes` stages the first copy of each change_id only: unique by construction
-        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"],
-                      unique=True)
+        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"], unique=True)
         self.changes_landed += staged.rows
 
     def discard_changes(self) -> None:
         """Drop the staged, not yet landed state changes (their scan failed; another history
         source takes over). Their change_ids may come again."""
-        self._change_ids.difference_update(
-            self._changes.table().column("change_id").to_pylist())
+        self._change_ids.difference_update(self._changes.table().column("change_id").to_pylist())
         self._changes = StagedRows(CHANGE_SCHEMA)
         self._field_changes = []
 
@@ -314,9 +327,13 @@ class BatchLander:
     def tables_of(self, sys_ids: Sequence[str]) -> dict[str, str]:
         """sys_id -> table_name of the landed records among `sys_ids` (a backfill's history
         scan keeps the rows of records it landed)."""
-        return dict(self.con.execute(
-            "select sys_id, table_name from raw.servicenow_records"
-            " where sys_id in (select unnest(?::varchar[]))", [list(sys_ids)]).fetchall())
+        return dict(
+            self.con.execute(
+                "select sys_id, table_name from raw.servicenow_records"
+                " where sys_id in (select unnest(?::varchar[]))",
+                [list(sys_ids)],
+            ).fetchall()
+        )
 
     def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]:
         """The repeat keys (`history.audit_changes`) of the landed sys_audit changes at instant
@@ -325,11 +342,13 @@ class BatchLander:
         for table, doc, checkpoint, changed_at, old, new in self.con.execute(
             "select table_name, record_sys_id, record_checkpoint, changed_at, from_value,"
             " to_value from raw.servicenow_state_changes where changed_at = ?"
-            " and history_source = 'sys_audit'", [at],
+            " and history_source = 'sys_audit'",
+            [at],
         ).fetchall():
             if table in seen:
-                seen[table].add((doc, checkpoint) if checkpoint is not None
-                                else (doc, (changed_at, old, new)))
+                seen[table].add(
+                    (doc, checkpoint) if checkpoint is not None else (doc, (changed_at, old, new))
+                )
         return seen
 
     def landed_records(self, table: str) -> list[RecordRow]:
@@ -338,9 +357,11 @@ class BatchLander:
         cols = ", ".join(RECORD_COLUMNS)
         out = []
         for row in self.con.execute(
-                f"select {cols}, try_cast(json_extract_string(payload, '$.sys_mod_count') as bigint)"  # noqa: S608
-                " from raw.servicenow_records where table_name = ? and not is_deleted"
-                " order by updated_at, sys_id", [table]).fetchall():
+            f"select {cols}, try_cast(json_extract_string(payload, '$.sys_mod_count') as bigint)"  # noqa: S608
+            " from raw.servicenow_records where table_name = ? and not is_deleted"
+            " order by updated_at, sys_id",
+            [table],
+        ).fetchall():
             out.append(RecordRow(*row))
         return out
 

@@ -95,7 +95,11 @@ class Pager(Generic[K]):
             if self.pages >= MAX_PAGES:
                 raise SourceError(f"ServiceNow scan of {self.table} exceeded {MAX_PAGES} pages")
             rows = self.client.get_page(
-                self.table, self.build(after), self.fields, self.page_size, offset,
+                self.table,
+                self.build(after),
+                self.fields,
+                self.page_size,
+                offset,
                 count=ask,
             )
             total = self.client.last_total if ask else None
@@ -107,8 +111,11 @@ class Pager(Generic[K]):
                     self.total = total
             if expected is not None:
                 expected -= self.page_size  # the limit applies before ACLs
-            ask = self.count or (self.count_ends and expected is not None
-                                 and expected <= ENDS_MARGIN * self.page_size)
+            ask = self.count or (
+                self.count_ends
+                and expected is not None
+                and expected <= ENDS_MARGIN * self.page_size
+            )
             if not rows:
                 return  # an empty page with no cursor advance: the end
             # A short page that holds every row its query's pre-ACL count matched: the end,
@@ -119,9 +126,7 @@ class Pager(Generic[K]):
             # either: rows went missing after the query (ACLs), and whether they would stay
             # missing on the next request is not ours to assume; the next page says.
             last_page = (
-                total is not None
-                and len(rows) < self.page_size
-                and total <= offset + len(rows)
+                total is not None and len(rows) < self.page_size and total <= offset + len(rows)
             )
             readable = [r for r in rows if r]
             self.denied_rows += len(rows) - len(readable)

@@ -144,8 +144,11 @@ def audit_query(
     history of many records; a list restricts it to those records (`documentkeyIN`).
     """
     names = [fieldname] if isinstance(fieldname, str) else list(fieldname)
-    field_filter = (f"fieldname={_checked_value(names[0])}" if len(names) == 1
-                    else f"fieldnameIN{','.join(_checked_sys_id(n) for n in names)}")
+    field_filter = (
+        f"fieldname={_checked_value(names[0])}"
+        if len(names) == 1
+        else f"fieldnameIN{','.join(_checked_sys_id(n) for n in names)}"
+    )
     filters = [_tables_filter(table), field_filter]
     if documentkeys is not None:
         filters.append(f"documentkeyIN{','.join(_checked_sys_id(k) for k in documentkeys)}")
@@ -153,17 +156,24 @@ def audit_query(
 
 
 def audit_delete_query(
-    table: str | Sequence[str], start: datetime | None, end: datetime,
+    table: str | Sequence[str],
+    start: datetime | None,
+    end: datetime,
     after: Cursor | None = None,
 ) -> str:
     """sys_audit_delete rows (deleted records) of one or several tables in the window."""
     return keyset_query(
-        "sys_created_on", start=start, end=end, filters=[_tables_filter(table)], after=after,
+        "sys_created_on",
+        start=start,
+        end=end,
+        filters=[_tables_filter(table)],
+        after=after,
     )
 
 
 def choices_query(
-    table: str | Sequence[str], element: str | Sequence[str] = "state",
+    table: str | Sequence[str],
+    element: str | Sequence[str] = "state",
     after: str | None = None,
 ) -> str:
     """sys_choice labels of one field or several (`elementINstate,hold_reason`; inactive ones
@@ -175,8 +185,11 @@ def choices_query(
     else:
         name = f"nameIN{','.join(_checked_sys_id(n) for n in names)}"
     elements = [element] if isinstance(element, str) else list(element)
-    element_filter = (f"element={_checked_value(elements[0])}" if len(elements) == 1
-                      else f"elementIN{','.join(_checked_sys_id(e) for e in elements)}")
+    element_filter = (
+        f"element={_checked_value(elements[0])}"
+        if len(elements) == 1
+        else f"elementIN{','.join(_checked_sys_id(e) for e in elements)}"
+    )
     return sys_id_query([name, element_filter], after)
 
 

@@ -23,21 +23,57 @@ from connectors.servicenow.settings import ServiceNowSettings
 #: Fields read for every table. Dot-walks fetch names/numbers in the same request instead of a
 #: lookup per record; fields a table lacks are ignored by the instance.
 COMMON_FIELDS = (
-    "sys_id", "number", "short_description", "state", "priority", "impact", "urgency",
-    "category", "subcategory", "assignment_group", "assignment_group.name", "assigned_to",
-    "opened_by", "opened_at", "closed_at", "close_code", "active", "parent", "parent.number",
-    "sys_created_on", "sys_updated_on", "sys_mod_count", "sys_class_name",
+    "sys_id",
+    "number",
+    "short_description",
+    "state",
+    "priority",
+    "impact",
+    "urgency",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "assignment_group.name",
+    "assigned_to",
+    "opened_by",
+    "opened_at",
+    "closed_at",
+    "close_code",
+    "active",
+    "parent",
+    "parent.number",
+    "sys_created_on",
+    "sys_updated_on",
+    "sys_mod_count",
+    "sys_class_name",
 )
 TABLE_FIELDS = {
     "incident": (
-        "incident_state", "hold_reason", "resolved_at", "reopen_count", "reopened_time",
-        "reassignment_count", "severity", "caused_by", "rfc", "problem_id", "problem_id.number",
-        "parent_incident", "parent_incident.number",
+        "incident_state",
+        "hold_reason",
+        "resolved_at",
+        "reopen_count",
+        "reopened_time",
+        "reassignment_count",
+        "severity",
+        "caused_by",
+        "rfc",
+        "problem_id",
+        "problem_id.number",
+        "parent_incident",
+        "parent_incident.number",
     ),
     # correlation_id / correlation_display: where integrations put an external key (a JIRA
     # key): read for core.item_links; `links.change_request_fields` may add more (fields_for)
-    "change_request": ("type", "risk", "on_hold", "start_date", "end_date", "correlation_id",
-                       "correlation_display"),
+    "change_request": (
+        "type",
+        "risk",
+        "on_hold",
+        "start_date",
+        "end_date",
+        "correlation_id",
+        "correlation_display",
+    ),
     "problem": ("problem_state", "resolved_at"),
 }
 
@@ -87,8 +123,14 @@ def parse_snow_ts(value: Any, field: str) -> datetime | None:
     text = text_value(value)
     if text is None:
         return None
-    if (len(text) == 19 and text[4] == "-" and text[7] == "-" and text[10] == " "
-            and text[13] == ":" and text[16] == ":"):
+    if (
+        len(text) == 19
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == " "
+        and text[13] == ":"
+        and text[16] == ":"
+    ):
         # Fast path (~10x strptime): the raw form 'YYYY-MM-DD HH:MM:SS'. fromisoformat is
         # laxer than strptime elsewhere, so only this exact shape takes it.
         try:
@@ -122,8 +164,14 @@ def dumps_payload(value: Any) -> str:
 def _ts_text(text: str) -> datetime | None:
     """The exact raw shape 'YYYY-MM-DD HH:MM:SS' → aware UTC datetime; None for anything else
     (the caller then takes the strict path, `parse_snow_ts`)."""
-    if (len(text) == 19 and text[4] == "-" and text[7] == "-" and text[10] == " "
-            and text[13] == ":" and text[16] == ":"):
+    if (
+        len(text) == 19
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == " "
+        and text[13] == ":"
+        and text[16] == ":"
+    ):
         try:
             return datetime.fromisoformat(text + "+00:00")  # ~4x `.replace(tzinfo=UTC)`
         except ValueError:
@@ -160,31 +208,54 @@ class RecordRow(NamedTuple):
     mod_count: int | None  # not landed as a column; used for observed-history ids
 
 
-def to_record(
-    table: str, row: Row, settings: ServiceNowSettings
-) -> RecordRow | Quarantined:
+def to_record(table: str, row: Row, settings: ServiceNowSettings) -> RecordRow | Quarantined:
     """Map one API row, or say why it cannot be landed."""
     get = row.get
     sid, num, upd = get("sys_id"), get("number"), get("sys_updated_on")
     state = get("state")
     # Fast path: the shape raw values come in (plain non-empty strings, exact timestamps); any
     # other shape takes the general path below, which gives the same result for these.
-    if (type(sid) is str and type(num) is str and type(upd) is str and type(state) is str
-            and sid and num and state and sid == sid.strip()):
+    if (
+        type(sid) is str
+        and type(num) is str
+        and type(upd) is str
+        and type(state) is str
+        and sid
+        and num
+        and state
+        and sid == sid.strip()
+    ):
         updated = _ts_text(upd)
         opened_raw, created_raw = get("opened_at"), get("sys_created_on")
-        opened = (None if opened_raw == "" or opened_raw is None else
-                  _ts_text(opened_raw) if type(opened_raw) is str else False)
-        created = (None if created_raw == "" or created_raw is None else
-                   opened if created_raw == opened_raw else
-                   _ts_text(created_raw) if type(created_raw) is str else False)
-        if (updated is not None and opened is not False and created is not False
-                and (opened is not None or not opened_raw)
-                and (created is not None or not created_raw)):
+        opened = (
+            None
+            if opened_raw == "" or opened_raw is None
+            else _ts_text(opened_raw)
+            if type(opened_raw) is str
+            else False
+        )
+        created = (
+            None
+            if created_raw == "" or created_raw is None
+            else opened
+            if created_raw == opened_raw
+            else _ts_text(created_raw)
+            if type(created_raw) is str
+            else False
+        )
+        if (
+            updated is not None
+            and opened is not False
+            and created is not False
+            and (opened is not None or not opened_raw)
+            and (created is not None or not created_raw)
+        ):
             short, prio, cat = get("short_description"), get("priority"), get("category")
             group, group_name = get("assignment_group"), get("assignment_group.name")
             return RecordRow(
-                sid, table, num,
+                sid,
+                table,
+                num,
                 (short or None) if type(short) is str else text_value(short),
                 state,
                 (prio or None) if type(prio) is str else text_value(prio),
@@ -192,7 +263,9 @@ def to_record(
                 ref_value(group),
                 (group_name or None) if type(group_name) is str else text_value(group_name),
                 parent_key(table, row),
-                opened, created, updated,
+                opened,
+                created,
+                updated,
                 settings.record_url(table, sid),
                 dumps_payload(row),
                 _int(get("sys_mod_count")),
@@ -200,18 +273,22 @@ def to_record(
     return _to_record(table, row, settings)
 
 
-def _to_record(
-    table: str, row: Row, settings: ServiceNowSettings
-) -> RecordRow | Quarantined:
+def _to_record(table: str, row: Row, settings: ServiceNowSettings) -> RecordRow | Quarantined:
     """The general path of `to_record`: any value shape, and the reason a row is refused."""
     payload = dumps_payload(row)
     sys_id = ref_value(row.get("sys_id"))
     number = text_value(row.get("number"))
     key = number or sys_id
-    missing = [f for f, v in (("sys_id", sys_id), ("number", number),
-                              ("sys_updated_on", text_value(row.get("sys_updated_on"))),
-                              ("state", text_value(row.get("state"))))  # else NULL stage/kind
-               if not v]
+    missing = [
+        f
+        for f, v in (
+            ("sys_id", sys_id),
+            ("number", number),
+            ("sys_updated_on", text_value(row.get("sys_updated_on"))),
+            ("state", text_value(row.get("state"))),
+        )  # else NULL stage/kind
+        if not v
+    ]
     if missing:
         return Quarantined(table, key, f"missing {', '.join(missing)}", payload)
     assert sys_id is not None and number is not None

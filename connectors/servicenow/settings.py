@@ -31,8 +31,7 @@ class ServiceNowSettings:
     def __post_init__(self) -> None:
         check_secret(ENV_USER, self.user)
         check_secret(ENV_PASSWORD, self.password)
-        clean = base_url(ENV_URL, self.url,
-                         "https://acme.service-now.com or http://127.0.0.1:8081")
+        clean = base_url(ENV_URL, self.url, "https://acme.service-now.com or http://127.0.0.1:8081")
         object.__setattr__(self, "url", clean)
 
     @classmethod
@@ -74,4 +73,3 @@ class ServiceNowSettings:
     def record_url(self, table: str, sys_id: str) -> str:
         """The link a person clicks in a dashboard: the record in the classic UI."""
         return f"{self.url}/nav_to.do?uri={table}.do?sys_id={sys_id}"
-

@@ -95,17 +95,24 @@ def sync_servicenow(
     resumed = backfill.load(con, SOURCE)
     windows = {
         t: plan_window(
-            read_cursor(con, SOURCE, t), started,
+            read_cursor(con, SOURCE, t),
+            started,
             overlap=timedelta(minutes=sync_cfg.overlap_minutes),
-            lag=timedelta(minutes=sync_cfg.lag_minutes), full=full,
+            lag=timedelta(minutes=sync_cfg.lag_minutes),
+            full=full,
         )
         for t in tables
     }
     if resumed is not None:
         # a backfill under way: finish the same one (same window end) from its resume point
         windows = {t: SyncWindow(None, resumed.window_end, "full") for t in tables}
-        log.info("servicenow: resuming the backfill of run %s after %d chunks (%d rows) at %s",
-                 resumed.run_id, resumed.chunks, resumed.rows_landed, resumed.resume)
+        log.info(
+            "servicenow: resuming the backfill of run %s after %d chunks (%d rows) at %s",
+            resumed.run_id,
+            resumed.chunks,
+            resumed.rows_landed,
+            resumed.resume,
+        )
     client: ServiceNowClient | None = None
     try:
         scope = validate_scope(snow_cfg.query)
@@ -114,8 +121,9 @@ def sync_servicenow(
         # anywhere rolls all of it back, so readers see last night's raw layer or tonight's.
         # (read before BEGIN: read_state leaves its result unfinished, and inside the
         # transaction DuckDB then refuses the next `register`)
-        catalogue = load_catalogue(con, tables, timedelta(days=sync_cfg.census_days),
-                               run.clock.now())
+        catalogue = load_catalogue(
+            con, tables, timedelta(days=sync_cfg.census_days), run.clock.now()
+        )
         with bounded_memory(con), transaction(con):
             # records' synced_at: when this run began landing (one instant for the run)
             lander = land.BatchLander(con, run.clock.now())
@@ -123,16 +131,28 @@ def sync_servicenow(
             chunks = None
             if resumed is not None or any(w.is_full for w in windows.values()):
                 chunks = _ChunkCommitter(
-                    backfill.Chunks(con, run, next(w.end for w in windows.values()
-                                                   if w.is_full),
-                                    chunk_rows=sync_cfg.backfill_chunk_rows, resumed=resumed),
-                    lander, run, fetches)
-            reader = TableReader(client, settings, scope=scope,
-                                 page_size=clamp_page_size(sync_cfg.page_size),
-                                 progress=progress, sink=lander, chunks=chunks,
-                                 resume=resumed.resume if resumed else None,
-                                 extra_fields={"change_request":
-                                               cfg.links.change_request_fields})
+                    backfill.Chunks(
+                        con,
+                        run,
+                        next(w.end for w in windows.values() if w.is_full),
+                        chunk_rows=sync_cfg.backfill_chunk_rows,
+                        resumed=resumed,
+                    ),
+                    lander,
+                    run,
+                    fetches,
+                )
+            reader = TableReader(
+                client,
+                settings,
+                scope=scope,
+                page_size=clamp_page_size(sync_cfg.page_size),
+                progress=progress,
+                sink=lander,
+                chunks=chunks,
+                resume=resumed.resume if resumed else None,
+                extra_fields={"change_request": cfg.links.change_request_fields},
+            )
             # observed history compares with the state stored BEFORE this run's copies landed
             got, groups = reader.read_all(tables, windows, lander.prior, catalogue, fetches)
             warnings: list[str] = [w for f in got for w in f.warnings]
@@ -158,8 +178,9 @@ class _ChunkCommitter:
     """Ends a backfill chunk: lands what is staged and the quarantined records, then commits
     with the resume point (`backfill.Chunks`); the lander forgets the chunk's ids."""
 
-    def __init__(self, chunks: backfill.Chunks, lander: land.BatchLander, run: Run,
-                 fetches: list[TableFetch]) -> None:
+    def __init__(
+        self, chunks: backfill.Chunks, lander: land.BatchLander, run: Run, fetches: list[TableFetch]
+    ) -> None:
         self.chunks, self.lander, self.run, self.fetches = chunks, lander, run, fetches
 
     def add(self, rows: int) -> bool:
@@ -173,8 +194,7 @@ class _ChunkCommitter:
         self.lander.flush()
         now = self.run.clock.now()
         for f in self.fetches:
-            f.quarantined_landed += insert_quarantine(self.lander.con, self.run, f.quarantined,
-                                                      now)
+            f.quarantined_landed += insert_quarantine(self.lander.con, self.run, f.quarantined, now)
             f.quarantined = []
             f.records = []  # landed: from now on the backfill holds no records
         self.chunks.commit(resume)
@@ -196,25 +216,44 @@ def _land(
         records = f.record_count  # landed page by page (one row per sys_id)
         # sys_audit rows landed page by page (one per change_id); metric_instance / observed
         # history is computed after its scan and lands here
-        histories = (f.history_rows if f.changes_landed
-                     else land.land_changes(con, f.changes))
+        histories = f.history_rows if f.changes_landed else land.land_changes(con, f.changes)
         land.land_field_changes(con, f.field_changes)  # when no sink took them
         if f.choices is not None:
             land.land_choices(con, f.table, f.choices, finished)
         deleted = land.apply_tombstones(con, f.table, f.deletions)
         f.quarantined_landed += insert_quarantine(con, run, f.quarantined, finished)
         f.quarantined = []
-        record_success(con, run, StreamOutcome(
-            f.table, f.window, records=records, histories=histories, deleted=deleted,
-            requests=f.requests, census=f.catalogue_read), finished)
+        record_success(
+            con,
+            run,
+            StreamOutcome(
+                f.table,
+                f.window,
+                records=records,
+                histories=histories,
+                deleted=deleted,
+                requests=f.requests,
+                census=f.catalogue_read,
+            ),
+            finished,
+        )
         if f.approximate_since is not None:
             land.mark_history_approximate(con, f.table, f.approximate_since)
-        result.streams.append(StreamResult(
-            source=SOURCE, stream=f.table, mode=f.window.mode,
-            window_start=f.window.start, window_end=f.window.end, records=records,
-            histories=histories, deleted=deleted, quarantined=f.quarantined_count,
-            requests=f.requests, seconds=f.seconds,
-        ))
+        result.streams.append(
+            StreamResult(
+                source=SOURCE,
+                stream=f.table,
+                mode=f.window.mode,
+                window_start=f.window.start,
+                window_end=f.window.end,
+                records=records,
+                histories=histories,
+                deleted=deleted,
+                quarantined=f.quarantined_count,
+                requests=f.requests,
+                seconds=f.seconds,
+            )
+        )
     if groups is not None:
         land.land_groups(con, groups, finished)
     # complete: no backfill under way any more (the cursors moved in this same transaction)

@@ -24,8 +24,9 @@ class ProgressLogger(ProgressMeter):
     stream every `every_s` seconds in the run's log (the terminal of `flowmetrics sync` shows
     it, and so does the Dagster UI), and, when stderr is a terminal, a bar redrawn in place."""
 
-    def __init__(self, context: dg.AssetExecutionContext, every_s: float = 10.0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, context: dg.AssetExecutionContext, every_s: float = 10.0, stream: TextIO | None = None
+    ) -> None:
         super().__init__(self._line, every_s=every_s)
         self._context = context
         self._tty = stream if stream is not None else sys.stderr
@@ -60,8 +61,10 @@ class ProgressLogger(ProgressMeter):
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
         """The last progress of each stream, for the materialization."""
-        return {f"progress {p.source}/{p.stream}": dg.MetadataValue.text(format_line(p))
-                for p in self.snapshots()}
+        return {
+            f"progress {p.source}/{p.stream}": dg.MetadataValue.text(format_line(p))
+            for p in self.snapshots()
+        }
 
 
 def stream_metadata(stream: StreamResult) -> dict[str, dg.MetadataValue | str | int | float]:

@@ -1,6 +1,5 @@
 """The exports asset: one CSV per metrics table and the one-page report for leadership."""
 
-
 import os
 from pathlib import Path
 

@@ -4,7 +4,6 @@ One asset per source stream. A source whose environment variables are absent is 
 one clear log line (and a `skipped` note in the metadata), so the rest of the graph still runs.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -92,11 +91,11 @@ def jira_issues(
     if settings is None:
         context.log.info(JIRA_SKIPPED)
         return dg.MaterializeResult(metadata={"skipped": JIRA_SKIPPED})
-    result, progress = _sync(context, config, flow_config, warehouse, "JIRA", sync_jira,
-                             settings)
+    result, progress = _sync(context, config, flow_config, warehouse, "JIRA", sync_jira, settings)
     (stream,) = result.streams
     return dg.MaterializeResult(
-        metadata={**stream_metadata(stream), "run": result.run_id, **progress})
+        metadata={**stream_metadata(stream), "run": result.run_id, **progress}
+    )
 
 
 @dg.multi_asset(
@@ -141,8 +140,11 @@ def servicenow_records(
     for table in SERVICENOW_TABLES:
         stream = by_table.get(table)
         metadata = (
-            {**stream_metadata(stream), "run": result.run_id,
-             **{k: v for k, v in progress.items() if k.endswith(f"/{table}")}}
+            {
+                **stream_metadata(stream),
+                "run": result.run_id,
+                **{k: v for k, v in progress.items() if k.endswith(f"/{table}")},
+            }
             if stream
             else {"skipped": f"{table} is not listed in sources.servicenow.tables"}
         )

@@ -5,7 +5,6 @@ so the asset graph in the UI is exactly the data flow, and adding a model is add
 Each asset rebuilds its table in one transaction: a reader never sees half a table.
 """
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -51,6 +50,7 @@ PARAM_TABLES = frozenset(
         "link_settings",
     }
 )
+
 
 def referenced(schema: str, table: str) -> set[tuple[str, str]]:
     """(schema, table) pairs a model's SQL reads, itself excluded (from `warehouse.registry`)."""
@@ -114,11 +114,15 @@ def refuse_incomplete_backfill(con) -> None:
     and metrics table stays as it was after the last complete sync (docs/reliability.md)."""
     under_way = incomplete(con)
     if under_way:
-        what = "; ".join(f"{b.source}: {b.chunks} chunks, {b.rows_landed} rows landed so far"
-                         for b in under_way)
-        raise dg.Failure(description=(
-            f"a backfill is not complete yet ({what}); core and metrics stay as they were "
-            "until it is: run `flowmetrics sync` again to resume it"))
+        what = "; ".join(
+            f"{b.source}: {b.chunks} chunks, {b.rows_landed} rows landed so far" for b in under_way
+        )
+        raise dg.Failure(
+            description=(
+                f"a backfill is not complete yet ({what}); core and metrics stay as they were "
+                "until it is: run `flowmetrics sync` again to resume it"
+            )
+        )
 
 
 def _model_asset(schema: str, table: str) -> dg.AssetsDefinition:
@@ -215,7 +219,11 @@ def preview_metadata(con, schema: str, table: str) -> dict[str, dg.MetadataValue
     if sql is None:
         return {}
     frame = con.execute(sql).df()
-    return {"preview": dg.MetadataValue.md(frame.to_markdown(index=False) if not frame.empty else "_empty_")}
+    return {
+        "preview": dg.MetadataValue.md(
+            frame.to_markdown(index=False) if not frame.empty else "_empty_"
+        )
+    }
 
 
 CORE_ASSETS = [build_params] + [_model_asset("core", t) for t in CORE_TABLES]

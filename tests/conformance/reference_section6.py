@@ -84,16 +84,29 @@ def union(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, dateti
 class Reference:
     """Section 6 tables recomputed from a built warehouse's core layer and raw field changes."""
 
-    def __init__(self, con, as_of: datetime, window_days: int, period: str,
-                 jira_field: str | None = None, forecast: dict | None = None) -> None:
+    def __init__(
+        self,
+        con,
+        as_of: datetime,
+        window_days: int,
+        period: str,
+        jira_field: str | None = None,
+        forecast: dict | None = None,
+    ) -> None:
         self.con = con
         self.as_of = as_of.astimezone(UTC)
         self.window_days = window_days
         self.period = period
         self.jira_field = jira_field
-        self.forecast_cfg = forecast or {"history_days": 56, "horizons_days": [14, 28, 56],
-                                         "trials": 10000, "seed": 1}
-        self.stages = [r["stage"] for r in _rows(con, "select stage from core.stages order by stage_order")]
+        self.forecast_cfg = forecast or {
+            "history_days": 56,
+            "horizons_days": [14, 28, 56],
+            "trials": 10000,
+            "seed": 1,
+        }
+        self.stages = [
+            r["stage"] for r in _rows(con, "select stage from core.stages order by stage_order")
+        ]
         self.all_items = {r["item_id"]: r for r in _rows(con, "select * from core.work_items")}
         for r in self.all_items.values():
             for k in ("created_at", "started_at", "done_at"):
@@ -180,8 +193,11 @@ class Reference:
                     for stage in entries[i["item_id"]].get(d, ()):
                         entered[stage].add(i["item_id"])
                 for n, st in enumerate(self.stages, 1):
-                    out[(vs, d, st)] = {"stage_order": n, "items": counts[st],
-                                        "entered": len(entered[st])}
+                    out[(vs, d, st)] = {
+                        "stage_order": n,
+                        "items": counts[st],
+                        "entered": len(entered[st]),
+                    }
         return out
 
     # -- metrics.aging_wip ------------------------------------------------------------------
@@ -208,13 +224,18 @@ class Reference:
             leads = self.window_leads(i["value_stream"])
             s = sle[i["value_stream"]]
             out[(i["item_id"],)] = {
-                "value_stream": i["value_stream"], "flow_type": i["flow_type"],
-                "stage": i["stage"], "status": i["status"], "status_kind": i["status_kind"],
+                "value_stream": i["value_stream"],
+                "flow_type": i["flow_type"],
+                "stage": i["stage"],
+                "status": i["status"],
+                "status_kind": i["status_kind"],
                 "age_days": age,
                 "stage_age_days": days(run_start, self.as_of),
                 "days_since_last_transition": days(last_tr, self.as_of),
                 "sle_days": s,
-                "age_percentile": (sum(1 for x in leads if x <= age) / len(leads)) if leads else None,
+                "age_percentile": (sum(1 for x in leads if x <= age) / len(leads))
+                if leads
+                else None,
                 "over_sle": None if s is None else age > s,
             }
         return out
@@ -239,8 +260,12 @@ class Reference:
                 leads = [self.lead(i) for i in done]
                 cycles = [days(i["started_at"], i["done_at"]) for i in done if i["started_at"]]
                 proc = sum(self.kind_time(i["item_id"], "active") for i in done)
-                back = sum(1 for i in done for t in self.transitions[i["item_id"]]
-                           if t["direction"] == "backward")
+                back = sum(
+                    1
+                    for i in done
+                    for t in self.transitions[i["item_id"]]
+                    if t["direction"] == "backward"
+                )
                 wip = [i for i in items if self.open_at(i, end)]
                 out[(vs, p)] = {
                     "items_done": len(done),
@@ -251,8 +276,9 @@ class Reference:
                     "flow_efficiency": proc / sum(leads) if sum(leads) > 0 else None,
                     "backward_moves_per_item": back / len(done) if done else None,
                     "wip_at_end": len(wip),
-                    "mean_wip_age_days": (sum(days(i["created_at"], end) for i in wip) / len(wip)
-                                          if wip else None),
+                    "mean_wip_age_days": (
+                        sum(days(i["created_at"], end) for i in wip) / len(wip) if wip else None
+                    ),
                 }
                 p = nxt
         return out
@@ -269,8 +295,11 @@ class Reference:
             for i in items:
                 if i["done_at"]:
                     per_day[i["done_at"].date()] += 1
-            wip = sum(1 for i in items if i["created_at"] <= self.as_of
-                      and i["status_kind"] in ("wait", "active"))
+            wip = sum(
+                1
+                for i in items
+                if i["created_at"] <= self.as_of and i["status_kind"] in ("wait", "active")
+            )
             out[vs] = ([per_day[d] for d in day_list], wip)
         return out
 
@@ -308,12 +337,19 @@ class Reference:
 
     # -- core.blocked_intervals -------------------------------------------------------------
     def _jira_changes(self, match) -> dict[str, list[dict]]:
-        fields = {r["field_id"]: r["name"] for r in _rows(self.con, "select * from raw.jira_fields")}
-        keys = {r["issue_id"]: "jira:" + r["issue_key"]
-                for r in _rows(self.con, "select issue_id, issue_key from raw.jira_issues")}
+        fields = {
+            r["field_id"]: r["name"] for r in _rows(self.con, "select * from raw.jira_fields")
+        }
+        keys = {
+            r["issue_id"]: "jira:" + r["issue_key"]
+            for r in _rows(self.con, "select issue_id, issue_key from raw.jira_issues")
+        }
         out: dict[str, list[dict]] = defaultdict(list)
-        for c in _rows(self.con, "select * from raw.jira_field_changes"
-                       " order by issue_id, changed_at, source_order, item_index"):
+        for c in _rows(
+            self.con,
+            "select * from raw.jira_field_changes"
+            " order by issue_id, changed_at, source_order, item_index",
+        ):
             item = keys.get(c["issue_id"])
             if item not in self.all_items:
                 continue
@@ -332,8 +368,12 @@ class Reference:
             if item in self.all_items:
                 recs[r["sys_id"]] = {**r, "item_id": item}
         out: dict[str, list[dict]] = defaultdict(list)
-        for c in _rows(self.con, "select * from raw.servicenow_field_changes where field_name = ?"
-                       " order by changed_at, record_checkpoint, change_id", [field]):
+        for c in _rows(
+            self.con,
+            "select * from raw.servicenow_field_changes where field_name = ?"
+            " order by changed_at, record_checkpoint, change_id",
+            [field],
+        ):
             r = recs.get(c["record_sys_id"])
             if r is None:
                 continue
@@ -342,7 +382,8 @@ class Reference:
             # the insert row: an empty oldvalue written when the record was created
             c["is_insert"] = (c["from_value"] or "") == "" and (
                 c["record_checkpoint"] == 0
-                or (r["created_at"] is not None and c["changed_at"] <= _utc(r["created_at"])))
+                or (r["created_at"] is not None and c["changed_at"] <= _utc(r["created_at"]))
+            )
             c["changed_at"] = max(_utc(c["changed_at"]), created)
             out[r["item_id"]].append(c)
         return recs, out
@@ -362,17 +403,23 @@ class Reference:
             else:
                 first = current_field(r)
             out[item] = [(self.all_items[item]["created_at"], first)] + [
-                (c["changed_at"], c["to_value"]) for c in others if not c["late"]]
+                (c["changed_at"], c["to_value"]) for c in others if not c["late"]
+            ]
         return out
 
     def blocked_intervals(self) -> list[dict]:
         rows: list[dict] = []
         # flagged
         flags = self._jira_changes(
-            lambda c, name: (c["field"] or "").lower() == "flagged" or (name or "").lower() == "flagged")
+            lambda c, name: (
+                (c["field"] or "").lower() == "flagged" or (name or "").lower() == "flagged"
+            )
+        )
         for item, cs in flags.items():
+
             def val(s, v):
                 return bool((s or "") or (v or ""))
+
             on = val(cs[0]["from_string"], cs[0]["from_value"])
             start = self.all_items[item]["created_at"] if on else None
             for c in (c for c in cs if not c["late"]):
@@ -412,14 +459,22 @@ class Reference:
                 if added and added not in open_links:
                     open_links[added] = c["changed_at"]
                 if removed and removed in open_links:
-                    rows.append(self._link(item, removed, open_links.pop(removed),
-                                           c["changed_at"], done_entries))
+                    rows.append(
+                        self._link(
+                            item, removed, open_links.pop(removed), c["changed_at"], done_entries
+                        )
+                    )
             for key, start in open_links.items():
                 rows.append(self._link(item, key, start, None, done_entries))
         # on_hold
-        hold_labels = {r["value"]: r["label"] for r in _rows(
-            self.con, "select value, label from raw.servicenow_choices"
-            " where table_name = 'incident' and element = 'hold_reason'")}
+        hold_labels = {
+            r["value"]: r["label"]
+            for r in _rows(
+                self.con,
+                "select value, label from raw.servicenow_choices"
+                " where table_name = 'incident' and element = 'hold_reason'",
+            )
+        }
         recs, changes = self._snow_changes("hold_reason")
         recs = {k: v for k, v in recs.items() if v["table_name"] == "incident"}
         steps = self._snow_steps(recs, changes, _hold_reason)
@@ -443,8 +498,15 @@ class Reference:
                         end = None if (b is None and t is None) else min(hi_b, hi_t)
                         label = hold_labels.get(v, v) if v else ""
                         rows.append(self._stretch(item, "on_hold", label or "", max(a, f), end))
-        rows.sort(key=lambda r: (r["item_id"], r["started_at"], r["reason"], r["source_detail"],
-                                 r["ended_at"] or datetime.max.replace(tzinfo=UTC)))
+        rows.sort(
+            key=lambda r: (
+                r["item_id"],
+                r["started_at"],
+                r["reason"],
+                r["source_detail"],
+                r["ended_at"] or datetime.max.replace(tzinfo=UTC),
+            )
+        )
         seq: dict[str, int] = defaultdict(int)
         for r in rows:
             seq[r["item_id"]] += 1
@@ -452,9 +514,14 @@ class Reference:
         return rows
 
     def _on_hold_statuses(self) -> set[str]:
-        label = {r["value"]: r["label"] for r in _rows(
-            self.con, "select value, label from raw.servicenow_choices"
-            " where table_name = 'incident' and element = 'state'")}
+        label = {
+            r["value"]: r["label"]
+            for r in _rows(
+                self.con,
+                "select value, label from raw.servicenow_choices"
+                " where table_name = 'incident' and element = 'state'",
+            )
+        }
         return {label.get("3") or "On Hold"}
 
     def _link(self, item, key, start, removed, done_entries) -> dict:
@@ -467,8 +534,14 @@ class Reference:
         return self._stretch(item, "blocked_by", key, start, min(ends) if ends else None)
 
     def _stretch(self, item, reason, detail, start, end) -> dict:
-        return {"item_id": item, "reason": reason, "source_detail": detail, "started_at": start,
-                "ended_at": end, "duration_days": days(start, end or self.as_of)}
+        return {
+            "item_id": item,
+            "reason": reason,
+            "source_detail": detail,
+            "started_at": start,
+            "ended_at": end,
+            "duration_days": days(start, end or self.as_of),
+        }
 
     # -- item_flow blocked columns and metrics.blocked_work ---------------------------------
     def item_blocked(self, blocked: list[dict]) -> dict[tuple, dict]:
@@ -478,8 +551,12 @@ class Reference:
         out = {}
         for i in self.items.values():
             cap = i["done_at"] or self.as_of
-            u = union([(max(b["started_at"], i["created_at"]), min(b["ended_at"] or self.as_of, cap))
-                       for b in by_item[i["item_id"]]])
+            u = union(
+                [
+                    (max(b["started_at"], i["created_at"]), min(b["ended_at"] or self.as_of, cap))
+                    for b in by_item[i["item_id"]]
+                ]
+            )
             total = sum(days(s, e) for s, e in u)
             active = 0.0
             for iv in self.intervals[i["item_id"]]:
@@ -493,7 +570,8 @@ class Reference:
             lead = self.lead(i)
             proc = self.kind_time(i["item_id"], "active")
             out[(i["item_id"],)] = {
-                "blocked_time_days": total, "blocked_active_days": active,
+                "blocked_time_days": total,
+                "blocked_active_days": active,
                 "flow_efficiency_net": (proc - active) / lead if lead else None,
             }
         return out
@@ -509,15 +587,23 @@ class Reference:
             per_reason = defaultdict(list)
             for i in win:
                 for reason in {b["reason"] for b in by_item[i["item_id"]]}:
-                    u = union([(max(b["started_at"], i["created_at"]),
-                                min(b["ended_at"] or self.as_of, i["done_at"]))
-                               for b in by_item[i["item_id"]] if b["reason"] == reason])
+                    u = union(
+                        [
+                            (
+                                max(b["started_at"], i["created_at"]),
+                                min(b["ended_at"] or self.as_of, i["done_at"]),
+                            )
+                            for b in by_item[i["item_id"]]
+                            if b["reason"] == reason
+                        ]
+                    )
                     t = sum(days(s, e) for s, e in u)
                     if t > 0:
                         per_reason[reason].append(t)
             for reason, vals in per_reason.items():
                 out[(vs, reason)] = {
-                    "items": len(vals), "total_blocked_days": sum(vals),
+                    "items": len(vals),
+                    "total_blocked_days": sum(vals),
                     "mean_blocked_days": sum(vals) / len(vals),
                     "p85_blocked_days": quantile_cont(vals, 0.85),
                     "share_of_lead_time": sum(vals) / lead_total if lead_total > 0 else None,
@@ -526,11 +612,15 @@ class Reference:
 
     # -- core.assignments and metrics.handoffs ----------------------------------------------
     def assignments(self) -> list[dict]:
-        groups = {r["sys_id"]: r["name"] for r in _rows(self.con, "select * from raw.servicenow_groups")}
+        groups = {
+            r["sys_id"]: r["name"] for r in _rows(self.con, "select * from raw.servicenow_groups")
+        }
         recs, changes = self._snow_changes("assignment_group")
         steps = self._snow_steps(recs, changes, lambda r: r["assignment_group_id"])
-        names = {r["item_id"]: (r["assignment_group_id"], r["assignment_group_name"])
-                 for r in recs.values()}
+        names = {
+            r["item_id"]: (r["assignment_group_id"], r["assignment_group_name"])
+            for r in recs.values()
+        }
 
         def name(item, v):
             if not v:
@@ -543,10 +633,13 @@ class Reference:
         per_item = {item: [(t, name(item, v)) for t, v in st] for item, st in steps.items()}
         if self.jira_field:
             want = self.jira_field.lower()
-            fields = {r["field_id"]: r["name"] for r in _rows(self.con, "select * from raw.jira_fields")}
+            fields = {
+                r["field_id"]: r["name"] for r in _rows(self.con, "select * from raw.jira_fields")
+            }
             ids = [f for f, n in fields.items() if n.lower() == want or f.lower() == want]
             chg = self._jira_changes(
-                lambda c, nm: (c["field"] or "").lower() == want or (c["field_id"] or "") in ids)
+                lambda c, nm: (c["field"] or "").lower() == want or (c["field_id"] or "") in ids
+            )
             for r in _rows(self.con, "select issue_key, payload from raw.jira_issues"):
                 item = "jira:" + r["issue_key"]
                 if item not in self.all_items:
@@ -555,6 +648,7 @@ class Reference:
 
                 def owner(s, v):
                     return (s or None) or (v or None)
+
                 if cs:
                     first = owner(cs[0]["from_string"], cs[0]["from_value"])
                 else:
@@ -569,13 +663,23 @@ class Reference:
                             break
                 per_item[item] = [(self.all_items[item]["created_at"], first)] + [
                     (c["changed_at"], owner(c["to_string"], c["to_value"]))
-                    for c in cs if not c["late"]]
+                    for c in cs
+                    if not c["late"]
+                ]
         rows = []
         for item, st in per_item.items():
             for k, (t, v) in enumerate(st):
                 end = st[k + 1][0] if k + 1 < len(st) else None
-                rows.append({"item_id": item, "seq": k + 1, "owner": v or None, "started_at": t,
-                             "ended_at": end, "duration_days": days(t, end or self.as_of)})
+                rows.append(
+                    {
+                        "item_id": item,
+                        "seq": k + 1,
+                        "owner": v or None,
+                        "started_at": t,
+                        "ended_at": end,
+                        "duration_days": days(t, end or self.as_of),
+                    }
+                )
         return rows
 
     def handoffs(self, assignments: list[dict]) -> dict[tuple, dict]:
@@ -591,8 +695,11 @@ class Reference:
                 if not self.in_window(i):
                     continue
                 # stretches before done_at: the first (at created_at) and changes before done_at
-                st = [a for a in sorted(by_item[i["item_id"]], key=lambda a: a["seq"])
-                      if a["seq"] == 1 or a["started_at"] < i["done_at"]]
+                st = [
+                    a
+                    for a in sorted(by_item[i["item_id"]], key=lambda a: a["seq"])
+                    if a["seq"] == 1 or a["started_at"] < i["done_at"]
+                ]
                 if not any(a["owner"] for a in st):
                     continue
                 n = 0
@@ -602,19 +709,30 @@ class Reference:
                         end = min(end, st[k + 1]["started_at"])
                     if a["owner"]:
                         d = owner_days[a["owner"]]
-                        d[i["item_id"]] = d.get(i["item_id"], 0.0) + max(0.0, days(a["started_at"], end))
-                    if k > 0 and a["owner"] and st[k - 1]["owner"] and a["owner"] != st[k - 1]["owner"]:
+                        d[i["item_id"]] = d.get(i["item_id"], 0.0) + max(
+                            0.0, days(a["started_at"], end)
+                        )
+                    if (
+                        k > 0
+                        and a["owner"]
+                        and st[k - 1]["owner"]
+                        and a["owner"] != st[k - 1]["owner"]
+                    ):
                         handoffs_in[a["owner"]] += 1
                         n += 1
                 per_item_reassign.append(n)
             for owner, d in owner_days.items():
-                out[(vs, owner)] = {"items": len(d), "total_days": sum(d.values()),
-                                    "mean_days": sum(d.values()) / len(d),
-                                    "handoffs_in": handoffs_in[owner]}
+                out[(vs, owner)] = {
+                    "items": len(d),
+                    "total_days": sum(d.values()),
+                    "mean_days": sum(d.values()) / len(d),
+                    "handoffs_in": handoffs_in[owner],
+                }
             if per_item_reassign:
                 n = len(per_item_reassign)
                 out[(vs, None)] = {
-                    "items": n, "reassignments_per_item": sum(per_item_reassign) / n,
+                    "items": n,
+                    "reassignments_per_item": sum(per_item_reassign) / n,
                     "first_owner_resolution_rate": sum(1 for x in per_item_reassign if x == 0) / n,
                 }
         return out
@@ -631,16 +749,23 @@ def agreement(got: dict[tuple, dict], want: dict[tuple, dict], tol: float = 1e-9
             g = got[key][col]
             if isinstance(g, float) or isinstance(value, float):
                 ok = (g is None) == (value is None) and (
-                    g is None or abs(g - value) <= tol * max(1.0, abs(value)))
+                    g is None or abs(g - value) <= tol * max(1.0, abs(value))
+                )
             else:
                 ok = g == value
             if not ok:
                 bad += 1
                 if len(examples) < 3:
                     examples.append((key, col, g, value))
-    return {"rows_sql": len(got), "rows_ref": len(want), "rows_missing": len(set(want) - shared),
-            "rows_extra": len(set(got) - shared), "cells": cells, "cells_differ": bad,
-            "examples": examples}
+    return {
+        "rows_sql": len(got),
+        "rows_ref": len(want),
+        "rows_missing": len(set(want) - shared),
+        "rows_extra": len(set(got) - shared),
+        "cells": cells,
+        "cells_differ": bad,
+        "examples": examples,
+    }
 
 
 def _hold_reason(record: dict) -> str:

@@ -69,13 +69,18 @@ _n = itertools.count(1)
 
 def _jira_change(con, issue_id, at, field, field_id, fv, fs, tv, ts) -> None:
     n = next(_n)
-    con.execute("insert into raw.jira_field_changes values (?, ?, 0, ?, 'a', ?, ?, ?, ?, ?, ?, ?)",
-                [issue_id, f"fz{n}", day(at), field, field_id, fv, fs, tv, ts, n])
+    con.execute(
+        "insert into raw.jira_field_changes values (?, ?, 0, ?, 'a', ?, ?, ?, ?, ?, ?, ?)",
+        [issue_id, f"fz{n}", day(at), field, field_id, fv, fs, tv, ts, n],
+    )
 
 
 def _audit(con, sys_id, at, field, old, new, checkpoint) -> None:
-    con.execute("insert into raw.servicenow_field_changes values (?, 'incident', ?, ?, ?, ?, ?,"
-                " 'b', ?, null)", [f"az{next(_n)}", sys_id, field, day(at), old, new, checkpoint])
+    con.execute(
+        "insert into raw.servicenow_field_changes values (?, 'incident', ?, ?, ?, ?, ?,"
+        " 'b', ?, null)",
+        [f"az{next(_n)}", sys_id, field, day(at), old, new, checkpoint],
+    )
 
 
 def _step(rng: random.Random, t: float) -> float:
@@ -88,10 +93,14 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
     con = new_warehouse()
     add_jira_statuses(con, JIRA_STATUSES)
     add_choices(con, "incident", INCIDENT_CHOICES)
-    con.executemany("insert into raw.servicenow_choices values ('incident', 'hold_reason', ?, ?,"
-                    " 0, false, ?)", [("1", "Awaiting Caller", T0), ("4", "Awaiting Vendor", T0)])
-    con.executemany("insert into raw.servicenow_groups values (?, ?, '{}', ?)",
-                    [("grp-alpha", "Alpha", T0), ("grp-beta", "Beta", T0)])  # gamma unknown
+    con.executemany(
+        "insert into raw.servicenow_choices values ('incident', 'hold_reason', ?, ?, 0, false, ?)",
+        [("1", "Awaiting Caller", T0), ("4", "Awaiting Vendor", T0)],
+    )
+    con.executemany(
+        "insert into raw.servicenow_groups values (?, ?, '{}', ?)",
+        [("grp-alpha", "Alpha", T0), ("grp-beta", "Beta", T0)],
+    )  # gamma unknown
     con.execute("insert into raw.jira_fields values (?, 'Flagged', true, '{}', ?)", [FLAG_ID, T0])
     con.execute("insert into raw.jira_fields values (?, 'Team', true, '{}', ?)", [TEAM_ID, T0])
     keys = [f"{rng.choice(['PAY', 'WEB', 'OPS'])}-{n}" for n in range(70)]
@@ -104,8 +113,9 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
             changes.append((t, cur, nxt))
             cur = nxt
         add_issue(con, key, created, changes, is_deleted=rng.random() < 0.05)
-        iid = con.execute("select issue_id from raw.jira_issues where issue_key = ?",
-                          [key]).fetchone()[0]
+        iid = con.execute(
+            "select issue_id from raw.jira_issues where issue_key = ?", [key]
+        ).fetchone()[0]
         # flag entries: a first clear means flagged since creation; repeated sets happen
         t, on = created, rng.random() < 0.2
         for _ in range(rng.randint(0, 4)):
@@ -130,12 +140,15 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
         for _ in range(rng.randint(0, 4)):
             t = _step(rng, t)
             nxt = rng.choice(TEAMS)
-            _jira_change(con, iid, t, "Team", TEAM_ID, team and f"id-{team}", team,
-                         nxt and f"id-{nxt}", nxt)
+            _jira_change(
+                con, iid, t, "Team", TEAM_ID, team and f"id-{team}", team, nxt and f"id-{nxt}", nxt
+            )
             team = nxt
         if team:
-            con.execute("update raw.jira_issues set payload = ? where issue_id = ?",
-                        [json.dumps({"fields": {TEAM_ID: {"name": team}}}), iid])
+            con.execute(
+                "update raw.jira_issues set payload = ? where issue_id = ?",
+                [json.dumps({"fields": {TEAM_ID: {"name": team}}}), iid],
+            )
     for n in range(40):
         opened = rng.randrange(0, 320) / 4
         t, cur, changes = opened, "1", []
@@ -146,8 +159,9 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
             cur = nxt
         number = f"INC{n}"
         add_record(con, number, opened, changes, group="Alpha")
-        sid = con.execute("select sys_id from raw.servicenow_records where number = ?",
-                          [number]).fetchone()[0]
+        sid = con.execute(
+            "select sys_id from raw.servicenow_records where number = ?", [number]
+        ).fetchone()[0]
         group, reason, cp = rng.choice(GROUPS), rng.choice(REASONS), 100
         audited = rng.random() < 0.6  # does the instance audit inserts?
         if audited:
@@ -164,10 +178,16 @@ def _org(seed: int) -> duckdb.DuckDBPyConnection:
                 nxt = rng.choice(REASONS)
                 _audit(con, sid, at, "hold_reason", reason, nxt, cp)
                 reason = nxt
-        con.execute("update raw.servicenow_records set assignment_group_id = ?,"
-                    " assignment_group_name = ?, payload = ? where sys_id = ?",
-                    [group, {"grp-alpha": "Alpha", "grp-gamma": "Gamma"}.get(group),
-                     json.dumps({"number": number, "hold_reason": reason}), sid])
+        con.execute(
+            "update raw.servicenow_records set assignment_group_id = ?,"
+            " assignment_group_name = ?, payload = ? where sys_id = ?",
+            [
+                group,
+                {"grp-alpha": "Alpha", "grp-gamma": "Gamma"}.get(group),
+                json.dumps({"number": number, "hold_reason": reason}),
+                sid,
+            ],
+        )
     return con
 
 
@@ -177,25 +197,32 @@ pytestmark = pytest.mark.slow
 CASES = [(1, 60.5), (1, 45.0), (2, 60.5), (2, 80.3), (3, 60.5), (3, 45.0)]
 
 
-@pytest.fixture(scope="module", params=CASES,
-                ids=lambda p: f"seed{p[0]}-asof{p[1]}")
+@pytest.fixture(scope="module", params=CASES, ids=lambda p: f"seed{p[0]}-asof{p[1]}")
 def fuzzed(request):
     seed, as_of_day = request.param
     con = _org(seed)
     period = PERIODS[seed % 3]
     cfg = config(CONFIG + f"period: {period}\n")
     build(con, cfg, as_of_day)
-    ref = Reference(con, day(as_of_day), 40, period, jira_field="Team",
-                    forecast={"history_days": 14, "horizons_days": [7], "trials": 2000,
-                              "seed": 1})
+    ref = Reference(
+        con,
+        day(as_of_day),
+        40,
+        period,
+        jira_field="Team",
+        forecast={"history_days": 14, "horizons_days": [7], "trials": 2000, "seed": 1},
+    )
     yield con, ref
     con.close()
 
 
 def test_daily_flow(fuzzed) -> None:
     con, ref = fuzzed
-    compare(table(con, "metrics.daily_flow", ["value_stream", "day", "stage"]),
-            ref.daily_flow(), "daily_flow")
+    compare(
+        table(con, "metrics.daily_flow", ["value_stream", "day", "stage"]),
+        ref.daily_flow(),
+        "daily_flow",
+    )
 
 
 def test_aging_wip(fuzzed) -> None:
@@ -205,27 +232,36 @@ def test_aging_wip(fuzzed) -> None:
 
 def test_flow_trends(fuzzed) -> None:
     con, ref = fuzzed
-    compare(table(con, "metrics.flow_trends", ["value_stream", "period_start"]),
-            ref.flow_trends(), "flow_trends")
+    compare(
+        table(con, "metrics.flow_trends", ["value_stream", "period_start"]),
+        ref.flow_trends(),
+        "flow_trends",
+    )
 
 
 def test_blocked(fuzzed) -> None:
     con, ref = fuzzed
     want = ref.blocked_intervals()
-    compare(table(con, "core.blocked_intervals", ["item_id", "seq"]), blocked_rows(want),
-            "blocked_intervals")
+    compare(
+        table(con, "core.blocked_intervals", ["item_id", "seq"]),
+        blocked_rows(want),
+        "blocked_intervals",
+    )
     compare(table(con, "metrics.item_flow", ["item_id"]), ref.item_blocked(want), "item_flow")
-    compare(table(con, "metrics.blocked_work", ["value_stream", "reason"]),
-            ref.blocked_work(want), "blocked_work")
+    compare(
+        table(con, "metrics.blocked_work", ["value_stream", "reason"]),
+        ref.blocked_work(want),
+        "blocked_work",
+    )
 
 
 def test_assignments_and_handoffs(fuzzed) -> None:
     con, ref = fuzzed
     want = ref.assignments()
-    compare(table(con, "core.assignments", ["item_id", "seq"]), blocked_rows(want),
-            "assignments")
-    compare(table(con, "metrics.handoffs", ["value_stream", "owner"]), ref.handoffs(want),
-            "handoffs")
+    compare(table(con, "core.assignments", ["item_id", "seq"]), blocked_rows(want), "assignments")
+    compare(
+        table(con, "metrics.handoffs", ["value_stream", "owner"]), ref.handoffs(want), "handoffs"
+    )
 
 
 def test_forecast_inputs(fuzzed) -> None:

@@ -31,8 +31,7 @@ CONFIG = {
     "window_days": 120,
     "period": "week",
     "sources": {"servicenow": {"tables": ["incident", "change_request", "problem"]}},
-    "stages": ["Backlog", "Analysis", "Development", "Review", "Test", "Triage", "Restore",
-               "Done"],
+    "stages": ["Backlog", "Analysis", "Development", "Review", "Test", "Triage", "Restore", "Done"],
     "fallback_stages": {"new": "Backlog", "indeterminate": "Development", "done": "Done"},
     "statuses": {
         "jira": {
@@ -45,13 +44,20 @@ CONFIG = {
             "Done": {"stage": "Done", "kind": "done"},
             "Won't Do": {"stage": "Done", "kind": "dropped"},
         },
-        "servicenow": {"incident": {"1": {"stage": "Triage", "kind": "wait"},
-                                    "2": {"stage": "Restore", "kind": "active"},
-                                    "3": {"stage": "Restore", "kind": "wait"}}},
+        "servicenow": {
+            "incident": {
+                "1": {"stage": "Triage", "kind": "wait"},
+                "2": {"stage": "Restore", "kind": "active"},
+                "3": {"stage": "Restore", "kind": "wait"},
+            }
+        },
     },
     "value_streams": [
-        {"name": "Payments", "jira": {"projects": ["PAY"]},
-         "servicenow": {"assignment_groups": ["Payments Ops"]}},
+        {
+            "name": "Payments",
+            "jira": {"projects": ["PAY"]},
+            "servicenow": {"assignment_groups": ["Payments Ops"]},
+        },
         {"name": "Web", "jira": {"projects": ["WEB"]}},
     ],
     "handoffs": {"jira_field": "Team"},
@@ -77,8 +83,14 @@ def built(synced, request):
     con, cfg = synced
     build_core(con, cfg, request.param)
     build_metrics(con, cfg, request.param)
-    ref = Reference(con, request.param, CONFIG["window_days"], CONFIG["period"],
-                    jira_field="Team", forecast=CONFIG["forecast"])
+    ref = Reference(
+        con,
+        request.param,
+        CONFIG["window_days"],
+        CONFIG["period"],
+        jira_field="Team",
+        forecast=CONFIG["forecast"],
+    )
     return con, ref
 
 
@@ -119,8 +131,11 @@ def compare(got: dict[tuple, dict], want: dict[tuple, dict], what: str) -> None:
 
 def test_daily_flow(built) -> None:
     con, ref = built
-    compare(table(con, "metrics.daily_flow", ["value_stream", "day", "stage"]),
-            ref.daily_flow(), "daily_flow")
+    compare(
+        table(con, "metrics.daily_flow", ["value_stream", "day", "stage"]),
+        ref.daily_flow(),
+        "daily_flow",
+    )
 
 
 def test_aging_wip(built) -> None:
@@ -130,47 +145,63 @@ def test_aging_wip(built) -> None:
 
 def test_flow_trends(built) -> None:
     con, ref = built
-    compare(table(con, "metrics.flow_trends", ["value_stream", "period_start"]),
-            ref.flow_trends(), "flow_trends")
+    compare(
+        table(con, "metrics.flow_trends", ["value_stream", "period_start"]),
+        ref.flow_trends(),
+        "flow_trends",
+    )
 
 
 def blocked_rows(rows) -> dict[tuple, dict]:
-    return {(r["item_id"], r["seq"]): {k: v for k, v in r.items() if k not in ("item_id", "seq")}
-            for r in rows}
+    return {
+        (r["item_id"], r["seq"]): {k: v for k, v in r.items() if k not in ("item_id", "seq")}
+        for r in rows
+    }
 
 
 def test_blocked_intervals(built) -> None:
     con, ref = built
     want = ref.blocked_intervals()
     assert {r["reason"] for r in want} == {"flagged", "blocked_by", "on_hold"}
-    compare(table(con, "core.blocked_intervals", ["item_id", "seq"]), blocked_rows(want),
-            "blocked_intervals")
+    compare(
+        table(con, "core.blocked_intervals", ["item_id", "seq"]),
+        blocked_rows(want),
+        "blocked_intervals",
+    )
 
 
 def test_item_flow_blocked_columns(built) -> None:
     con, ref = built
-    compare(table(con, "metrics.item_flow", ["item_id"]),
-            ref.item_blocked(ref.blocked_intervals()), "item_flow")
+    compare(
+        table(con, "metrics.item_flow", ["item_id"]),
+        ref.item_blocked(ref.blocked_intervals()),
+        "item_flow",
+    )
 
 
 def test_blocked_work(built) -> None:
     con, ref = built
-    compare(table(con, "metrics.blocked_work", ["value_stream", "reason"]),
-            ref.blocked_work(ref.blocked_intervals()), "blocked_work")
+    compare(
+        table(con, "metrics.blocked_work", ["value_stream", "reason"]),
+        ref.blocked_work(ref.blocked_intervals()),
+        "blocked_work",
+    )
 
 
 def test_assignments(built) -> None:
     con, ref = built
     want = ref.assignments()
     assert any(r["item_id"].startswith("jira:") for r in want)
-    compare(table(con, "core.assignments", ["item_id", "seq"]), blocked_rows(want),
-            "assignments")
+    compare(table(con, "core.assignments", ["item_id", "seq"]), blocked_rows(want), "assignments")
 
 
 def test_handoffs(built) -> None:
     con, ref = built
-    compare(table(con, "metrics.handoffs", ["value_stream", "owner"]),
-            ref.handoffs(ref.assignments()), "handoffs")
+    compare(
+        table(con, "metrics.handoffs", ["value_stream", "owner"]),
+        ref.handoffs(ref.assignments()),
+        "handoffs",
+    )
 
 
 def test_forecast_inputs_exact_and_percentiles_within_noise(built) -> None:

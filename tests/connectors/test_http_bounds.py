@@ -88,29 +88,44 @@ def test_the_run_deadline_stops_waits_and_requests() -> None:
     t = FakeTime()
     sess, _ = _session(t, run_deadline_s=1000, max_total_wait_s=10_000)
     sess.get(f"{BASE}/a")
-    with pytest.raises(RetryBudgetExceeded, match=r"^the run's deadline of 1000s would pass "
-                       r"\(600s elapsed, 600\.0s more to wait\) before GET /b at "
-                       r"jira\.example\.test; last: HTTP 503"):
+    with pytest.raises(
+        RetryBudgetExceeded,
+        match=r"^the run's deadline of 1000s would pass "
+        r"\(600s elapsed, 600\.0s more to wait\) before GET /b at "
+        r"jira\.example\.test; last: HTTP 503",
+    ):
         sess.get(f"{BASE}/b")
     t.now = 1001.0  # time spent elsewhere (landing, mapping) counts too
-    with pytest.raises(RetryBudgetExceeded, match=r"deadline of 1000s would pass \(1001s elapsed\)"):
+    with pytest.raises(
+        RetryBudgetExceeded, match=r"deadline of 1000s would pass \(1001s elapsed\)"
+    ):
         sess.get(f"{BASE}/a")
 
 
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
-        ({"Content-Length": "2000"},
-         r"^jira\.example\.test announced 2000 bytes for GET /big, over the cap of 1000 bytes "
-         r"per response$"),
-        ({}, r"^jira\.example\.test sent more than the cap of 1000 bytes per response for "
-             r"GET /big$"),
+        (
+            {"Content-Length": "2000"},
+            r"^jira\.example\.test announced 2000 bytes for GET /big, over the cap of 1000 bytes "
+            r"per response$",
+        ),
+        (
+            {},
+            r"^jira\.example\.test sent more than the cap of 1000 bytes per response for "
+            r"GET /big$",
+        ),
     ],
 )
 @responses.activate
 def test_a_response_over_the_byte_cap_fails_without_retrying(headers, message) -> None:
-    responses.get(f"{BASE}/big", body=b"x" * 2000, content_type="application/json",
-                  headers=headers, auto_calculate_content_length=False)
+    responses.get(
+        f"{BASE}/big",
+        body=b"x" * 2000,
+        content_type="application/json",
+        headers=headers,
+        auto_calculate_content_length=False,
+    )
     t = FakeTime()
     sess, adapter = _session(t, max_response_bytes=1000)
     with pytest.raises(ResponseTooLarge, match=message):
@@ -131,8 +146,9 @@ def drip_server() -> Iterator[dict]:
     def serve(conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Connection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+            )
             try:
                 if state["mode"] == "drip":
                     for _ in range(120):
@@ -166,12 +182,20 @@ def test_a_dripping_body_is_cut_by_the_total_time_limit(drip_server) -> None:
     # Each socket read gets a byte within 50 ms, so a per-read timeout of 2 s never fires; the
     # whole response must still finish within 0.5 s, and is retried like a read timeout.
     sleeps: list[float] = []
-    policy = RetryPolicy(sleep=sleeps.append, read_timeout_s=2.0, request_timeout_s=0.5,
-                         max_attempts=2, backoff_base_s=0.01)
+    policy = RetryPolicy(
+        sleep=sleeps.append,
+        read_timeout_s=2.0,
+        request_timeout_s=0.5,
+        max_attempts=2,
+        backoff_base_s=0.01,
+    )
     sess, _ = make_session(policy=policy)
     started = time.monotonic()
-    with pytest.raises(RetryBudgetExceeded, match=r"gave up after 2 attempts: ReadTimeout from "
-                       r"127\.0\.0\.1:\d+ \(GET /rest/api/2/search\)"):
+    with pytest.raises(
+        RetryBudgetExceeded,
+        match=r"gave up after 2 attempts: ReadTimeout from "
+        r"127\.0\.0\.1:\d+ \(GET /rest/api/2/search\)",
+    ):
         sess.get(drip_server["url"])
     took = time.monotonic() - started
     assert took < 3.0, took  # two attempts of ~0.5 s, not the 6 s the server would drip
@@ -182,8 +206,11 @@ def test_an_endless_body_without_a_length_is_cut_at_the_byte_cap(drip_server) ->
     drip_server["mode"] = "endless"
     policy = RetryPolicy(sleep=lambda s: None, max_response_bytes=1_000_000)
     sess, _ = make_session(policy=policy)
-    with pytest.raises(ResponseTooLarge, match=r"^127\.0\.0\.1:\d+ sent more than the cap of "
-                       r"1000000 bytes per response for GET /rest/api/2/search$"):
+    with pytest.raises(
+        ResponseTooLarge,
+        match=r"^127\.0\.0\.1:\d+ sent more than the cap of "
+        r"1000000 bytes per response for GET /rest/api/2/search$",
+    ):
         sess.get(drip_server["url"])
     assert drip_server["connections"] == 1
 

@@ -24,21 +24,23 @@ def test_rate_and_eta_from_a_timeline():
     clock, shown = Clock(), []
     meter = ProgressMeter(shown.append, every_s=5.0, clock=clock)
     meter.total("servicenow", "incident", 4000)
-    meter("servicenow", "incident", "page 1", 0)       # t=100: the stream starts
+    meter("servicenow", "incident", "page 1", 0)  # t=100: the stream starts
     clock.t = 103.0
-    meter("servicenow", "incident", "page 2", 300)     # 3 s later: within every_s, not shown
+    meter("servicenow", "incident", "page 2", 300)  # 3 s later: within every_s, not shown
     clock.t = 110.0
-    meter("servicenow", "incident", "page 11", 1000)   # 10 s after the start
+    meter("servicenow", "incident", "page 11", 1000)  # 10 s after the start
     assert [s.done for s in shown] == [0, 1000]
     last = shown[-1]
     # rate = 1000 records / 10 s = 100/s; left = 4000 - 1000 = 3000 -> ETA 3000 / 100 = 30 s
     assert last.rate == 100.0
     assert last.eta_s == 30.0
     assert format_line(last) == (
-        "servicenow/incident: 1,000 of 4,000 records (25%), 100/s, ETA 0:30 -- page 11")
+        "servicenow/incident: 1,000 of 4,000 records (25%), 100/s, ETA 0:30 -- page 11"
+    )
     # 25 % of a 24-wide bar = 6 filled
     assert format_bar(last) == (
-        "servicenow/incident [######..................] 1,000/4,000 100/s ETA 0:30")
+        "servicenow/incident [######..................] 1,000/4,000 100/s ETA 0:30"
+    )
     # the skipped report is still the latest state of another call's snapshot list
     assert meter.snapshots()[0].done == 1000
 

@@ -43,19 +43,31 @@ def test_latest_copy_wins_and_replaces_the_stored_row(con):
     staged.add([("a", "first", T1), ("b", "only", T1), ("a", "second", T1)], [1, 2, 3])
     assert upsert_latest(con, "raw.t", staged, ["k"]) == 2
     assert con.execute("select k, v from raw.t order by k").fetchall() == [
-        ("a", "second"), ("b", "only"), ("z", "untouched")]
+        ("a", "second"),
+        ("b", "only"),
+        ("z", "untouched"),
+    ]
 
 
 def test_winners_keep_only_the_rows_of_the_winning_copy(con):
     parents = StagedRows(SCHEMA)
     parents.add([("a", "old copy", T1), ("a", "new copy", T1)], [1, 2])
-    children = StagedRows(pa.schema([("k", pa.string()), ("n", pa.int64()), ("v", pa.string()),
-                                     ("src", pa.int64())]))
+    children = StagedRows(
+        pa.schema([("k", pa.string()), ("n", pa.int64()), ("v", pa.string()), ("src", pa.int64())])
+    )
     # copy 1 had two entries; copy 2 has one, given twice (same key): the higher src wins
-    children.add([("a", 1, "from copy 1", 1), ("a", 2, "from copy 1", 2),
-                  ("a", 1, "copy 2 early", 3), ("a", 1, "copy 2 late", 4)], [1, 1, 2, 2])
-    landed = upsert_latest(con, "raw.c", children, ["k", "n"], winners=(parents, "k"),
-                           tiebreak="src")
+    children.add(
+        [
+            ("a", 1, "from copy 1", 1),
+            ("a", 2, "from copy 1", 2),
+            ("a", 1, "copy 2 early", 3),
+            ("a", 1, "copy 2 late", 4),
+        ],
+        [1, 1, 2, 2],
+    )
+    landed = upsert_latest(
+        con, "raw.c", children, ["k", "n"], winners=(parents, "k"), tiebreak="src"
+    )
     assert landed == 1
     assert con.execute("select k, n, v from raw.c").fetchall() == [("a", 1, "copy 2 late")]
 
@@ -79,7 +91,10 @@ def test_unique_rows_go_in_as_they_are_and_replace_stored_ones(con):
     staged.add([("a", "new", T1), ("b", "x", T1)], [1, 2])
     assert upsert_latest(con, "raw.t", staged, ["k"], unique=True) == 2
     assert con.execute("select k, v from raw.t order by k").fetchall() == [
-        ("a", "new"), ("b", "x"), ("z", "kept")]
+        ("a", "new"),
+        ("b", "x"),
+        ("z", "kept"),
+    ]
 
 
 def test_a_failed_insert_reports_its_own_cause_not_the_aborted_transaction(con):

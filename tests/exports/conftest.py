@@ -263,16 +263,17 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
         con,
         "metrics.stability",
         [
-            ("Payments", "2026-01-05 00:00:00+00", 2, 1, 0.5, 3, 2, 1.25, 2.0,
-             ["CHG<b>7</b>"]),
+            ("Payments", "2026-01-05 00:00:00+00", 2, 1, 0.5, 3, 2, 1.25, 2.0, ["CHG<b>7</b>"]),
             ("Payments", "2026-01-12 00:00:00+00", 0, 0, None, 1, 0, None, None, []),
         ],
     )
     _insert(
         con,
         "metrics.delivery",
-        [("Payments", 4, 3.0, 5.65, 1.0, 1.7, 3.75, 3, 1.3333), ("all", 0, None, None, None,
-                                                                None, None, 0, None)],
+        [
+            ("Payments", 4, 3.0, 5.65, 1.0, 1.7, 3.75, 3, 1.3333),
+            ("all", 0, None, None, None, None, None, 0, None),
+        ],
     )
     _insert(
         con,

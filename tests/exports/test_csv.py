@@ -33,9 +33,12 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def made_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The known tables the hand-made schema holds, in build order (the fixture need not hold
     every table later work adds: a table that is not there is simply not exported)."""
-    made = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'metrics'"
-    ).fetchall()}
+    made = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'metrics'"
+        ).fetchall()
+    }
     return [t for t in METRICS_TABLES if t in made]
 
 

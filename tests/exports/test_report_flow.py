@@ -63,11 +63,18 @@ def page(con: duckdb.DuckDBPyConnection) -> str:
 def test_every_stream_has_the_four_pictures(page: str) -> None:
     check(page)
     got = sections(page)
-    assert set(got) == {"All value streams", "Value stream: Payments",
-                        "Value stream: R&amp;D &lt;ops&gt;"}
+    assert set(got) == {
+        "All value streams",
+        "Value stream: Payments",
+        "Value stream: R&amp;D &lt;ops&gt;",
+    }
     for html in got.values():
-        for marker in ('class="cfd"', 'class="aging"', 'class="trends"',
-                       "When will it be done? Forecast"):
+        for marker in (
+            'class="cfd"',
+            'class="aging"',
+            'class="trends"',
+            "When will it be done? Forecast",
+        ):
             assert marker in html
     assert "<ops>" not in page  # a user-typed name is escaped everywhere
 
@@ -93,14 +100,21 @@ def test_aging_chart_dots_sle_and_items_over_it(page: str) -> None:
 
 def test_forecast_sentences(page: str, con: duckdb.DuckDBPyConnection) -> None:
     pay = sections(page)["Value stream: Payments"]
-    p85 = dict(con.execute("select horizon_days, items_p85 from metrics.forecast"
-                           " where value_stream = 'Payments' and horizon_days is not null"
-                           ).fetchall())
+    p85 = dict(
+        con.execute(
+            "select horizon_days, items_p85 from metrics.forecast"
+            " where value_stream = 'Payments' and horizon_days is not null"
+        ).fetchall()
+    )
     for h in (7, 14):
-        assert f"In <b>{h} days</b>: at least <strong>{p85[h]}</strong> items with 85% " \
-               "confidence" in pay
-    days = con.execute("select wip_done_days_p85 from metrics.forecast"
-                       " where value_stream = 'Payments' and horizon_days is null").fetchone()[0]
+        assert (
+            f"In <b>{h} days</b>: at least <strong>{p85[h]}</strong> items with 85% "
+            "confidence" in pay
+        )
+    days = con.execute(
+        "select wip_done_days_p85 from metrics.forecast"
+        " where value_stream = 'Payments' and horizon_days is null"
+    ).fetchone()[0]
     assert f"Today's WIP (2 items) done within <strong>{days}</strong> days at 85%" in pay
     ops = sections(page)["Value stream: R&amp;D &lt;ops&gt;"]
     assert "Today's WIP (1 items): <strong>no forecast</strong>" in ops

@@ -9,8 +9,25 @@ import duckdb
 
 from reports.report import render_report
 
-VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr",
-        "circle", "rect", "line", "polygon", "polyline", "path"}
+VOID = {
+    "meta",
+    "br",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "col",
+    "area",
+    "base",
+    "source",
+    "wbr",
+    "circle",
+    "rect",
+    "line",
+    "polygon",
+    "polyline",
+    "path",
+}
 
 
 def check(page: str) -> None:
@@ -33,8 +50,10 @@ def check(page: str) -> None:
 
 
 def sections(page: str) -> dict[str, str]:
-    return {re.search(r"<h2>(.*?)</h2>", part).group(1): part
-            for part in page.split('<section class="stream"')[1:]}
+    return {
+        re.search(r"<h2>(.*?)</h2>", part).group(1): part
+        for part in page.split('<section class="stream"')[1:]
+    }
 
 
 def test_stability_card_per_period_with_failed_changes_escaped(con):
@@ -75,11 +94,15 @@ def test_without_the_stability_tables_the_report_says_so(con):
 def test_empty_stability_table():
     c = duckdb.connect()
     c.execute("create schema metrics")
-    c.execute("create table metrics.value_stream_summary (value_stream varchar,"
-              " items_done bigint, wip bigint, throughput_per_week double)")
+    c.execute(
+        "create table metrics.value_stream_summary (value_stream varchar,"
+        " items_done bigint, wip bigint, throughput_per_week double)"
+    )
     c.execute("insert into metrics.value_stream_summary values ('all', 0, 0, 0.0)")
-    c.execute("create table metrics.stability (value_stream varchar, period_start timestamptz,"
-              " changes_done bigint, incidents_opened bigint, incidents_restored bigint)")
+    c.execute(
+        "create table metrics.stability (value_stream varchar, period_start timestamptz,"
+        " changes_done bigint, incidents_opened bigint, incidents_restored bigint)"
+    )
     page = render_report(c)
     check(page)
     assert "No change requests or incidents yet" in page

@@ -65,4 +65,10 @@ def test_export_writes_csvs_and_report(warehouse: Path, tmp_path: Path, capsys) 
         rows = list(csv.reader(fh))
     assert rows[0][:3] == ["value_stream", "items_done", "wip"]
     assert rows[1][0] == "all"  # 'all' first
-    assert (out / "report.html").read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    assert (
+        (out / "report.html")
+        .read_text(encoding="utf-8")
+        .lstrip()
+        .lower()
+        .startswith("<!doctype html")
+    )

@@ -36,8 +36,10 @@ def _refused(capsys, query: str) -> str:
     ("query", "message"),
     [
         ("copy (select 1) to '{out}/copy.csv'", "COPY statements are refused: COPY writes"),
-        ("copy metrics.value_stream_summary to '{out}/copy.parquet' (format parquet)",
-         "COPY statements are refused"),
+        (
+            "copy metrics.value_stream_summary to '{out}/copy.parquet' (format parquet)",
+            "COPY statements are refused",
+        ),
         ("export database '{out}/dump'", "EXPORT DATABASE statements are refused"),
         ("install httpfs", "INSTALL/LOAD statements are refused: INSTALL and LOAD of extensions"),
         ("load httpfs", "INSTALL/LOAD statements are refused"),
@@ -89,10 +91,14 @@ def test_files_outside_the_warehouse_cannot_be_read(
     ("query", "expected"),
     [
         ("select 'a;b' as s", ["s", "a;b"]),  # a ';' inside a literal is not a second statement
-        ("select value_stream from metrics.value_stream_summary order by 1; ",
-         ["value_stream", "Payments", "all"]),
-        ("from metrics.value_stream_summary select items_done order by 1",
-         ["items_done", "2", "3"]),
+        (
+            "select value_stream from metrics.value_stream_summary order by 1; ",
+            ["value_stream", "Payments", "all"],
+        ),
+        (
+            "from metrics.value_stream_summary select items_done order by 1",
+            ["items_done", "2", "3"],
+        ),
         ("with t as (select 40 + 2 as answer) select answer from t", ["answer", "42"]),
         ("select count(*) as n from (describe metrics.value_stream_summary)", ["n", "2"]),
     ],

@@ -13,15 +13,15 @@ from warehouse.db import SCHEMA_VERSION, WarehouseError, bootstrap, connect, tra
 def test_bootstrap_twice_is_harmless(tmp_path: Path) -> None:
     con = connect(tmp_path / "w.duckdb")
     bootstrap(con)
-    con.execute(
-        "insert into raw.jira_statuses values ('1', 'Open', 'new', null, now())"
-    )
+    con.execute("insert into raw.jira_statuses values ('1', 'Open', 'new', null, now())")
     bootstrap(con)
     assert con.execute("select count(*) from raw.jira_statuses").fetchone() == (1,)
     assert con.execute("select list(version) from raw.schema_version").fetchone() == (
         [SCHEMA_VERSION],
     )
-    schemas = {r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()}
+    schemas = {
+        r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+    }
     assert {"raw", "core", "metrics"} <= schemas
 
 

@@ -84,7 +84,11 @@ def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("window_days: abc", "window_days", "valid integer"),
         ("window_days: 0", "window_days", "greater than 0"),
         ("period: day", "period", "'week', '2weeks' or 'month'"),
-        ("stages: [A, B]\nfallback_stages: {new: X}", "fallback_stages.new", "'X' is not in stages"),
+        (
+            "stages: [A, B]\nfallback_stages: {new: X}",
+            "fallback_stages.new",
+            "'X' is not in stages",
+        ),
         (
             "stages: [A, B]\nstatuses: {jira: {Open: {stage: Nowhere, kind: wait}}}",
             "statuses.jira.Open.stage",
@@ -114,7 +118,11 @@ def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("value_streams: [{name: all}]", "value_streams[0].name", "reserved"),
         ("as_of: yesterday", "as_of", "not an ISO-8601 instant"),
         ("stages: [A, A, B]", "stages", "listed twice"),
-        ("sources: {servicenow: {tables: [incidents]}}", "sources.servicenow.tables[0]", "incident"),
+        (
+            "sources: {servicenow: {tables: [incidents]}}",
+            "sources.servicenow.tables[0]",
+            "incident",
+        ),
         ("flow_types: [{type: epic}]", "flow_types[0].type", "feature"),
         ("targets: {tech_debt_ratio_min: 2}", "targets.tech_debt_ratio_min", "less than or equal"),
         ("handoffs: {jira_feld: Team}", "handoffs.jira_feld", "unknown key"),
@@ -122,7 +130,9 @@ def test_config_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("handoffs: {jira_field: [Team]}", "handoffs.jira_field", "valid string"),
     ],
 )
-def test_each_mistake_is_one_clear_error(tmp_path: Path, text: str, path: str, problem: str) -> None:
+def test_each_mistake_is_one_clear_error(
+    tmp_path: Path, text: str, path: str, problem: str
+) -> None:
     assert_one_clear_error(tmp_path, text, path, problem)
 
 
@@ -149,4 +159,6 @@ def test_two_stages_keep_work_out_of_the_done_stage() -> None:
 
 def test_handoffs_field_defaults_to_none_and_reads_a_name(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "{}")).handoffs.jira_field is None
-    assert load_config(write(tmp_path, "handoffs: {jira_field: Team}")).handoffs.jira_field == "Team"
+    assert (
+        load_config(write(tmp_path, "handoffs: {jira_field: Team}")).handoffs.jira_field == "Team"
+    )

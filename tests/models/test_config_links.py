@@ -18,8 +18,9 @@ def test_links_default_to_correlation_id_and_text_search() -> None:
 
 
 def test_links_accept_custom_fields_and_no_text_search() -> None:
-    cfg = parse_config({"links": {"change_request_fields": ["correlation_id", "u_jira_key"],
-                                  "search_text": False}})
+    cfg = parse_config(
+        {"links": {"change_request_fields": ["correlation_id", "u_jira_key"], "search_text": False}}
+    )
     assert cfg.links.change_request_fields == ["correlation_id", "u_jira_key"]
     assert cfg.links.search_text is False
     assert parse_config({"links": {"change_request_fields": []}}).links.change_request_fields == []
@@ -29,18 +30,24 @@ def test_links_accept_custom_fields_and_no_text_search() -> None:
     ("text", "path", "problem"),
     [
         ("links: {change_request_field: [x]}", "links.change_request_field", "unknown key"),
-        ("links: {change_request_fields: correlation_id}", "links.change_request_fields",
-         "valid list"),
-        ("links: {change_request_fields: [5]}", "links.change_request_fields[0]",
-         "valid string"),
-        ("links: {change_request_fields: ['Correlation ID']}", "links.change_request_fields[0]",
-         "pattern"),
+        (
+            "links: {change_request_fields: correlation_id}",
+            "links.change_request_fields",
+            "valid list",
+        ),
+        ("links: {change_request_fields: [5]}", "links.change_request_fields[0]", "valid string"),
+        (
+            "links: {change_request_fields: ['Correlation ID']}",
+            "links.change_request_fields[0]",
+            "pattern",
+        ),
         ("links: {search_text: 'yes'}", "links.search_text", "valid boolean"),
         ("links: [correlation_id]", "links", "valid dictionary"),
     ],
 )
-def test_each_links_mistake_is_one_clear_error(tmp_path: Path, text: str, path: str,
-                                               problem: str) -> None:
+def test_each_links_mistake_is_one_clear_error(
+    tmp_path: Path, text: str, path: str, problem: str
+) -> None:
     assert_one_clear_error(tmp_path, text, path, problem)
 
 

@@ -177,8 +177,12 @@ def test_real_jira_statuses(category: str, name: str, kind: StatusKind) -> None:
 def test_old_incident_state_model_and_an_unlabelled_value() -> None:
     # the UCI event log: pre-Helsinki labels, plus a value sys_choice does not describe
     cfg = parse_yaml("stages: [Backlog, Development, Done]\n", "test.yaml")
-    for value, label in (("3", "Awaiting Problem"), ("4", "Awaiting User Info"),
-                         ("5", "Awaiting Evidence"), ("10", "Awaiting Vendor")):
+    for value, label in (
+        ("3", "Awaiting Problem"),
+        ("4", "Awaiting User Info"),
+        ("5", "Awaiting Evidence"),
+        ("10", "Awaiting Vendor"),
+    ):
         got = resolve_servicenow_state(cfg, "incident", value, label)
         assert (got.kind, got.is_default) == (W, True), label
     invalid = resolve_servicenow_state(cfg, "incident", "-100", None)

@@ -53,7 +53,10 @@ def test_every_layer_is_an_asset_in_its_group() -> None:
 
 def test_metrics_depend_on_core_and_exports_on_metrics() -> None:
     graph = load_defs().resolve_asset_graph()
-    parents = lambda k: {p.to_user_string() for p in graph.get(dg.AssetKey(k.split("/"))).parent_keys}  # noqa: E731
+
+    def parents(k: str) -> set[str]:
+        return {p.to_user_string() for p in graph.get(dg.AssetKey(k.split("/"))).parent_keys}
+
     assert "core/transitions" in parents("core/status_intervals")
     assert "metrics/item_flow" in parents("metrics/lead_time")
     assert {"raw/jira_issues", "raw/servicenow_incident"} <= parents("core/build_params")
@@ -112,7 +115,9 @@ def test_secrets_are_env_var_references_not_values(monkeypatch: pytest.MonkeyPat
     assert isinstance(jira.api_token, dg.EnvVar) or "tok-SECRET" not in str(jira.api_token)
 
 
-def test_instance_settings_match_the_repository_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instance_settings_match_the_repository_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # one copy: the root file `dagster dev` reads is a link to the packaged one
     assert (ROOT / "dagster.yaml").resolve() == (ROOT / "pipelines" / "dagster.yaml").resolve()
     assert (ROOT / "dagster.yaml").read_text() == INSTANCE_YAML

@@ -131,12 +131,22 @@ def test_nightly_job_materializes_everything_and_every_check_passes(env) -> None
 
     con = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
     for table in CORE_TABLES:
-        assert con.execute(f"select count(*) from core.{table}").fetchone()[0] > 0 or table == "unmapped_statuses"
+        assert (
+            con.execute(f"select count(*) from core.{table}").fetchone()[0] > 0
+            or table == "unmapped_statuses"
+        )
     for table in METRICS_TABLES:
         assert con.execute(f"select count(*) from metrics.{table}").fetchone()[0] > 0, table
-    jira_items = con.execute("select count(*) from core.work_items where source = 'jira'").fetchone()[0]
+    jira_items = con.execute(
+        "select count(*) from core.work_items where source = 'jira'"
+    ).fetchone()[0]
     assert jira_items == len([i for i in sb.truth.jira_issues() if not i.get("deleted")])
-    streams = {r[0] for r in con.execute("select distinct value_stream from metrics.value_stream_summary").fetchall()}
+    streams = {
+        r[0]
+        for r in con.execute(
+            "select distinct value_stream from metrics.value_stream_summary"
+        ).fetchall()
+    }
     assert {"Payments", "Web", "Platform", "all"} <= streams
 
     # the run, its materializations and check results are on the persistent instance (the UI's)

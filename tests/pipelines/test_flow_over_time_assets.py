@@ -36,12 +36,14 @@ def test_assets_with_grain_and_deps() -> None:
         assert "core/build_params" in parents(table)
     assert {"core/status_intervals", "core/work_items"} <= parents("daily_flow")
     assert {"metrics/lead_time", "metrics/item_flow", "core/status_intervals"} <= parents(
-        "aging_wip")
+        "aging_wip"
+    )
     assert {"metrics/flow_distribution", "metrics/item_flow"} <= parents("flow_trends")
     # The forecast's deps come from its input SELECT (forecast.sql) like every other table's.
     assert {"metrics/item_flow", "metrics/value_stream_summary"} <= parents("forecast")
-    exports = {p.to_user_string()
-               for p in g.get(dg.AssetKey(["exports", "leadership_pack"])).parent_keys}
+    exports = {
+        p.to_user_string() for p in g.get(dg.AssetKey(["exports", "leadership_pack"])).parent_keys
+    }
     assert {f"metrics/{t}" for t in TABLES} <= exports
 
 
@@ -50,8 +52,7 @@ def test_checks_hang_on_the_new_tables() -> None:
     assert by_name["daily_flow_matches_wip"] == "metrics/daily_flow"
     assert by_name["forecast_percentiles_ordered"] == "metrics/forecast"
     assert by_name["flow_trends_percentiles_ordered"] == "metrics/flow_trends"
-    assert by_name["flow_over_time_ratios_in_range"] in {"metrics/flow_trends",
-                                                           "metrics/aging_wip"}
+    assert by_name["flow_over_time_ratios_in_range"] in {"metrics/flow_trends", "metrics/aging_wip"}
 
 
 def test_previews_show_the_tables() -> None:

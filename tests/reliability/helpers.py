@@ -60,8 +60,17 @@ targets:
 
 #: Columns that record *when* or *by which run* something was written, not what was read.
 BOOKKEEPING = frozenset(
-    {"synced_at", "run_id", "seen_at", "last_success_at", "last_full_at", "last_census_at",
-     "applied_at", "built_at", "counted_by"}
+    {
+        "synced_at",
+        "run_id",
+        "seen_at",
+        "last_success_at",
+        "last_full_at",
+        "last_census_at",
+        "applied_at",
+        "built_at",
+        "counted_by",
+    }
 )
 #: Tables that are a log of runs (they differ by design between a clean and a faulted run).
 RUN_LOGS = frozenset({"raw.sync_runs", "raw.schema_version", "raw.source_counts"})
@@ -91,10 +100,22 @@ def sync_and_build(
     con = connect(db)
     try:
         bootstrap(con)
-        jira = sync_jira(con, JiraSettings.from_env(env), cfg, full=full,
-                         run_started_at=started, policy=policy or fast_policy())
-        snow = sync_servicenow(con, ServiceNowSettings.from_env(env), cfg, full=full,
-                               run_started_at=started, policy=policy or fast_policy())
+        jira = sync_jira(
+            con,
+            JiraSettings.from_env(env),
+            cfg,
+            full=full,
+            run_started_at=started,
+            policy=policy or fast_policy(),
+        )
+        snow = sync_servicenow(
+            con,
+            ServiceNowSettings.from_env(env),
+            cfg,
+            full=full,
+            run_started_at=started,
+            policy=policy or fast_policy(),
+        )
         as_of = resolved_as_of(cfg, started)
         build_core(con, cfg, as_of)
         build_metrics(con, cfg, as_of)
@@ -135,8 +156,9 @@ def _close(a: Any, b: Any) -> bool:
     return a == b
 
 
-def snapshot(db: Path | str, schemas: tuple[str, ...] = ("raw", "core", "metrics")
-             ) -> dict[str, list[tuple]]:
+def snapshot(
+    db: Path | str, schemas: tuple[str, ...] = ("raw", "core", "metrics")
+) -> dict[str, list[tuple]]:
     """Every table as sorted rows, bookkeeping columns and run logs left out."""
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -150,8 +172,9 @@ def snapshot(db: Path | str, schemas: tuple[str, ...] = ("raw", "core", "metrics
             name = f"{schema}.{table}"
             if name in RUN_LOGS:
                 continue
-            cols = [r[0] for r in con.execute(f"describe {name}").fetchall()
-                    if r[0] not in BOOKKEEPING]
+            cols = [
+                r[0] for r in con.execute(f"describe {name}").fetchall() if r[0] not in BOOKKEEPING
+            ]
             select = ", ".join(f'"{c}"' for c in cols)
             rows = con.execute(f"select {select} from {name}").fetchall()
             out[name] = sorted((tuple(_norm(v) for v in r) for r in rows), key=_sort_key)
@@ -188,9 +211,14 @@ def job_env(tmp: Path, sb_env: Mapping[str, str], config_text: str = CONFIG) -> 
     return env
 
 
-def run_job_subprocess(env: Mapping[str, str], clock: datetime, *, full: bool = False,
-                       extra_env: Mapping[str, str] | None = None, timeout: float = 120
-                       ) -> subprocess.CompletedProcess[str]:
+def run_job_subprocess(
+    env: Mapping[str, str],
+    clock: datetime,
+    *,
+    full: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     """The nightly job in a child process (so it can be SIGKILLed like a real one)."""
     code = (
         "import sys; from datetime import datetime;"
@@ -201,8 +229,13 @@ def run_job_subprocess(env: Mapping[str, str], clock: datetime, *, full: bool = 
     )
     child_env = {**os.environ, **env, **(extra_env or {})}
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=child_env, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -36,12 +36,16 @@ def test_audited_inserts_change_nothing_in_core(tmp_path) -> None:
             # the insert rows did land in raw: raw stays faithful to the source
             inserts = con.execute(
                 "select count(*) from raw.servicenow_state_changes"
-                " where coalesce(from_value, '') = ''").fetchone()[0]
+                " where coalesce(from_value, '') = ''"
+            ).fetchone()[0]
             records = con.execute("select count(*) from raw.servicenow_records").fetchone()[0]
             assert inserts == records > 0
-            assert con.execute(
-                "select count(*) from core.transitions where from_status is null"
-            ).fetchone()[0] == 0
+            assert (
+                con.execute(
+                    "select count(*) from core.transitions where from_status is null"
+                ).fetchone()[0]
+                == 0
+            )
             # interval 1 of every ServiceNow item starts at created_at, in the state the insert
             # row names, and is one interval (not split in two at the insert row)
             bad = con.execute("""
@@ -72,9 +76,12 @@ def test_audited_inserts_change_nothing_in_core(tmp_path) -> None:
         assert got == want
         con = duckdb.connect(str(audited), read_only=True)
         try:
-            assert con.execute(
-                "select count(*) from core.transitions where from_status is null"
-            ).fetchone()[0] == 0
+            assert (
+                con.execute(
+                    "select count(*) from core.transitions where from_status is null"
+                ).fetchone()[0]
+                == 0
+            )
         finally:
             con.close()
 
@@ -85,7 +92,7 @@ def test_audited_inserts_change_nothing_in_core(tmp_path) -> None:
         ("cloud", {"audit_inserts": True}),
         ("datacenter", {"audit_inserts": True}),
         ("cloud", {"audit_inserts": True, "forbidden_tables": {"sys_audit"}}),  # metric_instance
-        ("cloud", {"forbidden_tables": {"sys_audit", "metric_instance"}}),       # observed
+        ("cloud", {"forbidden_tables": {"sys_audit", "metric_instance"}}),  # observed
     ],
 )
 def test_no_transition_from_null_on_any_sandbox_shape(tmp_path, mode, knobs) -> None:
@@ -98,7 +105,11 @@ def test_no_transition_from_null_on_any_sandbox_shape(tmp_path, mode, knobs) -> 
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("select count(*) from core.transitions").fetchone()[0] > 100
-        assert con.execute("select count(*) from core.transitions where from_status is null"
-                           ).fetchone()[0] == 0
+        assert (
+            con.execute(
+                "select count(*) from core.transitions where from_status is null"
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         con.close()

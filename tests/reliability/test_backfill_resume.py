@@ -64,23 +64,35 @@ print("records", r.records)
 """
 
 
-def _child(db: Path, sb, crash: str, source: str = "servicenow"
-           ) -> subprocess.CompletedProcess[str]:
+def _child(
+    db: Path, sb, crash: str, source: str = "servicenow"
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **sb.env, CRASH_ENV: crash}
     return subprocess.run(
         [sys.executable, "-c", CHILD, str(db), _clock(sb), json.dumps(SNOW_CFG), source],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def _sync(db: Path, sb, source: str = "servicenow"):
-    sync, settings = ((sync_jira, JiraSettings) if source == "jira"
-                      else (sync_servicenow, ServiceNowSettings))
+    sync, settings = (
+        (sync_jira, JiraSettings) if source == "jira" else (sync_servicenow, ServiceNowSettings)
+    )
     con = connect(db)
     try:
         bootstrap(con)
-        return sync(con, settings.from_env(sb.env), parse_config(SNOW_CFG),
-                    run_started_at=sb.now + timedelta(minutes=1, seconds=1),
-                    policy=RetryPolicy(sleep=lambda s: None))
+        return sync(
+            con,
+            settings.from_env(sb.env),
+            parse_config(SNOW_CFG),
+            run_started_at=sb.now + timedelta(minutes=1, seconds=1),
+            policy=RetryPolicy(sleep=lambda s: None),
+        )
     finally:
         con.close()
 
@@ -93,18 +105,24 @@ def snow_world(tmp_path_factory):
         ref, jira_ref = root / "ref.duckdb", root / "jira_ref.duckdb"
         clean = _sync(ref, sb)
         jira_clean = _sync(jira_ref, sb, "jira")
-        yield {"sb": sb, "ref": snapshot(ref, ("raw",)), "clean": clean,
-               "jira_ref": snapshot(jira_ref, ("raw",)), "jira_clean": jira_clean}
+        yield {
+            "sb": sb,
+            "ref": snapshot(ref, ("raw",)),
+            "clean": clean,
+            "jira_ref": snapshot(jira_ref, ("raw",)),
+            "jira_clean": jira_clean,
+        }
 
 
 def _state(db: Path, source: str = "servicenow") -> tuple[int, int, dict, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         chunks, rows, resume = con.execute(
-            "select chunks, rows_landed, resume from raw.backfill_state"
-            " where source = ?", [source]).fetchone()
-        cursors = con.execute("select count(*) from raw.sync_state"
-                              " where source = ?", [source]).fetchone()[0]
+            "select chunks, rows_landed, resume from raw.backfill_state where source = ?", [source]
+        ).fetchone()
+        cursors = con.execute(
+            "select count(*) from raw.sync_state where source = ?", [source]
+        ).fetchone()[0]
     finally:
         con.close()
     return chunks, rows, json.loads(resume), cursors
@@ -113,13 +131,14 @@ def _state(db: Path, source: str = "servicenow") -> tuple[int, int, dict, int]:
 @pytest.mark.parametrize(
     ("crash", "phase"),
     [
-        ("chunk:2", "records"),   # killed inside the incident records scan
-        ("chunk:5", "records"),   # the incident scan's pages are committed, later ones not
-        ("chunk:9", "history"),   # inside the sys_audit scan (every record landed)
+        ("chunk:2", "records"),  # killed inside the incident records scan
+        ("chunk:5", "records"),  # the incident scan's pages are committed, later ones not
+        ("chunk:9", "history"),  # inside the sys_audit scan (every record landed)
     ],
 )
 def test_servicenow_backfill_killed_resumes_and_equals_an_uninterrupted_one(
-        snow_world, tmp_path, crash, phase):
+    snow_world, tmp_path, crash, phase
+):
     sb, clean = snow_world["sb"], snow_world["clean"]
     db = tmp_path / "flow.duckdb"
     killed = _child(db, sb, crash)
@@ -146,15 +165,15 @@ def test_servicenow_backfill_killed_resumes_and_equals_an_uninterrupted_one(
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("select count(*) from raw.backfill_state").fetchone()[0] == 0
-        assert con.execute("select count(*) from raw.sync_state where source = 'servicenow'"
-                           ).fetchone()[0] == len(TABLES)
+        assert con.execute(
+            "select count(*) from raw.sync_state where source = 'servicenow'"
+        ).fetchone()[0] == len(TABLES)
     finally:
         con.close()
 
 
 @pytest.mark.parametrize("crash", ["chunk:2", "chunk:3"])
-def test_jira_backfill_killed_resumes_and_equals_an_uninterrupted_one(snow_world, tmp_path,
-                                                                      crash):
+def test_jira_backfill_killed_resumes_and_equals_an_uninterrupted_one(snow_world, tmp_path, crash):
     """JIRA Cloud: a chunk is one bulkfetch batch of 1000 issues (its histories make it more
     than `backfill_chunk_rows`); the resume point is the batch's latest `updated`."""
     sb, clean = snow_world["sb"], snow_world["jira_clean"]
@@ -180,8 +199,10 @@ def test_jira_backfill_killed_resumes_and_equals_an_uninterrupted_one(snow_world
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("select count(*) from raw.backfill_state").fetchone()[0] == 0
-        assert con.execute("select count(*) from raw.sync_state where source = 'jira'"
-                           ).fetchone()[0] == 1
+        assert (
+            con.execute("select count(*) from raw.sync_state where source = 'jira'").fetchone()[0]
+            == 1
+        )
     finally:
         con.close()
 
@@ -196,20 +217,26 @@ def test_core_is_not_built_while_a_backfill_is_incomplete(snow_world, tmp_path):
     sb = snow_world["sb"]
     db = tmp_path / "flow.duckdb"
     assert _child(db, sb, "chunk:2").returncode == -signal.SIGKILL
-    env = job_env(tmp_path, sb.env, CONFIG.replace(
-        "census_days: 0}", f"census_days: 0, backfill_chunk_rows: {CHUNK}}}"))
+    env = job_env(
+        tmp_path,
+        sb.env,
+        CONFIG.replace("census_days: 0}", f"census_days: 0, backfill_chunk_rows: {CHUNK}}}"),
+    )
     clock = sb.now + timedelta(minutes=1, seconds=1)
     with environ(env):
         partial = run_nightly(source="jira", clock=clock)
     assert not partial.success
-    assert any("backfill is not complete" in f and "servicenow: 1 chunks" in f
-               for f in partial.failures), partial.failures
+    assert any(
+        "backfill is not complete" in f and "servicenow: 1 chunks" in f for f in partial.failures
+    ), partial.failures
     assert "raw/jira_issues" in partial.materialized
     assert not any(m.startswith(("core/", "metrics/")) for m in partial.materialized)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        built = con.execute("select count(*) from information_schema.tables"
-                            " where table_schema in ('core', 'metrics')").fetchone()[0]
+        built = con.execute(
+            "select count(*) from information_schema.tables"
+            " where table_schema in ('core', 'metrics')"
+        ).fetchone()[0]
     finally:
         con.close()
     assert built == 0

@@ -42,12 +42,12 @@ def _quarantine(con) -> dict[str, str]:
 def test_jira_bad_records_are_quarantined_with_reason_and_the_sync_goes_on(con, rsps, policy):
     fake = jf.FakeJira(rsps)
     fake.add(jf.make_issue("1", "PAY-1", status="1"), jf.chain(1, ["1", "3"]))
-    fake.add(jf.make_issue("2", "PAY-2", created=None))                       # missing field
-    fake.add(jf.make_issue("3", "PAY-3", updated="31/12/2024 10:00"))        # invalid timestamp
+    fake.add(jf.make_issue("2", "PAY-2", created=None))  # missing field
+    fake.add(jf.make_issue("3", "PAY-3", updated="31/12/2024 10:00"))  # invalid timestamp
     nulled = jf.make_issue("4", "PAY-4")
-    nulled["fields"]["status"] = None                                         # null status
+    nulled["fields"]["status"] = None  # null status
     fake.add(nulled)
-    fake.add(jf.make_issue("5", "PAY-5", status="777"))                      # unknown status
+    fake.add(jf.make_issue("5", "PAY-5", status="777"))  # unknown status
     fake.add(jf.make_issue("6", "PAY-6"), [jf.make_history("h1", "garbage", "1", "3")])
     result = sync_jira(con, JIRA, CFG, run_started_at=jf.NOW, policy=policy)
     reasons = _quarantine(con)
@@ -59,8 +59,10 @@ def test_jira_bad_records_are_quarantined_with_reason_and_the_sync_goes_on(con, 
         "6/h1": "history created: Invalid isoformat string: 'garbage'",
     }
     assert result.streams[0].quarantined == 4
-    landed = {r[0]: r[1] for r in con.execute(
-        "select issue_key, status_id from raw.jira_issues").fetchall()}
+    landed = {
+        r[0]: r[1]
+        for r in con.execute("select issue_key, status_id from raw.jira_issues").fetchall()
+    }
     # an unknown status is data, not an error: it lands, and core maps it by the defaults
     # (listed by the defaulted_statuses check); PAY-6 lands without its bad history entry
     assert landed == {"PAY-1": "1", "PAY-5": "777", "PAY-6": "1"}
@@ -73,16 +75,17 @@ def test_servicenow_bad_records_are_quarantined_with_reason(con, rsps, policy):
     fake.install(rsps)
     fake.tables["incident"] = [
         sf.incident(1, "2024-03-01 10:00:00"),
-        sf.incident(2, "2024-03-01 10:00:01", number=""),                   # missing field
-        sf.incident(3, "2024-03-01 10:00:02", opened_at="yesterday"),        # invalid timestamp
-        sf.incident(4, "2024-03-01 10:00:03", state=""),                    # null state
-        sf.incident(5, "2024-03-01 10:00:04", state="42"),                  # unknown state
+        sf.incident(2, "2024-03-01 10:00:01", number=""),  # missing field
+        sf.incident(3, "2024-03-01 10:00:02", opened_at="yesterday"),  # invalid timestamp
+        sf.incident(4, "2024-03-01 10:00:03", state=""),  # null state
+        sf.incident(5, "2024-03-01 10:00:04", state="42"),  # unknown state
     ]
     result = sync_servicenow(con, SNOW, CFG, run_started_at=sf.NOW, policy=policy)
     reasons = _quarantine(con)
     assert reasons["a0000000000000000000000000000002"] == "missing number"
     assert reasons["INC0000003"] == (
-        "unparseable opened_at 'yesterday' (expected YYYY-MM-DD HH:MM:SS)")
+        "unparseable opened_at 'yesterday' (expected YYYY-MM-DD HH:MM:SS)"
+    )
     assert result.streams[0].quarantined >= 2
     states = dict(con.execute("select number, state from raw.servicenow_records").fetchall())
     assert states["INC0000001"] == "2" and states["INC0000005"] == "42"  # unknown: by label rules
@@ -112,7 +115,9 @@ def test_jira_html_200_from_a_proxy_fails_clearly_and_lands_nothing(con, rsps, p
     with pytest.raises(SourceError) as err:
         sync_jira(con, JIRA, CFG, run_started_at=jf.NOW, policy=policy)
     # was "JSONDecodeError: Expecting value: line 1 column 1 (char 0)" (fixed in connectors/http.py)
-    assert "acme.atlassian.net answered HTTP 200 with an HTML page instead of JSON" in str(err.value)
+    assert "acme.atlassian.net answered HTTP 200 with an HTML page instead of JSON" in str(
+        err.value
+    )
     assert "/search/jql" in str(err.value)
     assert con.execute("select count(*) from raw.jira_issues").fetchone()[0] == 0
     assert con.execute("select status from raw.sync_runs").fetchall() == [("failed",)]
@@ -121,8 +126,13 @@ def test_jira_html_200_from_a_proxy_fails_clearly_and_lands_nothing(con, rsps, p
 def _html_first(rsps, status: int, times: int) -> None:
     """Proxy pages answered before the instance (responses uses each once, in order)."""
     for _ in range(times):
-        rsps.add(responses.GET, re.compile(re.escape(sf.BASE) + r"/api/now/table/\w+"),
-                 body=HTML, status=status, content_type="text/html")
+        rsps.add(
+            responses.GET,
+            re.compile(re.escape(sf.BASE) + r"/api/now/table/\w+"),
+            body=HTML,
+            status=status,
+            content_type="text/html",
+        )
 
 
 def test_servicenow_html_502_from_a_proxy_is_retried(con, rsps, policy):

@@ -38,7 +38,8 @@ class Holder:
     def __init__(self, db: Path, seconds: float) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(db), str(seconds)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "held"
@@ -89,8 +90,10 @@ def test_job_waits_for_a_held_file_and_finishes_after_release(env, caplog, capfd
     alone = time.monotonic() - again
     after_release = finished - holder.released_at
     with capfd.disabled():
-        print(f"\nlock wait: held {holder.released_at - started:.1f}s; job done "
-              f"{after_release:.1f}s after release (an unhindered run takes {alone:.1f}s)")
+        print(
+            f"\nlock wait: held {holder.released_at - started:.1f}s; job done "
+            f"{after_release:.1f}s after release (an unhindered run takes {alone:.1f}s)"
+        )
     # the next attempt after a release comes within the 5 s backoff cap
     assert after_release < alone + 5.5
 

@@ -70,10 +70,10 @@ def _whole(snap, base, ref) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("point", "raw_landed"),
     [
-        ("extract:5", False),   # the 5th HTTP response of the run
-        ("land:2", False),      # inside JIRA's landing transaction, after one upsert
-        ("core:2", True),       # inside core.status_intervals' rebuild transaction
-        ("metrics:3", True),    # inside metrics.wait_states' rebuild transaction
+        ("extract:5", False),  # the 5th HTTP response of the run
+        ("land:2", False),  # inside JIRA's landing transaction, after one upsert
+        ("core:2", True),  # inside core.status_intervals' rebuild transaction
+        ("metrics:3", True),  # inside metrics.wait_states' rebuild transaction
     ],
 )
 def test_kill_9_then_next_run_equals_an_uninterrupted_one(world, tmp_path, point, raw_landed):
@@ -119,7 +119,7 @@ def _by_source(rows: list[tuple], source: str) -> list[tuple]:
     "point",
     [
         "extract:9",  # JIRA answered 4 and landed; the 5th ServiceNow response is being read
-        "land:6",     # inside ServiceNow's landing transaction, after its incident records
+        "land:6",  # inside ServiceNow's landing transaction, after its incident records
         # (5 before docs/contract.md §6: JIRA now lands one statement more, its Flagged/Link history)
     ],
 )
@@ -141,11 +141,13 @@ def test_kill_9_while_servicenow_is_read_or_landed(world, tmp_path, point):
         elif name.startswith("raw.jira_"):
             assert same_rows(after[name], ref[name]), f"{name} is not tonight's"
     for source, want in (("servicenow", base), ("jira", ref)):
-        assert same_rows(_by_source(after["raw.sync_state"], source),
-                         _by_source(want["raw.sync_state"], source)), source
+        assert same_rows(
+            _by_source(after["raw.sync_state"], source), _by_source(want["raw.sync_state"], source)
+        ), source
     con = duckdb.connect(str(tmp_path / "flow.duckdb"), read_only=True)
-    newest = con.execute("select max(cursor_end) from raw.sync_state"
-                         " where source = 'servicenow'").fetchone()[0]
+    newest = con.execute(
+        "select max(cursor_end) from raw.sync_state where source = 'servicenow'"
+    ).fetchone()[0]
     con.close()
     assert newest < sb.now - timedelta(hours=12)  # still night 1's cursor
 

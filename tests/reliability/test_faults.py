@@ -26,16 +26,16 @@ from tests.reliability.helpers import (
 pytestmark = pytest.mark.slow
 
 FAULTS = dict(
-    rate_429=0.20,           # 20% rate limited
-    retry_after="mixed",     # Retry-After as delta-seconds and as HTTP dates
+    rate_429=0.20,  # 20% rate limited
+    retry_after="mixed",  # Retry-After as delta-seconds and as HTTP dates
     retry_after_seconds=1,
-    rate_503=0.025,          # + 2.5% 503 and 2.5% 500 = 5% 5xx
+    rate_503=0.025,  # + 2.5% 503 and 2.5% 500 = 5% 5xx
     rate_500=0.025,
     slow_rate=0.05,
     slow_seconds=0.2,
-    drop_rate=0.03,          # connection closed without a byte
-    truncate_rate=0.03,      # full Content-Length, half the body
-    acl_short_rate=0.15,     # ServiceNow: a third of the page, `next` kept
+    drop_rate=0.03,  # connection closed without a byte
+    truncate_rate=0.03,  # full Content-Length, half the body
+    acl_short_rate=0.15,  # ServiceNow: a third of the page, `next` kept
 )
 # `{}` rows are not in FAULTS: the sandbox hides a row in one response only, while a real
 # instance hides it from this user on every read (an ACL), so "equal to a clean run" is not the
@@ -82,8 +82,9 @@ def test_honours_http_date_retry_after_without_shortening(tmp_path) -> None:
     with Sandbox(seed=3, size=30, mode="cloud", now=NOW) as sb:
         sleeps: list[float] = []
         sb.set_faults(rate_429=0.3, retry_after="http-date", retry_after_seconds=2, seed=5)
-        sync_and_build(tmp_path / "w.duckdb", sb.env, cfg, sb.now, full=True,
-                       policy=fast_policy(sleeps))
+        sync_and_build(
+            tmp_path / "w.duckdb", sb.env, cfg, sb.now, full=True, policy=fast_policy(sleeps)
+        )
         sb.set_faults()
     assert sleeps, "no 429 fired"
     # an HTTP date has whole-second resolution: 2 s ahead is read as between 1 and 2 s

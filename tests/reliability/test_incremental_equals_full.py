@@ -40,22 +40,29 @@ def _live(db: Path) -> dict[str, list[tuple]]:
         out = {}
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
-            " where table_schema in ('core', 'metrics') order by 1").fetchall()
+            " where table_schema in ('core', 'metrics') order by 1"
+        ).fetchall()
         for (name,) in tables:
-            cols = [r[0] for r in con.execute(f"describe {name}").fetchall()
-                    if r[0] not in BOOKKEEPING
-                    # counts items deleted included, by design (a diagnostic, not a metric)
-                    and (name, r[0]) != ("core.unmapped_statuses", "items")]
+            cols = [
+                r[0]
+                for r in con.execute(f"describe {name}").fetchall()
+                if r[0] not in BOOKKEEPING
+                # counts items deleted included, by design (a diagnostic, not a metric)
+                and (name, r[0]) != ("core.unmapped_statuses", "items")
+            ]
             where = ""
             if name == "core.work_items":
                 where = " where not is_deleted"
             elif "item_id" in cols:
-                where = (" where item_id in (select item_id from core.work_items"
-                         " where not is_deleted)")
+                where = (
+                    " where item_id in (select item_id from core.work_items where not is_deleted)"
+                )
             select = ", ".join(f'"{c}"' for c in cols)
             rows = con.execute(f"select {select} from {name}{where}").fetchall()
-            out[name] = sorted((tuple(round(v, 9) if isinstance(v, float) else v for v in r)
-                                for r in rows), key=repr)
+            out[name] = sorted(
+                (tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows),
+                key=repr,
+            )
         return out
     finally:
         con.close()
@@ -93,11 +100,16 @@ def test_nightly_incremental_equals_a_full_resync(tmp_path, mode, audit_inserts)
     assert_same_warehouse(got, want)
     con = duckdb.connect(str(nightly), read_only=True)
     try:
-        flagged = con.execute("select source, count(*) from core.work_items where is_deleted"
-                              " group by 1 order by 1").fetchall()
+        flagged = con.execute(
+            "select source, count(*) from core.work_items where is_deleted group by 1 order by 1"
+        ).fetchall()
         assert flagged == [("jira", 4), ("servicenow", 4)]
-        assert con.execute("select count(*) from core.transitions where from_status is null"
-                           ).fetchone()[0] == 0
+        assert (
+            con.execute(
+                "select count(*) from core.transitions where from_status is null"
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         con.close()
 
@@ -118,16 +130,19 @@ def test_matches_source_check_passes_nightly_and_catches_a_lost_item(tmp_path) -
             counted = con.execute(
                 "select source_count, counted_by from raw.source_counts where source = 'jira'"
             ).fetchone()
-            live = con.execute("select count(*) from raw.jira_issues where not is_deleted"
-                               ).fetchone()[0]
+            live = con.execute(
+                "select count(*) from raw.jira_issues where not is_deleted"
+            ).fetchone()[0]
             # the census here (census_days: 0): exact, and equal to the warehouse's
             assert counted == (live, "census")
             # the warehouse's copy of one issue goes wrong (a created date years ahead: core
             # leaves it out) -- the sync cannot see it (the issue does not change, so it is
             # never re-read, and its id is in raw), core has one item fewer than JIRA
-            con.execute("update raw.jira_issues set created_at = created_at + interval 3650 day"
-                        " where issue_id = (select min(issue_id) from raw.jira_issues"
-                        " where not is_deleted)")
+            con.execute(
+                "update raw.jira_issues set created_at = created_at + interval 3650 day"
+                " where issue_id = (select min(issue_id) from raw.jira_issues"
+                " where not is_deleted)"
+            )
         finally:
             con.close()
         sb.advance(days=0.01, change_fraction=0.0)

@@ -30,11 +30,13 @@ def rsps():
 
 def _set(path: str, value):
     """A mutator putting `value` at `fields.<path>` (or at the top level for `/id`)."""
+
     def mutate(issue):
         if path.startswith("/"):
             issue[path[1:]] = value
         else:
             issue["fields"][path] = value
+
     return mutate
 
 
@@ -51,11 +53,17 @@ DEFECTS = [
     ("PAY-10", _set("issuetype", 10), "fields.issuetype: expected an object, got int"),
     ("PAY-11", _set("priority", ["High"]), "fields.priority: expected an object, got list"),
     ("PAY-12", _set("parent", "PAY-1"), "fields.parent: expected an object, got str"),
-    ("PAY-13", _set("status", {"id": ["3"], "name": "X"}),
-     "fields.status.id: expected text or a number, got list"),
+    (
+        "PAY-13",
+        _set("status", {"id": ["3"], "name": "X"}),
+        "fields.status.id: expected text or a number, got list",
+    ),
     ("PAY-14", _set("/key", 14), "key: expected text, got int"),
-    ("PAY-15", _set("/fields", ["x"]),
-     "issue without fields: the payload has no `fields` object to map"),
+    (
+        "PAY-15",
+        _set("/fields", ["x"]),
+        "issue without fields: the payload has no `fields` object to map",
+    ),
     ("PAY-16", _set("updated", {"at": 1}), "fields.updated: not a timestamp: {'at': 1}"),
     ("PAY-17", _set("summary", {"text": "x"}), "fields.summary: expected text, got dict"),
 ]
@@ -70,11 +78,14 @@ def test_every_record_level_defect_is_quarantined_and_the_night_lands(con, rsps,
         mutate(issue)
         fake.add(issue, jf.chain(n, ["1", "3"]))
     # a history that is not an object, and one whose items are not a list
-    fake.add(jf.make_issue("90", "PAY-90", status="3"),
-             [*jf.chain(90, ["1", "3"]), "not a history"])
+    fake.add(
+        jf.make_issue("90", "PAY-90", status="3"), [*jf.chain(90, ["1", "3"]), "not a history"]
+    )
     bad_items = jf.chain(91, ["1", "3"])
-    fake.add(jf.make_issue("91", "PAY-91", status="3"),
-             [*bad_items, {"id": "h91", "created": "2024-01-05T09:00:00.000+0000", "items": 3}])
+    fake.add(
+        jf.make_issue("91", "PAY-91", status="3"),
+        [*bad_items, {"id": "h91", "created": "2024-01-05T09:00:00.000+0000", "items": 3}],
+    )
     result = sync_jira(con, JIRA, CFG, run_started_at=jf.NOW, policy=policy)
 
     reasons = dict(con.execute("select record_key, reason from raw.quarantine").fetchall())
@@ -87,8 +98,7 @@ def test_every_record_level_defect_is_quarantined_and_the_night_lands(con, rsps,
     landed = {r[0] for r in con.execute("select issue_key from raw.jira_issues").fetchall()}
     assert landed == {"PAY-1", "PAY-90", "PAY-91"}
     assert result.streams[0].quarantined == len(DEFECTS) + 2
-    cursor = con.execute(
-        "select cursor_end from raw.sync_state where source = 'jira'").fetchone()
+    cursor = con.execute("select cursor_end from raw.sync_state where source = 'jira'").fetchone()
     assert cursor is not None and cursor[0] is not None  # the cursor moved
 
 
@@ -98,12 +108,23 @@ def test_sandbox_serves_malformed_records_and_the_sync_lands_the_rest(tmp_path, 
     bootstrap(con)
     with Sandbox(seed=3, size=60, mode=mode, now=NOW) as sb:
         keys = [i["key"] for i in sb.truth.jira_issues()][:3]
-        sb.set_knobs(malformed={keys[0]: {"created": 1e30}, keys[1]: {"status": "Done"},
-                                keys[2]: {"labels": 5}})
-        result = sync_jira(con, JiraSettings.from_env(sb.env), config(page_size=25),
-                           run_started_at=sb.now, policy=policy)
-        quarantined = dict(con.execute(
-            "select payload ->> '$.key', reason from raw.quarantine").fetchall())
+        sb.set_knobs(
+            malformed={
+                keys[0]: {"created": 1e30},
+                keys[1]: {"status": "Done"},
+                keys[2]: {"labels": 5},
+            }
+        )
+        result = sync_jira(
+            con,
+            JiraSettings.from_env(sb.env),
+            config(page_size=25),
+            run_started_at=sb.now,
+            policy=policy,
+        )
+        quarantined = dict(
+            con.execute("select payload ->> '$.key', reason from raw.quarantine").fetchall()
+        )
         assert quarantined == {
             keys[0]: "fields.created: timestamp out of range: 1e+30",
             keys[1]: "fields.status: expected an object, got str",

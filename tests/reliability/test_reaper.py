@@ -42,8 +42,11 @@ def instance(tmp_path: Path):
 
 def _plant(instance: dg.DagsterInstance, tags: dict[str, str]) -> str:
     run_id = str(uuid.uuid4())
-    instance.add_run(dg.DagsterRun(job_name=NIGHTLY_JOB, run_id=run_id,
-                                   status=dg.DagsterRunStatus.STARTED, tags=tags))
+    instance.add_run(
+        dg.DagsterRun(
+            job_name=NIGHTLY_JOB, run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags
+        )
+    )
     return run_id
 
 
@@ -65,8 +68,11 @@ def test_a_stale_run_with_a_reused_pid_and_another_boot_id_is_reaped(instance):
     run_id = _plant(instance, tags)
     assert reap_dead_runs(instance) == [run_id]
     assert _status(instance, run_id) == dg.DagsterRunStatus.FAILURE
-    failure = [e for e in instance.all_logs(run_id) if e.dagster_event
-               and e.dagster_event.event_type_value == "PIPELINE_FAILURE"]
+    failure = [
+        e
+        for e in instance.all_logs(run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"
+    ]
     assert "reaped: the machine restarted since (boot id 0b5e55ed…" in failure[0].message
 
 
@@ -92,10 +98,28 @@ def test_the_live_process_of_a_run_is_never_reaped_however_old(instance, monkeyp
 def test_a_run_from_another_container_is_reaped_only_after_the_age_limit(instance, monkeypatch):
     # Docker's random host names: the run's host is not ours and its pid is not ours to see.
     monkeypatch.setenv("FLOW_RUN_MAX_AGE_HOURS", "6")
-    young = _plant(instance, _me(**{HOST_TAG: "3f9c2a1b7d4e", PID_TAG: "1", PID_START_TAG: "77",
-                                    STARTED_AT_TAG: (NOW - timedelta(hours=5)).isoformat()}))
-    old = _plant(instance, _me(**{HOST_TAG: "a8d2e6f0c1b3", PID_TAG: "1", PID_START_TAG: "77",
-                                  STARTED_AT_TAG: (NOW - timedelta(hours=7)).isoformat()}))
+    young = _plant(
+        instance,
+        _me(
+            **{
+                HOST_TAG: "3f9c2a1b7d4e",
+                PID_TAG: "1",
+                PID_START_TAG: "77",
+                STARTED_AT_TAG: (NOW - timedelta(hours=5)).isoformat(),
+            }
+        ),
+    )
+    old = _plant(
+        instance,
+        _me(
+            **{
+                HOST_TAG: "a8d2e6f0c1b3",
+                PID_TAG: "1",
+                PID_START_TAG: "77",
+                STARTED_AT_TAG: (NOW - timedelta(hours=7)).isoformat(),
+            }
+        ),
+    )
     assert reap_dead_runs(instance) == [old]
     assert _status(instance, young) == dg.DagsterRunStatus.STARTED
     assert _status(instance, old) == dg.DagsterRunStatus.FAILURE

@@ -27,8 +27,14 @@ def _sync(con, sb, *, at=None, full=False, census_days=0, page_size=50):
     """One JIRA sync; census_days 0 takes the id census every run, 7 leaves it to the count."""
     cfg = config(page_size=page_size)
     cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"census_days": census_days})})
-    return sync_jira(con, JiraSettings.from_env(sb.env), cfg, full=full,
-                     run_started_at=at or sb.now + timedelta(minutes=2), policy=fast_policy())
+    return sync_jira(
+        con,
+        JiraSettings.from_env(sb.env),
+        cfg,
+        full=full,
+        run_started_at=at or sb.now + timedelta(minutes=2),
+        policy=fast_policy(),
+    )
 
 
 def _landed(con) -> dict[str, bool]:
@@ -36,8 +42,9 @@ def _landed(con) -> dict[str, bool]:
 
 
 def _state(con) -> list[tuple]:
-    return con.execute("select source, stream, cursor_end, last_census_at from raw.sync_state"
-                       ).fetchall()
+    return con.execute(
+        "select source, stream, cursor_end, last_census_at from raw.sync_state"
+    ).fetchall()
 
 
 def _truth(sb) -> set[str]:
@@ -53,14 +60,14 @@ def test_datacenter_edit_between_pages_loses_no_issue(con):
         # the edited issue was read after its edit (at the end of the scan)
         edited = max(sb.jira.issues.values(), key=lambda i: i.updated)
         assert edited.updated == sb.now_ms
-        updated = con.execute("select updated_at from raw.jira_issues where issue_id = ?",
-                              [str(edited.id)]).fetchone()[0]
+        updated = con.execute(
+            "select updated_at from raw.jira_issues where issue_id = ?", [str(edited.id)]
+        ).fetchone()[0]
         assert int(updated.timestamp() * 1000) == edited.updated
 
 
 @pytest.mark.parametrize("mode, fault", [("cloud", "repeat"), ("datacenter", "empty")])
-def test_census_cut_short_fails_flags_nothing_and_keeps_the_cursor(con, monkeypatch, mode,
-                                                                   fault):
+def test_census_cut_short_fails_flags_nothing_and_keeps_the_cursor(con, monkeypatch, mode, fault):
     monkeypatch.setattr(jira_sync, "CENSUS_PAGE_CLOUD", 50)  # a census of several pages
     with Sandbox(seed=5, size=160, mode=mode, now=NOW) as sb:
         _sync(con, sb, full=True)
@@ -118,8 +125,13 @@ def test_an_issue_lost_by_an_earlier_run_is_read_back(con, mode):
         histories = {t["id"]: len(t["status_history"]) for t in sb.truth.jira_issues()}
         result = _sync(con, sb, at=sb.now + timedelta(hours=1), census_days=7)
         assert set(_landed(con)) == _truth(sb)
-        assert con.execute("select count(*) from raw.jira_status_changes where issue_id = ?",
-                           [lost]).fetchone()[0] == histories[lost] > 0
+        assert (
+            con.execute(
+                "select count(*) from raw.jira_status_changes where issue_id = ?", [lost]
+            ).fetchone()[0]
+            == histories[lost]
+            > 0
+        )
         assert result.streams[0].deleted == 0
 
 

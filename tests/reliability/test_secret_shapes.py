@@ -27,11 +27,17 @@ from tests.reliability.test_security import _dump_duckdb, _files_text, _needles
 #: that HTTP Basic/Bearer auth cannot carry (outside Latin-1).
 ODD = ["\r", "\n", "\r\n", "\x00", "\t", "\x1b", "\x7f", "\x85", "\u20ac", "\u2028"]
 
-JIRA_CLOUD = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "a@b.c",
-              "JIRA_API_TOKEN": "tok"}
+JIRA_CLOUD = {
+    "JIRA_URL": "https://acme.atlassian.net",
+    "JIRA_EMAIL": "a@b.c",
+    "JIRA_API_TOKEN": "tok",
+}
 JIRA_DC = {"JIRA_URL": "https://jira.acme.test", "JIRA_PAT": "pat"}
-SNOW = {"SERVICENOW_URL": "https://acme.service-now.com", "SERVICENOW_USER": "svc",
-        "SERVICENOW_PASSWORD": "pw"}
+SNOW = {
+    "SERVICENOW_URL": "https://acme.service-now.com",
+    "SERVICENOW_USER": "svc",
+    "SERVICENOW_PASSWORD": "pw",
+}
 
 
 def _read(env: dict[str, str]):
@@ -43,8 +49,13 @@ def _read(env: dict[str, str]):
 @pytest.mark.parametrize("odd", ODD, ids=[repr(c) for c in ODD])
 @pytest.mark.parametrize(
     ("base", "name"),
-    [(JIRA_CLOUD, "JIRA_API_TOKEN"), (JIRA_CLOUD, "JIRA_EMAIL"), (JIRA_DC, "JIRA_PAT"),
-     (SNOW, "SERVICENOW_PASSWORD"), (SNOW, "SERVICENOW_USER")],
+    [
+        (JIRA_CLOUD, "JIRA_API_TOKEN"),
+        (JIRA_CLOUD, "JIRA_EMAIL"),
+        (JIRA_DC, "JIRA_PAT"),
+        (SNOW, "SERVICENOW_PASSWORD"),
+        (SNOW, "SERVICENOW_USER"),
+    ],
 )
 def test_a_credential_in_an_odd_shape_is_refused_naming_the_variable(base, name, odd):
     value = f"Left-PLANTED{odd}Right-PLANTED"
@@ -65,12 +76,18 @@ def test_surrounding_line_endings_are_a_paste_not_an_odd_shape():
 @pytest.mark.parametrize(
     ("env", "url"),
     [
-        ({**JIRA_DC, "JIRA_URL": "http://bob:Url-PLANTED@jira.acme.test:8080/jira/"},
-         "http://jira.acme.test:8080/jira"),
-        ({**JIRA_CLOUD, "JIRA_URL": "https://Url-PLANTED@acme.atlassian.net?x=1#f"},
-         "https://acme.atlassian.net"),
-        ({**SNOW, "SERVICENOW_URL": "https://svc:Url-PLANTED@acme.service-now.com/"},
-         "https://acme.service-now.com"),
+        (
+            {**JIRA_DC, "JIRA_URL": "http://bob:Url-PLANTED@jira.acme.test:8080/jira/"},
+            "http://jira.acme.test:8080/jira",
+        ),
+        (
+            {**JIRA_CLOUD, "JIRA_URL": "https://Url-PLANTED@acme.atlassian.net?x=1#f"},
+            "https://acme.atlassian.net",
+        ),
+        (
+            {**SNOW, "SERVICENOW_URL": "https://svc:Url-PLANTED@acme.service-now.com/"},
+            "https://acme.service-now.com",
+        ),
     ],
 )
 def test_user_info_in_either_url_is_removed_with_a_warning(env, url, caplog):
@@ -143,7 +160,8 @@ def test_planted_secrets_in_odd_shapes_appear_nowhere(tmp_path, monkeypatch, cap
         env = job_env(tmp_path, sb.env)
         env["JIRA_PAT"] = planted["pat"]
         env["SERVICENOW_URL"] = sb.servicenow_url.replace(
-            "http://", f"http://admin:{planted['snow_url_secret']}@")
+            "http://", f"http://admin:{planted['snow_url_secret']}@"
+        )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         assert main(["-v", "sync"]) == 1
@@ -151,8 +169,9 @@ def test_planted_secrets_in_odd_shapes_appear_nowhere(tmp_path, monkeypatch, cap
     assert "JIRA_PAT contains a control character" in night1.err, night1.err
     with Sandbox(seed=5, size=20, mode="cloud", now=NOW) as sb:
         monkeypatch.delenv("JIRA_PAT")
-        monkeypatch.setenv("JIRA_URL", sb.jira_url.replace(
-            "http://", f"http://demo:{planted['jira_url_secret']}@"))
+        monkeypatch.setenv(
+            "JIRA_URL", sb.jira_url.replace("http://", f"http://demo:{planted['jira_url_secret']}@")
+        )
         monkeypatch.setenv("JIRA_EMAIL", jira_api.EMAIL)
         monkeypatch.setenv("JIRA_API_TOKEN", token)
         monkeypatch.setenv("SERVICENOW_URL", sb.servicenow_url)
@@ -166,7 +185,13 @@ def test_planted_secrets_in_odd_shapes_appear_nowhere(tmp_path, monkeypatch, cap
     assert re.search(r"http://127\.0\.0\.1:\d+/browse/", places["duckdb"])
     assert re.search(r"http://127\.0\.0\.1:\d+/nav_to\.do", places["duckdb"])
     needles = _needles(token, password) + [
-        "PLANTED-c3", "PLANTED-d4", "PLANTED-e5", "PLANTED-f6", "PLANTED-g7", "PLANTED-h8"]
+        "PLANTED-c3",
+        "PLANTED-d4",
+        "PLANTED-e5",
+        "PLANTED-f6",
+        "PLANTED-g7",
+        "PLANTED-h8",
+    ]
     for where, text in places.items():
         for needle in needles:
             assert needle not in text, f"secret {needle!r} found in {where}"

@@ -47,7 +47,8 @@ def _dump_duckdb(db: Path) -> str:
     try:
         parts = []
         for schema, table in con.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall():
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall():
             parts.append(repr(con.execute(f'select * from "{schema}"."{table}"').fetchall()))
         return "\n".join(parts)
     finally:
@@ -69,7 +70,7 @@ def test_planted_secrets_appear_nowhere(tmp_path, monkeypatch, capfd, caplog):
         with caplog.at_level(logging.DEBUG):
             assert main(["-v", "sync"]) == 0
             assert main(["export", "--out", str(tmp_path / "exports2")]) == 0
-            monkeypatch.setenv("JIRA_API_TOKEN", WRONG)      # a failing run, wrong secrets
+            monkeypatch.setenv("JIRA_API_TOKEN", WRONG)  # a failing run, wrong secrets
             monkeypatch.setenv("SERVICENOW_PASSWORD", WRONG)
             assert main(["-v", "sync"]) == 1
     captured = capfd.readouterr()
@@ -97,8 +98,14 @@ def test_planted_secrets_appear_nowhere(tmp_path, monkeypatch, capfd, caplog):
 def test_exported_cells_that_read_as_formulas_are_neutralised():
     from reports.export import csv_cell
 
-    for text in ('=HYPERLINK("http://x","y")', "+1+2", "@SUM(A1)", "-cmd|' /C calc'!A0",
-                 "\t=1", "\r=1"):
+    for text in (
+        '=HYPERLINK("http://x","y")',
+        "+1+2",
+        "@SUM(A1)",
+        "-cmd|' /C calc'!A0",
+        "\t=1",
+        "\r=1",
+    ):
         assert csv_cell(text).startswith("'"), text
     assert csv_cell("Payments") == "Payments"
     assert csv_cell(-2.5) == "-2.5"  # numbers stay numbers
@@ -107,8 +114,15 @@ def test_exported_cells_that_read_as_formulas_are_neutralised():
 # -- query injection -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scope", ["X) OR (1=1", "project = PAY) OR (project = WEB",
-                                   'summary ~ "a" ) OR ( 1=1', "(project = PAY"])
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "X) OR (1=1",
+        "project = PAY) OR (project = WEB",
+        'summary ~ "a" ) OR ( 1=1',
+        "(project = PAY",
+    ],
+)
 def test_jql_scope_that_could_escape_its_parentheses_is_refused(scope):
     with pytest.raises(JqlScopeError):
         build_issue_jql(scope, None, NOW)
@@ -121,22 +135,37 @@ def test_jql_scope_is_wrapped_and_bounded():
 
 
 def test_value_stream_project_keys_never_reach_jql(tmp_path):
-    cfg = parse_config({"value_streams": [
-        {"name": "Evil", "jira": {"projects": ['PAY") OR ("1"="1']}}]})
+    cfg = parse_config(
+        {"value_streams": [{"name": "Evil", "jira": {"projects": ['PAY") OR ("1"="1']}}]}
+    )
     con = duckdb.connect(":memory:")
     from warehouse.db import bootstrap
+
     bootstrap(con)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake = jf.FakeJira(rsps)
         fake.add(jf.make_issue("1", "PAY-1"))
-        sync_jira(con, JiraSettings(url=jf.BASE, email="a@b.c", api_token=jf.TOKEN), cfg,
-                  run_started_at=jf.NOW, policy=RetryPolicy(sleep=lambda s: None))
+        sync_jira(
+            con,
+            JiraSettings(url=jf.BASE, email="a@b.c", api_token=jf.TOKEN),
+            cfg,
+            run_started_at=jf.NOW,
+            policy=RetryPolicy(sleep=lambda s: None),
+        )
         sent = " ".join(str(params) for _, _, params in fake.calls)
     assert "search/jql" in " ".join(fake.paths()) and "1=1" not in sent and '"1"' not in sent
 
 
-@pytest.mark.parametrize("scope", ["active=true^ORpriority=1", "active=true^NQpriority=1",
-                                   "ORpriority=1", "priority=1^EQ", "active=true^RLQUERYx"])
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "active=true^ORpriority=1",
+        "active=true^NQpriority=1",
+        "ORpriority=1",
+        "priority=1^EQ",
+        "active=true^RLQUERYx",
+    ],
+)
 def test_servicenow_scope_that_could_widen_the_query_is_refused(scope):
     with pytest.raises(UnsafeQueryError, match="sources.servicenow.query"):
         validate_scope(scope)
@@ -146,12 +175,14 @@ def test_servicenow_unsafe_scope_fails_the_sync_before_any_request(tmp_path):
     cfg = parse_config({"sources": {"servicenow": {"query": "active=true^ORactive=false"}}})
     con = duckdb.connect(":memory:")
     from warehouse.db import bootstrap
+
     bootstrap(con)
     settings = ServiceNowSettings(url="http://127.0.0.1:9", user="u", password="p")
     with pytest.raises(SourceError, match=r"\^OR"):
         sync_servicenow(con, settings, cfg, run_started_at=NOW)
     assert records_query(None, NOW, validate_scope("priorityIN1,2")).startswith(
-        "sys_updated_on<2026-06-01 12:00:00^priorityIN1,2^ORDERBY")
+        "sys_updated_on<2026-06-01 12:00:00^priorityIN1,2^ORDERBY"
+    )
 
 
 # -- TLS --------------------------------------------------------------------------------------

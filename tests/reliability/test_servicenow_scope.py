@@ -19,13 +19,23 @@ TABLES = ["incident", "change_request", "problem"]
 
 
 def _sync(con, sb, cfg, *, full=False):
-    return sync_servicenow(con, ServiceNowSettings.from_env(sb.env), cfg, full=full,
-                           run_started_at=sb.now + timedelta(minutes=2), policy=fast_policy())
+    return sync_servicenow(
+        con,
+        ServiceNowSettings.from_env(sb.env),
+        cfg,
+        full=full,
+        run_started_at=sb.now + timedelta(minutes=2),
+        policy=fast_policy(),
+    )
 
 
 def _live(con) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select sys_id from raw.servicenow_records where not is_deleted").fetchall()}
+    return {
+        r[0]
+        for r in con.execute(
+            "select sys_id from raw.servicenow_records where not is_deleted"
+        ).fetchall()
+    }
 
 
 def test_a_record_leaving_the_scope_is_flagged_by_the_next_sync(tmp_path) -> None:
@@ -59,9 +69,9 @@ def test_left_scope_scan_reads_ids_only_and_spares_quarantined_records(tmp_path)
 
     con = duckdb.connect(str(tmp_path / "flow.duckdb"))
     bootstrap(con)
-    settings = ServiceNowSettings.from_env({"SERVICENOW_URL": sf.BASE,
-                                            "SERVICENOW_USER": sf.USER,
-                                            "SERVICENOW_PASSWORD": sf.PASSWORD})
+    settings = ServiceNowSettings.from_env(
+        {"SERVICENOW_URL": sf.BASE, "SERVICENOW_USER": sf.USER, "SERVICENOW_PASSWORD": sf.PASSWORD}
+    )
     cfg = make_cfg(["incident"], query="active=true")
     policy = RetryPolicy(sleep=lambda s: None)
     fake = sf.FakeInstance()
@@ -73,11 +83,12 @@ def test_left_scope_scan_reads_ids_only_and_spares_quarantined_records(tmp_path)
         fake.requests.clear()
         fake.tables["incident"] = [
             sf.incident(1, "2024-03-11 09:00:00", state="6", active="false"),  # resolved
-            sf.incident(2, "2024-03-11 09:30:00"),                              # still open
-            {**sf.incident(3, "2024-03-11 10:00:00"), "number": ""},          # malformed
+            sf.incident(2, "2024-03-11 09:30:00"),  # still open
+            {**sf.incident(3, "2024-03-11 10:00:00"), "number": ""},  # malformed
         ]
-        result = sync_servicenow(con, settings, cfg, run_started_at=sf.NOW + timedelta(days=1),
-                                 policy=policy)
+        result = sync_servicenow(
+            con, settings, cfg, run_started_at=sf.NOW + timedelta(days=1), policy=policy
+        )
     flags = dict(con.execute("select number, is_deleted from raw.servicenow_records").fetchall())
     assert flags == {"INC0000001": True, "INC0000002": False, "INC0000003": False}
     assert result.streams[0].deleted == 1 and result.streams[0].quarantined == 1

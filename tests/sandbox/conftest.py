@@ -30,8 +30,7 @@ def dc() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def jira_client(cloud: Sandbox) -> jira.JIRA:
-    return jira.JIRA(server=cloud.jira_url, basic_auth=(EMAIL, TOKEN), max_retries=0,
-                     timeout=10)
+    return jira.JIRA(server=cloud.jira_url, basic_auth=(EMAIL, TOKEN), max_retries=0, timeout=10)
 
 
 @pytest.fixture

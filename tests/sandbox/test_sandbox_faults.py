@@ -22,8 +22,9 @@ def faulty(cloud: Sandbox):
 
 
 def jira_get(sb: Sandbox) -> requests.Response:
-    return requests.get(f"{sb.jira_url}/rest/api/3/search/jql", params=JQL,
-                        auth=(EMAIL, TOKEN), timeout=5)
+    return requests.get(
+        f"{sb.jira_url}/rest/api/3/search/jql", params=JQL, auth=(EMAIL, TOKEN), timeout=5
+    )
 
 
 def test_429_with_http_date_retry_after(faulty: Sandbox) -> None:
@@ -62,8 +63,9 @@ def test_faults_are_seeded(faulty: Sandbox) -> None:
 def test_slow_response(faulty: Sandbox) -> None:
     faulty.set_faults(slow_rate=1.0, slow_seconds=0.3)
     with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.get(f"{faulty.jira_url}/rest/api/3/serverInfo", auth=(EMAIL, TOKEN),
-                     timeout=(2, 0.1))
+        requests.get(
+            f"{faulty.jira_url}/rest/api/3/serverInfo", auth=(EMAIL, TOKEN), timeout=(2, 0.1)
+        )
 
 
 def test_dropped_connection(faulty: Sandbox) -> None:
@@ -74,29 +76,41 @@ def test_dropped_connection(faulty: Sandbox) -> None:
 
 def test_truncated_body(faulty: Sandbox) -> None:
     faulty.set_faults(truncate_rate=1.0)
-    with pytest.raises((requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ConnectionError, json.JSONDecodeError)):
+    with pytest.raises(
+        (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ConnectionError,
+            json.JSONDecodeError,
+        )
+    ):
         jira_get(faulty).json()
 
 
 def test_acl_short_page_keeps_next_link(faulty: Sandbox) -> None:
     faulty.set_faults(acl_short_rate=1.0)
-    r = requests.get(f"{faulty.servicenow_url}/api/now/table/incident", auth=SNOW, timeout=5,
-                     params={"sysparm_limit": 30})
+    r = requests.get(
+        f"{faulty.servicenow_url}/api/now/table/incident",
+        auth=SNOW,
+        timeout=5,
+        params={"sysparm_limit": 30},
+    )
     assert 0 < len(r.json()["result"]) < 30
     assert 'rel="next"' in r.headers["Link"] and int(r.headers["X-Total-Count"]) > 30
 
 
 def test_empty_rows(faulty: Sandbox) -> None:
     faulty.set_faults(empty_row_rate=1.0)
-    rows = requests.get(f"{faulty.servicenow_url}/api/now/table/incident", auth=SNOW,
-                        timeout=5, params={"sysparm_limit": 30}).json()["result"]
+    rows = requests.get(
+        f"{faulty.servicenow_url}/api/now/table/incident",
+        auth=SNOW,
+        timeout=5,
+        params={"sysparm_limit": 30},
+    ).json()["result"]
     assert len(rows) == 30 and {} in rows
 
 
 def test_admin_endpoint_sets_faults(faulty: Sandbox) -> None:
-    r = requests.post(f"{faulty.servicenow_url}/__admin/faults", json={"rate_500": 1.0},
-                      timeout=5)
+    r = requests.post(f"{faulty.servicenow_url}/__admin/faults", json={"rate_500": 1.0}, timeout=5)
     assert r.status_code == 200
     assert jira_get(faulty).status_code == 500
     requests.post(f"{faulty.jira_url}/__admin/faults", json={}, timeout=5)

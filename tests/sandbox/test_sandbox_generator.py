@@ -19,15 +19,15 @@ def test_organisation_has_the_variety_connectors_need() -> None:
     types = Counter(t["issuetype"] for t in issues)
     assert {"Epic", "Story", "Bug", "Task", "Tech Debt", "Vulnerability"} <= set(types)
     statuses = Counter(t["status"] for t in issues)
-    assert statuses["Done"] and statuses["Backlog"] and (statuses["Won't Do"]
-                                                         or statuses["Cancelled"])
+    assert (
+        statuses["Done"] and statuses["Backlog"] and (statuses["Won't Do"] or statuses["Cancelled"])
+    )
     assert any(h["from_name"] == "Done" for t in issues for h in t["status_history"])
     incidents = sb.truth.servicenow_records("incident")
     states = Counter(t["state"] for t in incidents)
     assert states["7"] and states["8"] and (states["1"] + states["2"] + states["3"])
     assert any(t["reassignment_count"] > 1 for t in incidents)
-    assert sb.truth.servicenow_records("change_request") and \
-        sb.truth.servicenow_records("problem")
+    assert sb.truth.servicenow_records("change_request") and sb.truth.servicenow_records("problem")
 
 
 @pytest.mark.slow

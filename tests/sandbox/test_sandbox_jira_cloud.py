@@ -21,8 +21,7 @@ def search_all(client: jira.JIRA, jql: str, **kwargs: object) -> list[dict]:
     token = None
     seen = set()
     while True:
-        page = client.enhanced_search_issues(jql, nextPageToken=token, json_result=True,
-                                             **kwargs)
+        page = client.enhanced_search_issues(jql, nextPageToken=token, json_result=True, **kwargs)
         issues.extend(page["issues"])
         token = page.get("nextPageToken")
         if not token or page.get("isLast"):
@@ -46,15 +45,15 @@ def test_token_paging_returns_every_issue_once(cloud: Sandbox, jira_client: jira
     ids = [i["id"] for i in issues]
     assert len(ids) == len(set(ids))
     assert set(ids) == {t["id"] for t in cloud.truth.jira_issues()}
-    updated = [datetime.strptime(i["fields"]["updated"], "%Y-%m-%dT%H:%M:%S.%f%z")
-               for i in issues]
+    updated = [datetime.strptime(i["fields"]["updated"], "%Y-%m-%dT%H:%M:%S.%f%z") for i in issues]
     assert updated == sorted(updated)
 
 
 def test_post_paging_with_library_body(cloud: Sandbox, jira_client: jira.JIRA) -> None:
     """use_post sends properties: null and reconcileIssues: [] - both must be accepted."""
-    issues = jira_client.enhanced_search_issues(f"{ALL} ORDER BY updated ASC, id ASC",
-                                                maxResults=0, fields=["status"], use_post=True)
+    issues = jira_client.enhanced_search_issues(
+        f"{ALL} ORDER BY updated ASC, id ASC", maxResults=0, fields=["status"], use_post=True
+    )
     assert len(issues) == len(cloud.truth.jira_issues())
 
 
@@ -62,30 +61,37 @@ def test_default_fields_is_id_only_and_caps(jira_http: requests.Session, cloud: 
     url = f"{cloud.jira_url}/rest/api/3/search/jql"
     r = jira_http.get(url, params={"jql": ALL, "maxResults": 5000}).json()
     assert len(r["issues"]) == 300 and "fields" not in r["issues"][0] and r["isLast"]
-    r = jira_http.get(url, params={"jql": ALL, "maxResults": 500, "expand": "changelog",
-                                   "fields": "*all"}).json()
+    r = jira_http.get(
+        url, params={"jql": ALL, "maxResults": 500, "expand": "changelog", "fields": "*all"}
+    ).json()
     assert len(r["issues"]) == 100 and r["nextPageToken"] and r["isLast"] is False
     assert "total" not in r and "startAt" not in r
 
 
-def test_embedded_changelog_is_truncated_newest_first(cloud: Sandbox,
-                                                      jira_http: requests.Session) -> None:
+def test_embedded_changelog_is_truncated_newest_first(
+    cloud: Sandbox, jira_http: requests.Session
+) -> None:
     heavy = max(cloud.truth.jira_issues(), key=lambda t: t["history_count"])
     assert heavy["history_count"] > 50
-    r = jira_http.get(f"{cloud.jira_url}/rest/api/2/search/jql",
-                      params={"jql": f"key = {heavy['key']}", "expand": "changelog"}).json()
+    r = jira_http.get(
+        f"{cloud.jira_url}/rest/api/2/search/jql",
+        params={"jql": f"key = {heavy['key']}", "expand": "changelog"},
+    ).json()
     log = r["issues"][0]["changelog"]
     assert log["total"] == heavy["history_count"] and len(log["histories"]) == 40
     assert [h["id"] for h in log["histories"]] == heavy["history_ids"][::-1][:40]
 
 
-def test_issue_changelog_paging_gets_full_history(cloud: Sandbox,
-                                                  jira_http: requests.Session) -> None:
+def test_issue_changelog_paging_gets_full_history(
+    cloud: Sandbox, jira_http: requests.Session
+) -> None:
     heavy = max(cloud.truth.jira_issues(), key=lambda t: t["history_count"])
     got, start = [], 0
     while True:
-        page = jira_http.get(f"{cloud.jira_url}/rest/api/3/issue/{heavy['id']}/changelog",
-                             params={"startAt": start, "maxResults": 100}).json()
+        page = jira_http.get(
+            f"{cloud.jira_url}/rest/api/3/issue/{heavy['id']}/changelog",
+            params={"startAt": start, "maxResults": 100},
+        ).json()
         got += [h["id"] for h in page["values"]]
         if page["isLast"]:
             assert "nextPage" not in page
@@ -95,8 +101,9 @@ def test_issue_changelog_paging_gets_full_history(cloud: Sandbox,
     assert got == heavy["history_ids"] and page["total"] == heavy["history_count"]
 
 
-def test_bulkfetch_status_histories_match_truth(cloud: Sandbox,
-                                                jira_http: requests.Session) -> None:
+def test_bulkfetch_status_histories_match_truth(
+    cloud: Sandbox, jira_http: requests.Session
+) -> None:
     truth = cloud.truth.jira_issues()
     ids = [t["id"] for t in truth]
     got: dict[str, list[tuple[str, str, str]]] = {}
@@ -107,14 +114,16 @@ def test_bulkfetch_status_histories_match_truth(cloud: Sandbox,
             body = {"issueIdsOrKeys": chunk, "fieldIds": ["status"], "maxResults": 97}
             if token:
                 body["nextPageToken"] = token
-            page = jira_http.post(f"{cloud.jira_url}/rest/api/3/changelog/bulkfetch",
-                                  json=body).json()
+            page = jira_http.post(
+                f"{cloud.jira_url}/rest/api/3/changelog/bulkfetch", json=body
+            ).json()
             pages += 1
             for log in page["issueChangeLogs"]:
                 for h in log["changeHistories"]:
                     assert all(i["field"] == "status" for i in h["items"])
                     got.setdefault(log["issueId"], []).extend(
-                        (h["id"], i["from"], i["to"]) for i in h["items"])
+                        (h["id"], i["from"], i["to"]) for i in h["items"]
+                    )
             token = page.get("nextPageToken")
             if not token:
                 break
@@ -138,8 +147,9 @@ def test_bulkfetch_validation_and_knobs(cloud: Sandbox, jira_http: requests.Sess
         cloud.set_knobs(bulkfetch_disabled=False)
 
 
-def test_old_search_is_gone(cloud: Sandbox, jira_http: requests.Session,
-                            jira_client: jira.JIRA) -> None:
+def test_old_search_is_gone(
+    cloud: Sandbox, jira_http: requests.Session, jira_client: jira.JIRA
+) -> None:
     for version in ("2", "3"):
         r = jira_http.get(f"{cloud.jira_url}/rest/api/{version}/search", params={"jql": ALL})
         assert r.status_code == 410
@@ -149,9 +159,14 @@ def test_old_search_is_gone(cloud: Sandbox, jira_http: requests.Session,
 
 def test_jql_errors_are_400(cloud: Sandbox, jira_http: requests.Session) -> None:
     url = f"{cloud.jira_url}/rest/api/3/search/jql"
-    for jql in ("", "order by key desc", "bogus = 1", "project = NOPE", "updated >= \"x\"",
-                "project = PAY ORDER BY id, key, updated, created, priority, status, project,"
-                " id"):
+    for jql in (
+        "",
+        "order by key desc",
+        "bogus = 1",
+        "project = NOPE",
+        'updated >= "x"',
+        "project = PAY ORDER BY id, key, updated, created, priority, status, project, id",
+    ):
         r = jira_http.get(url, params={"jql": jql})
         assert r.status_code == 400, jql
         assert r.json()["errorMessages"]
@@ -159,12 +174,13 @@ def test_jql_errors_are_400(cloud: Sandbox, jira_http: requests.Session) -> None
     assert r.status_code == 400
 
 
-def test_jql_date_literal_is_read_in_user_zone(cloud: Sandbox,
-                                               jira_http: requests.Session) -> None:
+def test_jql_date_literal_is_read_in_user_zone(cloud: Sandbox, jira_http: requests.Session) -> None:
     """The trap: a zone-less literal is the API user's local time, to the minute."""
     url = f"{cloud.jira_url}/rest/api/3/search/jql"
-    sample = min(cloud.truth.jira_issues(),
-                 key=lambda t: abs(t["updated"] - (cloud.now - timedelta(days=20))))
+    sample = min(
+        cloud.truth.jira_issues(),
+        key=lambda t: abs(t["updated"] - (cloud.now - timedelta(days=20))),
+    )
     cut = sample["updated"].replace(second=0, microsecond=0)
     epoch_ms = int(cut.timestamp() * 1000)
 
@@ -182,22 +198,27 @@ def test_moved_issue_and_renamed_status(cloud: Sandbox, jira_client: jira.JIRA) 
     moved = next(t for t in cloud.truth.jira_issues() if t["old_keys"])
     issue = jira_client.issue(moved["old_keys"][0], expand="changelog")
     assert issue.key == moved["key"] and issue.key.startswith("PAY-")
-    move = next(h for h in issue.changelog.histories
-                if any(i.field == "Key" for i in h.items))
+    move = next(h for h in issue.changelog.histories if any(i.field == "Key" for i in h.items))
     assert {i.field for i in move.items} == {"Key", "project", "Workflow", "status"}
-    names = {(h["to"], h["to_name"]) for t in cloud.truth.jira_issues()
-             for h in t["status_history"]}
+    names = {
+        (h["to"], h["to_name"]) for t in cloud.truth.jira_issues() for h in t["status_history"]
+    }
     assert ("10006", "QA") in names and ("10006", "Testing") in names
 
 
-def test_timestamps_carry_offsets_and_history_is_consistent(cloud: Sandbox,
-                                                            jira_http: requests.Session) -> None:
-    r = jira_http.get(f"{cloud.jira_url}/rest/api/3/search/jql",
-                      params={"jql": ALL, "maxResults": 100, "fields": "created,updated"}).json()
+def test_timestamps_carry_offsets_and_history_is_consistent(
+    cloud: Sandbox, jira_http: requests.Session
+) -> None:
+    r = jira_http.get(
+        f"{cloud.jira_url}/rest/api/3/search/jql",
+        params={"jql": ALL, "maxResults": 100, "fields": "created,updated"},
+    ).json()
     offsets = {i["fields"]["created"][-5:] for i in r["issues"]}
     assert {"-0700", "-0800"} & offsets and "+0530" in offsets
-    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$",
-                        i["fields"]["updated"]) for i in r["issues"])
+    assert all(
+        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$", i["fields"]["updated"])
+        for i in r["issues"]
+    )
     for t in cloud.truth.jira_issues():
         if t["status_history"]:
             assert t["updated"] >= t["status_history"][-1]["at"] >= t["created"]
@@ -209,8 +230,11 @@ def test_bad_credentials_get_401(cloud: Sandbox) -> None:
     assert r.status_code == 401
     assert r.headers["X-Seraph-LoginReason"] == "AUTHENTICATED_FAILED"
     assert r.json()["errorMessages"]
-    r = requests.get(f"{cloud.jira_url}/rest/api/3/myself", timeout=5,
-                     headers={"Authorization": "Bearer sandbox-pat"})
+    r = requests.get(
+        f"{cloud.jira_url}/rest/api/3/myself",
+        timeout=5,
+        headers={"Authorization": "Bearer sandbox-pat"},
+    )
     assert r.status_code == 401  # PATs are a Data Center thing
     ok = requests.get(f"{cloud.jira_url}/rest/api/3/myself", auth=(EMAIL, TOKEN), timeout=5)
     assert ok.status_code == 200 and ok.json()["emailAddress"] == EMAIL
@@ -219,8 +243,9 @@ def test_bad_credentials_get_401(cloud: Sandbox) -> None:
 def test_counters(cloud: Sandbox, jira_http: requests.Session) -> None:
     cloud.reset_counters()
     jira_http.get(f"{cloud.jira_url}/rest/api/3/search/jql", params={"jql": ALL})
-    jira_http.post(f"{cloud.jira_url}/rest/api/3/changelog/bulkfetch",
-                   json={"issueIdsOrKeys": ["PAY-1"]})
+    jira_http.post(
+        f"{cloud.jira_url}/rest/api/3/changelog/bulkfetch", json={"issueIdsOrKeys": ["PAY-1"]}
+    )
     counters = cloud.counters
     assert counters["jira.search_jql"] == 1 and counters["jira.changelog_bulkfetch"] == 1
     assert counters["total"] == 2

@@ -19,7 +19,11 @@ def test_port_zero_serves_both_apis_on_free_ports_and_prints_both() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "flowmetrics", "sandbox", "--port", "0", "--size", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     try:
         lines: list[str] = []
@@ -48,7 +52,8 @@ def test_port_zero_serves_both_apis_on_free_ports_and_prints_both() -> None:
         password = re.search(r"export SERVICENOW_PASSWORD=(\S+)", text).group(1)
         rows = requests.get(
             f"http://127.0.0.1:{snow_port}/api/now/table/incident?sysparm_limit=1",
-            auth=(user, password), timeout=10,
+            auth=(user, password),
+            timeout=10,
         )
         assert rows.status_code == 200 and "result" in rows.json()
     finally:

@@ -24,9 +24,15 @@ def test_advance_changes_are_visible_incrementally(dc_free_cloud: Sandbox) -> No
 
     s = requests.Session()
     s.auth = (EMAIL, TOKEN)
-    r = s.get(f"{sb.jira_url}/rest/api/3/search/jql", params={
-        "jql": f"project in (PAY, WEB, PLAT, OPS) AND updated >= {before_ms} "
-               "ORDER BY updated ASC, id ASC", "fields": "key", "maxResults": 5000}).json()
+    r = s.get(
+        f"{sb.jira_url}/rest/api/3/search/jql",
+        params={
+            "jql": f"project in (PAY, WEB, PLAT, OPS) AND updated >= {before_ms} "
+            "ORDER BY updated ASC, id ASC",
+            "fields": "key",
+            "maxResults": 5000,
+        },
+    ).json()
     keys = {i["key"] for i in r["issues"]}
     assert set(jira_s["created"]) | set(jira_s["moved"]) | set(jira_s["reopened"]) <= keys
     assert jira_s["deleted"] not in keys
@@ -34,24 +40,37 @@ def test_advance_changes_are_visible_incrementally(dc_free_cloud: Sandbox) -> No
     assert jira_s["deleted_id"] not in {t["id"] for t in sb.truth.jira_issues()}
 
     snow_s = summary["servicenow"]
-    rows = requests.get(f"{sb.servicenow_url}/api/now/table/incident", auth=SNOW, timeout=5,
-                        params={"sysparm_query": f"sys_updated_on>={before_snow}",
-                                "sysparm_fields": "number"}).json()["result"]
+    rows = requests.get(
+        f"{sb.servicenow_url}/api/now/table/incident",
+        auth=SNOW,
+        timeout=5,
+        params={"sysparm_query": f"sys_updated_on>={before_snow}", "sysparm_fields": "number"},
+    ).json()["result"]
     numbers = {r["number"] for r in rows}
     assert set(snow_s["created"]) <= numbers and snow_s["deleted"] not in numbers
-    tomb = requests.get(f"{sb.servicenow_url}/api/now/table/sys_audit_delete", auth=SNOW,
-                        timeout=5, params={"sysparm_query": "tablename=incident"}).json()
+    tomb = requests.get(
+        f"{sb.servicenow_url}/api/now/table/sys_audit_delete",
+        auth=SNOW,
+        timeout=5,
+        params={"sysparm_query": "tablename=incident"},
+    ).json()
     assert snow_s["deleted_sys_id"] in {t["documentkey"] for t in tomb["result"]}
-    audits = requests.get(f"{sb.servicenow_url}/api/now/table/sys_audit", auth=SNOW, timeout=5,
-                          params={"sysparm_query": f"sys_created_on>={before_snow}"
-                                                   "^fieldname=state"}).json()["result"]
+    audits = requests.get(
+        f"{sb.servicenow_url}/api/now/table/sys_audit",
+        auth=SNOW,
+        timeout=5,
+        params={"sysparm_query": f"sys_created_on>={before_snow}^fieldname=state"},
+    ).json()["result"]
     assert len(audits) >= len(snow_s["changed"]) // 2
 
 
 def test_admin_advance(dc_free_cloud: Sandbox) -> None:
     before = dc_free_cloud.now
-    r = requests.post(f"{dc_free_cloud.servicenow_url}/__admin/advance",
-                      json={"days": 0.5, "change_fraction": 0.01}, timeout=10)
+    r = requests.post(
+        f"{dc_free_cloud.servicenow_url}/__admin/advance",
+        json={"days": 0.5, "change_fraction": 0.01},
+        timeout=10,
+    )
     assert r.status_code == 200 and r.json()["counts"]["jira_deleted"] == 1
     assert (dc_free_cloud.now - before).total_seconds() == 43_200
 

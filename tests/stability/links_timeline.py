@@ -13,11 +13,25 @@ import duckdb
 
 from tests.warehouse.wh_timeline import add_choices, day
 
-CHANGE_CHOICES = {"-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled",
-                  "-1": "Implement", "0": "Review", "3": "Closed", "4": "Canceled"}
+CHANGE_CHOICES = {
+    "-5": "New",
+    "-4": "Assess",
+    "-3": "Authorize",
+    "-2": "Scheduled",
+    "-1": "Implement",
+    "0": "Review",
+    "3": "Closed",
+    "4": "Canceled",
+}
 PROBLEM_CHOICES = {"101": "New", "102": "Assess", "106": "Resolved", "107": "Closed"}
-INCIDENT_CHOICES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved",
-                    "7": "Closed", "8": "Canceled"}
+INCIDENT_CHOICES = {
+    "1": "New",
+    "2": "In Progress",
+    "3": "On Hold",
+    "6": "Resolved",
+    "7": "Closed",
+    "8": "Canceled",
+}
 
 
 def add_all_choices(con: duckdb.DuckDBPyConnection) -> None:
@@ -43,14 +57,24 @@ def add_snow(
     sys_id = f"sys-{number}"
     current = changes[-1][2] if changes else {"incident": "1", "problem": "101"}.get(table, "-5")
     last = updated if updated is not None else max([opened] + [c[0] for c in changes])
-    payload = {"sys_id": sys_id, "number": number, "short_description": short_description,
-               **fields}
+    payload = {"sys_id": sys_id, "number": number, "short_description": short_description, **fields}
     con.execute(
         "insert or replace into raw.servicenow_records values (?, ?, ?, ?, ?, '3', null, ?, ?,"
         " null, ?, ?, ?, null, ?, ?, false, null)",
-        [sys_id, table, number, short_description, current,
-         f"grp-{group.lower().replace(' ', '-')}", group, day(opened), day(opened), day(last),
-         json.dumps(payload), day(last)],
+        [
+            sys_id,
+            table,
+            number,
+            short_description,
+            current,
+            f"grp-{group.lower().replace(' ', '-')}",
+            group,
+            day(opened),
+            day(opened),
+            day(last),
+            json.dumps(payload),
+            day(last),
+        ],
     )
     for i, (d, frm, to) in enumerate(changes):
         con.execute(
@@ -63,5 +87,10 @@ def add_snow(
 
 def done_change(number: str, opened: float, done: float, **kw: Any) -> dict[str, Any]:
     """Arguments for add_snow: a change request New -> Implement -> Closed (done at `done`)."""
-    return {"table": "change_request", "number": number, "opened": opened,
-            "changes": [(opened + (done - opened) / 2, "-5", "-1"), (done, "-1", "3")], **kw}
+    return {
+        "table": "change_request",
+        "number": number,
+        "opened": opened,
+        "changes": [(opened + (done - opened) / 2, "-5", "-1"), (done, "-1", "3")],
+        **kw,
+    }

@@ -55,8 +55,10 @@ def test_a_few_links_outside_do_not_warn():
 def test_stability_sound_passes_and_catches_more_failed_than_done():
     con = _warehouse(outside=0, inside=1)
     assert run_check(con, "stability_sound") == []
-    con.execute("update metrics.stability set failed_changes = changes_done + 1"
-                " where changes_done > 0 and value_stream = 'all'")
+    con.execute(
+        "update metrics.stability set failed_changes = changes_done + 1"
+        " where changes_done > 0 and value_stream = 'all'"
+    )
     bad = run_check(con, "stability_sound")
     assert len(bad) == 1 and bad[0][0] == "metrics.stability"
     con.close()

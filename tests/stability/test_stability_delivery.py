@@ -59,8 +59,13 @@ value_streams:
 
 
 def _restored(number: str, opened: float, restored: float, **kw) -> dict:
-    return {"table": "incident", "number": number, "opened": opened,
-            "changes": [(opened, "1", "2"), (restored, "2", "6")], **kw}
+    return {
+        "table": "incident",
+        "number": number,
+        "opened": opened,
+        "changes": [(opened, "1", "2"), (restored, "2", "6")],
+        **kw,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +81,27 @@ def wh():
     add_issue(con, "PAY-6", 3, [(5, "1", "11")])
     con.execute("update raw.jira_issues set parent_key = 'PAY-1' where issue_key = 'PAY-5'")
     add_snow(con, **done_change("CHG1", 0, 2, correlation_id="PAY-1 PAY-2"))
-    add_snow(con, **done_change("CHG2", 1, 5, correlation_id="PAY-3",
-                                short_description="Deploy PAY-3"))
-    add_snow(con, **done_change("CHG3", 8, 9, correlation_id="WEB-77",
-                                short_description="Release pay-4 and OPS-9"))
+    add_snow(
+        con, **done_change("CHG2", 1, 5, correlation_id="PAY-3", short_description="Deploy PAY-3")
+    )
+    add_snow(
+        con,
+        **done_change(
+            "CHG3", 8, 9, correlation_id="WEB-77", short_description="Release pay-4 and OPS-9"
+        ),
+    )
     add_snow(con, **done_change("CHG4", 10, 12, short_description="Hotfix PAY-12"))
     add_snow(con, **done_change("CHG5", 15, 16, correlation_id="PAY-4, PAY-6"))
     add_snow(con, "change_request", "CHG6", 15, [(17, "-5", "4")])
-    add_snow(con, **_restored("INC1", 3, 4,
-                              caused_by={"link": "https://x/change_request/sys-CHG1",
-                                         "value": "sys-CHG1"}))
+    add_snow(
+        con,
+        **_restored(
+            "INC1",
+            3,
+            4,
+            caused_by={"link": "https://x/change_request/sys-CHG1", "value": "sys-CHG1"},
+        ),
+    )
     add_snow(con, **_restored("INC7", 1, 5, caused_by=""))
     add_snow(con, **_restored("INC2", 10, 13, caused_by="sys-CHG2"))
     add_snow(con, "incident", "INC6", 11, [(11, "1", "2")], caused_by="sys-not-synced")
@@ -99,9 +115,14 @@ def wh():
 
 
 def test_item_links_only_between_warehouse_items(wh):
-    got = [tuple(r.values()) for r in rows(
-        wh, "select from_item, to_item, kind, via from core.item_links"
-            " order by from_item, kind, to_item")]
+    got = [
+        tuple(r.values())
+        for r in rows(
+            wh,
+            "select from_item, to_item, kind, via from core.item_links"
+            " order by from_item, kind, to_item",
+        )
+    ]
     assert got == [
         ("jira:PAY-5", "jira:PAY-1", "parent", "parent"),
         # two JIRA issues in one field
@@ -122,9 +143,14 @@ def test_item_links_only_between_warehouse_items(wh):
 
 
 def test_references_outside_the_warehouse_are_kept_apart(wh):
-    got = [tuple(r.values()) for r in rows(
-        wh, "select from_item, kind, target, target_landed from core.link_references"
-            " where target_item is null order by from_item, target")]
+    got = [
+        tuple(r.values())
+        for r in rows(
+            wh,
+            "select from_item, kind, target, target_landed from core.link_references"
+            " where target_item is null order by from_item, target",
+        )
+    ]
     # WEB-77: a configured field names it, no such issue landed (the JQL leaves WEB out);
     # PAY-12 (whole word: not PAY-1) is of a synced project, but no issue; INC6's change
     # was never synced. OPS-9 is text of a project the warehouse has never seen: no reference.
@@ -136,8 +162,11 @@ def test_references_outside_the_warehouse_are_kept_apart(wh):
 
 
 def test_stability_per_week(wh):
-    got = rows(wh, "select * exclude (value_stream) from metrics.stability"
-                   " where value_stream = 'Payments' order by period_start")
+    got = rows(
+        wh,
+        "select * exclude (value_stream) from metrics.stability"
+        " where value_stream = 'Payments' order by period_start",
+    )
     assert [r["period_start"] for r in got] == [day(0), day(7), day(14)]
     w0, w1, w2 = got
     # week 0: CHG1 (day 2) and CHG2 (day 5) done; both caused an incident created by as_of
@@ -166,8 +195,11 @@ def test_stability_per_week(wh):
 def test_stability_all_rows_and_empty_ratios(wh):
     # Everything is Payments, so 'all' equals it; a week without done changes would have a NULL
     # rate (no 0/0) - shown by the later as_of below.
-    a = rows(wh, "select changes_done, failed_changes from metrics.stability"
-                 " where value_stream = 'all' order by period_start")
+    a = rows(
+        wh,
+        "select changes_done, failed_changes from metrics.stability"
+        " where value_stream = 'all' order by period_start",
+    )
     assert [(r["changes_done"], r["failed_changes"]) for r in a] == [(2, 2), (2, 0), (1, 0)]
 
 
@@ -190,8 +222,11 @@ def test_delivery_idea_to_production(wh):
     assert d["done_to_production_p50_days"] == pytest.approx(1.0)
     assert d["done_to_production_p85_days"] == pytest.approx(1.7)
     assert d["done_to_production_mean_days"] == pytest.approx(4 / 3)
-    a = one(wh, "select items, idea_to_production_p50_days from metrics.delivery"
-                " where value_stream = 'all'")
+    a = one(
+        wh,
+        "select items, idea_to_production_p50_days from metrics.delivery"
+        " where value_stream = 'all'",
+    )
     assert (a["items"], a["idea_to_production_p50_days"]) == (4, pytest.approx(3.0))
 
 
@@ -201,16 +236,16 @@ def test_text_search_off_and_a_custom_field():
     add_all_choices(con)
     add_issue(con, "PAY-1", 0, [])
     add_issue(con, "PAY-12", 0, [])
-    add_snow(con, **done_change("CHG1", 0, 2, short_description="Deploy PAY-12",
-                                u_jira="PAY-1"))
+    add_snow(con, **done_change("CHG1", 0, 2, short_description="Deploy PAY-12", u_jira="PAY-1"))
     build(con, config(CFG), 20)
     # defaults: text on, correlation_id only -> PAY-12 (whole word, never PAY-1)
     assert [r["to_item"] for r in rows(con, "select to_item from core.item_links")] == [
-        "jira:PAY-12"]
-    build(con, config(CFG + "links: {change_request_fields: [u_jira], search_text: false}\n"),
-          20)
+        "jira:PAY-12"
+    ]
+    build(con, config(CFG + "links: {change_request_fields: [u_jira], search_text: false}\n"), 20)
     assert [r["to_item"] for r in rows(con, "select to_item from core.item_links")] == [
-        "jira:PAY-1"]
+        "jira:PAY-1"
+    ]
     con.close()
 
 
@@ -225,14 +260,24 @@ def test_deleted_records_neither_link_nor_are_linked():
     add_snow(con, **done_change("CHG2", 0, 3))
     add_snow(con, **_restored("INC9", 3, 4, caused_by="sys-CHG1"))
     add_snow(con, **_restored("INC8", 4, 5, caused_by="sys-CHG2"))
-    con.execute("update raw.servicenow_records set is_deleted = true, deleted_at = ?"
-                " where number in ('INC9', 'CHG2')", [day(6)])
+    con.execute(
+        "update raw.servicenow_records set is_deleted = true, deleted_at = ?"
+        " where number in ('INC9', 'CHG2')",
+        [day(6)],
+    )
     build(con, config(CFG), 20)
     assert rows(con, "select * from core.item_links") == []
-    assert [tuple(r.values()) for r in rows(
-        con, "select from_item, target, target_item, target_landed"
-             " from core.link_references")] == [("servicenow:INC8", "sys-CHG2", None, False)]
-    w0 = one(con, "select changes_done, failed_changes from metrics.stability"
-                  " where value_stream = 'Payments' and period_start = ?", [day(0)])
+    assert [
+        tuple(r.values())
+        for r in rows(
+            con, "select from_item, target, target_item, target_landed from core.link_references"
+        )
+    ] == [("servicenow:INC8", "sys-CHG2", None, False)]
+    w0 = one(
+        con,
+        "select changes_done, failed_changes from metrics.stability"
+        " where value_stream = 'Payments' and period_start = ?",
+        [day(0)],
+    )
     assert (w0["changes_done"], w0["failed_changes"]) == (1, 0)  # CHG1 only; CHG2 deleted
     con.close()

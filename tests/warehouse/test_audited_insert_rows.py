@@ -38,25 +38,40 @@ def test_insert_row_is_the_initial_state_not_a_transition() -> None:
     build(con, config(CONFIG), 20)
 
     def transitions(item: str) -> list[tuple]:
-        return [(r["from_status"], r["to_status"], r["at"], r["direction"]) for r in rows(
-            con, "select * from core.transitions where item_id = ? order by seq", [item])]
+        return [
+            (r["from_status"], r["to_status"], r["at"], r["direction"])
+            for r in rows(
+                con, "select * from core.transitions where item_id = ? order by seq", [item]
+            )
+        ]
 
     def intervals(item: str) -> list[tuple]:
-        return [(r["status"], r["entered_at"], r["duration_days"]) for r in rows(
-            con, "select * from core.status_intervals where item_id = ? order by seq", [item])]
+        return [
+            (r["status"], r["entered_at"], r["duration_days"])
+            for r in rows(
+                con, "select * from core.status_intervals where item_id = ? order by seq", [item]
+            )
+        ]
 
     new, in_progress, resolved = (INCIDENT_CHOICES[v] for v in ("1", "2", "6"))
     # two transitions, none from NULL (the insert row is not one)
     assert transitions("servicenow:INC1") == [
-        (new, in_progress, day(5), "forward"), (in_progress, resolved, day(9), "forward")]
+        (new, in_progress, day(5), "forward"),
+        (in_progress, resolved, day(9), "forward"),
+    ]
     assert transitions("servicenow:INC1") == transitions("servicenow:INC2")
     # New 2-5 (3 days, one interval, not split at the insert row), In Progress 5-9 (4),
     # Resolved 9-20 (11)
     assert intervals("servicenow:INC1") == [
-        (new, day(2), 3.0), (in_progress, day(5), 4.0), (resolved, day(9), 11.0)]
+        (new, day(2), 3.0),
+        (in_progress, day(5), 4.0),
+        (resolved, day(9), 11.0),
+    ]
     assert intervals("servicenow:INC1") == intervals("servicenow:INC2")
     # INC3: no transition at all; one interval in its (current) state from opened_at, day 1-20
     assert transitions("servicenow:INC3") == []
     assert intervals("servicenow:INC3") == [(in_progress, day(1), 19.0)]
-    assert rows(con, "select count(*) as n from core.transitions where from_status is null"
-                )[0]["n"] == 0
+    assert (
+        rows(con, "select count(*) as n from core.transitions where from_status is null")[0]["n"]
+        == 0
+    )

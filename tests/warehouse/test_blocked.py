@@ -49,7 +49,9 @@ HOLD_REASONS = {"1": "Awaiting Caller", "4": "Awaiting Vendor"}
 
 
 def issue_id(con: duckdb.DuckDBPyConnection, key: str) -> str:
-    return con.execute("select issue_id from raw.jira_issues where issue_key = ?", [key]).fetchone()[0]
+    return con.execute(
+        "select issue_id from raw.jira_issues where issue_key = ?", [key]
+    ).fetchone()[0]
 
 
 def sys_id(con: duckdb.DuckDBPyConnection, number: str) -> str:
@@ -75,22 +77,41 @@ def link(con: duckdb.DuckDBPyConnection, key: str, at: float, blocker: str, adde
 
 
 def team(con: duckdb.DuckDBPyConnection, key: str, at: float, frm: str, to: str) -> None:
-    _field_change(con, key, at, "Team", "customfield_10001", frm and f"id-{frm}", frm,
-                  to and f"id-{to}", to)
-
-
-def _field_change(con, key, at, field, field_id, from_value, from_string, to_value,
-                  to_string) -> None:
-    n = next(_order)
-    con.execute(
-        "insert into raw.jira_field_changes values (?, ?, 0, ?, 'alice', ?, ?, ?, ?, ?, ?, ?)",
-        [issue_id(con, key), f"f{n}", day(at), field, field_id, from_value, from_string,
-         to_value, to_string, n],
+    _field_change(
+        con, key, at, "Team", "customfield_10001", frm and f"id-{frm}", frm, to and f"id-{to}", to
     )
 
 
-def audit(con: duckdb.DuckDBPyConnection, number: str, at: float, field: str, old: str,
-          new: str, checkpoint: int) -> None:
+def _field_change(
+    con, key, at, field, field_id, from_value, from_string, to_value, to_string
+) -> None:
+    n = next(_order)
+    con.execute(
+        "insert into raw.jira_field_changes values (?, ?, 0, ?, 'alice', ?, ?, ?, ?, ?, ?, ?)",
+        [
+            issue_id(con, key),
+            f"f{n}",
+            day(at),
+            field,
+            field_id,
+            from_value,
+            from_string,
+            to_value,
+            to_string,
+            n,
+        ],
+    )
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    number: str,
+    at: float,
+    field: str,
+    old: str,
+    new: str,
+    checkpoint: int,
+) -> None:
     n = next(_order)
     con.execute(
         "insert into raw.servicenow_field_changes values (?, 'incident', ?, ?, ?, ?, ?, 'bob', ?,"
@@ -113,9 +134,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
         "insert into raw.servicenow_groups values (?, ?, '{}', ?)",
         [("grp-alpha", "Alpha", T0), ("grp-beta", "Beta", T0)],
     )
-    con.execute(
-        "insert into raw.jira_fields values (?, 'Flagged', true, '{}', ?)", [FLAG_ID, T0]
-    )
+    con.execute("insert into raw.jira_fields values (?, 'Flagged', true, '{}', ?)", [FLAG_ID, T0])
     return con
 
 
@@ -166,24 +185,31 @@ def wh() -> duckdb.DuckDBPyConnection:
     add_record(con, "INC2", 0, [(1, "1", "2"), (4, "2", "6")], group="Alpha")
     # INC3: In Progress 1-2, On Hold 2-6 (Awaiting Caller 2-4, Awaiting Vendor 4-6),
     # In Progress 6-9, Resolved 9. Insert row for hold_reason ('' at creation).
-    add_record(con, "INC3", 0, [(1, "1", "2"), (2, "2", "3"), (6, "3", "2"), (9, "2", "6")],
-               group="Beta")
+    add_record(
+        con, "INC3", 0, [(1, "1", "2"), (2, "2", "3"), (6, "3", "2"), (9, "2", "6")], group="Beta"
+    )
     audit(con, "INC3", 0, "hold_reason", "", "", 0)
     audit(con, "INC3", 2, "hold_reason", "", "1", 3)
     audit(con, "INC3", 4, "hold_reason", "1", "4", 4)
     audit(con, "INC3", 6, "hold_reason", "4", "", 5)
-    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-' || "
-                "lower(assignment_group_name)")
+    con.execute(
+        "update raw.servicenow_records set assignment_group_id = 'grp-' || "
+        "lower(assignment_group_name)"
+    )
     build(con, config(CONFIG), 30)
     return con
 
 
 def stretches(con: duckdb.DuckDBPyConnection, item: str) -> list[tuple]:
     return [
-        (r["seq"], r["reason"], r["source_detail"],
-         None if r["started_at"] is None else (r["started_at"] - T0).total_seconds() / 86400,
-         None if r["ended_at"] is None else (r["ended_at"] - T0).total_seconds() / 86400,
-         r["duration_days"])
+        (
+            r["seq"],
+            r["reason"],
+            r["source_detail"],
+            None if r["started_at"] is None else (r["started_at"] - T0).total_seconds() / 86400,
+            None if r["ended_at"] is None else (r["ended_at"] - T0).total_seconds() / 86400,
+            r["duration_days"],
+        )
         for r in rows(con, "from core.blocked_intervals where item_id = ? order by seq", [item])
     ]
 
@@ -279,32 +305,53 @@ def test_blocked_work(wh) -> None:
     assert bb["share_of_lead_time"] == approx(12 / 110)
     oh = got[("all", "on_hold")]
     assert (oh["items"], oh["total_blocked_days"], oh["share_of_lead_time"]) == (
-        1, 4.0, approx(4 / 110))
+        1,
+        4.0,
+        approx(4 / 110),
+    )
 
 
 def test_assignments_reassigned_a_b_a(wh) -> None:
-    got = [(r["seq"], r["owner"], (r["started_at"] - T0).days,
-            r["ended_at"] and (r["ended_at"] - T0).days, r["duration_days"])
-           for r in rows(wh, "from core.assignments where item_id = 'servicenow:INC1' order by seq")]
+    got = [
+        (
+            r["seq"],
+            r["owner"],
+            (r["started_at"] - T0).days,
+            r["ended_at"] and (r["ended_at"] - T0).days,
+            r["duration_days"],
+        )
+        for r in rows(wh, "from core.assignments where item_id = 'servicenow:INC1' order by seq")
+    ]
     # the insert row gives Alpha at creation; changes at 2 and 5; open to as_of 30
     assert got == [(1, "Alpha", 0, 2, 2.0), (2, "Beta", 2, 5, 3.0), (3, "Alpha", 5, None, 25.0)]
     # no audit rows: the current group, one open stretch
-    assert [(r["owner"], r["ended_at"]) for r in rows(
-        wh, "from core.assignments where item_id = 'servicenow:INC2'")] == [("Alpha", None)]
+    assert [
+        (r["owner"], r["ended_at"])
+        for r in rows(wh, "from core.assignments where item_id = 'servicenow:INC2'")
+    ] == [("Alpha", None)]
     # no JIRA owner field configured: no JIRA rows
     assert rows(wh, "from core.assignments where item_id like 'jira:%'") == []
 
 
 def test_handoffs(wh) -> None:
-    got = {r["owner"]: r for r in rows(
-        wh, "from metrics.handoffs where value_stream = 'Payments'")}
+    got = {r["owner"]: r for r in rows(wh, "from metrics.handoffs where value_stream = 'Payments'")}
     # INC1 (done 8): Alpha 0-2 + 5-8 = 5, Beta 2-5 = 3; INC2 (done 4): Alpha 4; INC3 (done 9):
     # Beta 9. Reassignments: INC1 Alpha->Beta (into Beta), Beta->Alpha (into Alpha, a loop)
     alpha, beta, stream = got["Alpha"], got["Beta"], got[None]
-    assert (alpha["items"], alpha["total_days"], alpha["mean_days"], alpha["handoffs_in"],
-            alpha["loops"]) == (2, 9.0, 4.5, 1, 1)
-    assert (beta["items"], beta["total_days"], beta["mean_days"], beta["handoffs_in"],
-            beta["loops"]) == (2, 12.0, 6.0, 1, 0)
+    assert (
+        alpha["items"],
+        alpha["total_days"],
+        alpha["mean_days"],
+        alpha["handoffs_in"],
+        alpha["loops"],
+    ) == (2, 9.0, 4.5, 1, 1)
+    assert (
+        beta["items"],
+        beta["total_days"],
+        beta["mean_days"],
+        beta["handoffs_in"],
+        beta["loops"],
+    ) == (2, 12.0, 6.0, 1, 0)
     # 3 owned items, 2 reassignments: 2/3 per item; INC2 and INC3 never reassigned: 2/3
     assert stream["items"] == 3
     assert stream["reassignments_per_item"] == approx(2 / 3)
@@ -325,16 +372,25 @@ def test_jira_owner_field_and_checks() -> None:
         "insert into raw.jira_fields values ('customfield_10001', 'Team', true, '{}', ?)", [T0]
     )
     build(con, config(CONFIG + "handoffs: {jira_field: team}\n"), 30)
-    got = [(r["item_id"], r["owner"], (r["started_at"] - T0).days)
-           for r in rows(con, "from core.assignments order by item_id, seq")]
+    got = [
+        (r["item_id"], r["owner"], (r["started_at"] - T0).days)
+        for r in rows(con, "from core.assignments order by item_id, seq")
+    ]
     # P-1: the oldest change's old value (Red) from creation, Blue at 3, empty (NULL) at 6;
     # P-2: no change: its current value from the issue payload
-    assert got == [("jira:P-1", "Red", 0), ("jira:P-1", "Blue", 3), ("jira:P-1", None, 6),
-                   ("jira:P-2", "Green", 0)]
+    assert got == [
+        ("jira:P-1", "Red", 0),
+        ("jira:P-1", "Blue", 3),
+        ("jira:P-1", None, 6),
+        ("jira:P-2", "Green", 0),
+    ]
     h = {r["owner"]: r for r in rows(con, "from metrics.handoffs where value_stream = 'all'")}
     # P-1 done 10: Red 3, Blue 3 (3-6), NULL 6-10 not counted; one reassignment Red -> Blue
     assert (h["Red"]["total_days"], h["Blue"]["total_days"], h["Blue"]["handoffs_in"]) == (
-        3.0, 3.0, 1)
+        3.0,
+        3.0,
+        1,
+    )
     assert h[None]["first_owner_resolution_rate"] == approx(1 / 2)
 
 
@@ -348,35 +404,49 @@ def test_checks_pass_on_the_timelines_and_catch_a_bad_stretch(wh) -> None:
     add_record(con, "INC1", 0, [], group="Alpha")
     build(con, config(CONFIG), 30)
     # a stretch before created_at (5) and an owner stretch leaving a gap (2-3)
-    con.execute("insert into core.blocked_intervals values ('jira:P-1', 1, 'flagged', '', ?,"
-                " ?, 1)", [day(4), day(5)])
-    con.execute("update core.assignments set ended_at = ? where item_id = 'servicenow:INC1'",
-                [day(2)])
-    con.execute("insert into core.assignments values ('servicenow:INC1', 2, 'Beta', ?, null,"
-                " 27)", [day(3)])
+    con.execute(
+        "insert into core.blocked_intervals values ('jira:P-1', 1, 'flagged', '', ?, ?, 1)",
+        [day(4), day(5)],
+    )
+    con.execute(
+        "update core.assignments set ended_at = ? where item_id = 'servicenow:INC1'", [day(2)]
+    )
+    con.execute(
+        "insert into core.assignments values ('servicenow:INC1', 2, 'Beta', ?, null, 27)", [day(3)]
+    )
     assert [r["problem"] for r in rows(con, check_sql("blocked_within_life"))] == [
-        "starts before created_at"]
+        "starts before created_at"
+    ]
     assert [r["problem"] for r in rows(con, check_sql("assignments_tile"))] == ["gap or overlap"]
 
 
 def test_blocked_stages(wh) -> None:
-    got = {r["stage"]: r for r in rows(
-        wh, "from metrics.blocked_stages where value_stream = 'all'")}
+    got = {
+        r["stage"]: r for r in rows(wh, "from metrics.blocked_stages where value_stream = 'all'")
+    }
     # 12 window items (P-7 is open). Blocked union per stage before done_at:
     # Dev: P-1 3.5 + P-2 1 (4-5) + P-3 3 + P-5 4 + P-9 7 + INC3 4 (On Hold is in Dev) = 22.5,
     #      active: all but INC3's hold = 18.5; Review: P-2 5-8 = 3 (7-8 In Review active = 1)
     dev, review, backlog = got["Dev"], got["Review"], got["Backlog"]
     assert (dev["items_blocked"], dev["blocked_time_days"], dev["blocked_active_days"]) == (
-        6, approx(22.5 / 12), approx(18.5 / 12))
-    assert (review["items_blocked"], review["blocked_time_days"],
-            review["blocked_active_days"]) == (1, approx(3 / 12), approx(1 / 12))
+        6,
+        approx(22.5 / 12),
+        approx(18.5 / 12),
+    )
+    assert (
+        review["items_blocked"],
+        review["blocked_time_days"],
+        review["blocked_active_days"],
+    ) == (1, approx(3 / 12), approx(1 / 12))
     assert (backlog["items_blocked"], backlog["blocked_time_days"]) == (0, 0.0)
     assert "Done" not in got  # the final stage is not a block of the map
 
 
 def test_handoff_loops_name_the_ping_pong(wh) -> None:
-    got = [(r["value_stream"], r["owner"], r["via_owner"], r["loops"], r["items"])
-           for r in rows(wh, "from metrics.handoff_loops order by value_stream")]
+    got = [
+        (r["value_stream"], r["owner"], r["via_owner"], r["loops"], r["items"])
+        for r in rows(wh, "from metrics.handoff_loops order by value_stream")
+    ]
     # INC1: Alpha -> Beta -> Alpha
     assert got == [("Payments", "Alpha", "Beta", 1, 1), ("all", "Alpha", "Beta", 1, 1)]
 
@@ -403,8 +473,10 @@ def test_report_without_spec6_tables_has_no_blocked_section() -> None:
     from reports.report import render_report
 
     con = duckdb.connect(":memory:")
-    con.execute("create schema metrics; create table metrics.value_stream_summary"
-                " (value_stream varchar, items_done bigint, throughput_per_week double)")
+    con.execute(
+        "create schema metrics; create table metrics.value_stream_summary"
+        " (value_stream varchar, items_done bigint, throughput_per_week double)"
+    )
     con.execute("insert into metrics.value_stream_summary values ('all', 0, 0)")
     page = render_report(con)
     assert "Blocked by reason" not in page and "blocked-share" not in page
@@ -431,14 +503,17 @@ def test_past_as_of_takes_the_first_value_from_the_whole_history() -> None:
     # -> Beta at 6 (now Beta); On Hold from 1 with reason 1 (Awaiting Caller), 1 -> 4 (Awaiting
     # Vendor) at 6 (now 4)
     add_record(con, "INC1", 0, [(1, "1", "3")], group="Beta")
-    con.execute("update raw.servicenow_records set assignment_group_id = 'grp-beta',"
-                " payload = '{\"hold_reason\": \"4\"}' where number = 'INC1'")
+    con.execute(
+        "update raw.servicenow_records set assignment_group_id = 'grp-beta',"
+        " payload = '{\"hold_reason\": \"4\"}' where number = 'INC1'"
+    )
     audit(con, "INC1", 6, "assignment_group", "grp-alpha", "grp-beta", 3)
     audit(con, "INC1", 6, "hold_reason", "1", "4", 3)
     build(con, config(CONFIG + "handoffs: {jira_field: Team}\n"), 4)
-    owners = [(r["item_id"], r["owner"], (r["started_at"] - T0).days, r["ended_at"],
-               r["duration_days"])
-              for r in rows(con, "from core.assignments order by item_id, seq")]
+    owners = [
+        (r["item_id"], r["owner"], (r["started_at"] - T0).days, r["ended_at"], r["duration_days"])
+        for r in rows(con, "from core.assignments order by item_id, seq")
+    ]
     # as of day 4 each item is still with its first owner: one open stretch 0-4 = 4 days
     assert owners == [("jira:P-1", "Red", 0, None, 4.0), ("servicenow:INC1", "Alpha", 0, None, 4.0)]
     # P-1 flagged from creation, still at 4: 4 days; INC1 on hold 1-4 for Awaiting Caller: 3 days
@@ -462,10 +537,16 @@ def test_a_change_at_done_at_is_not_a_handoff() -> None:
     # Alpha 0-4 = 4 days, one item, nothing handed to it; Beta has no time before done_at: no row
     assert set(got) == {"Alpha", None}
     assert (got["Alpha"]["items"], got["Alpha"]["total_days"], got["Alpha"]["handoffs_in"]) == (
-        1, 4.0, 0)
+        1,
+        4.0,
+        0,
+    )
     # one owned item, no reassignment before done_at: 0 per item, resolved by its first owner
-    assert (got[None]["items"], got[None]["reassignments_per_item"],
-            got[None]["first_owner_resolution_rate"]) == (1, 0.0, 1.0)
+    assert (
+        got[None]["items"],
+        got[None]["reassignments_per_item"],
+        got[None]["first_owner_resolution_rate"],
+    ) == (1, 0.0, 1.0)
 
 
 def test_owner_changes_stamped_before_created_at_keep_their_time_order() -> None:
@@ -489,12 +570,16 @@ def test_owner_changes_stamped_before_created_at_keep_their_time_order() -> None
     audit(con, "INC1", 3, "assignment_group", "grp-beta", "grp-alpha", 1)
     audit(con, "INC1", 2, "assignment_group", "grp-alpha", "grp-beta", 2)
     build(con, config(CONFIG + "handoffs: {jira_field: Team}\n"), 30)
-    got = [(r["item_id"], r["seq"], r["owner"], (r["started_at"] - T0).days, r["duration_days"])
-           for r in rows(con, "from core.assignments order by item_id, seq")]
+    got = [
+        (r["item_id"], r["seq"], r["owner"], (r["started_at"] - T0).days, r["duration_days"])
+        for r in rows(con, "from core.assignments order by item_id, seq")
+    ]
     assert got == [
-        ("jira:P-1", 1, "Red", 5, 0.0), ("jira:P-1", 2, "Blue", 5, 0.0),
+        ("jira:P-1", 1, "Red", 5, 0.0),
+        ("jira:P-1", 2, "Blue", 5, 0.0),
         ("jira:P-1", 3, "Green", 5, 25.0),  # 30 - 5
-        ("servicenow:INC1", 1, "Alpha", 5, 0.0), ("servicenow:INC1", 2, "Beta", 5, 0.0),
+        ("servicenow:INC1", 1, "Alpha", 5, 0.0),
+        ("servicenow:INC1", 2, "Beta", 5, 0.0),
         ("servicenow:INC1", 3, "Alpha", 5, 25.0),
     ]
 
@@ -520,8 +605,10 @@ def test_audit_rows_without_checkpoint_or_sys_created_on_are_still_changes() -> 
     con.execute("update raw.servicenow_records set assignment_group_id = 'grp-beta'")
     build(con, config(CONFIG), 30)
     for item in ("servicenow:INC1", "servicenow:INC2"):
-        got = [(r["owner"], (r["started_at"] - T0).days, r["duration_days"]) for r in rows(
-            con, "from core.assignments where item_id = ? order by seq", [item])]
+        got = [
+            (r["owner"], (r["started_at"] - T0).days, r["duration_days"])
+            for r in rows(con, "from core.assignments where item_id = ? order by seq", [item])
+        ]
         assert got == [("Alpha", 0, 2.0), (None, 2, 1.0), ("Beta", 3, 27.0)], item
 
 

@@ -62,11 +62,16 @@ def timeline(time_zone: str = "UTC") -> duckdb.DuckDBPyConnection:
     con = new_warehouse()
     con.execute(f"set timezone = '{time_zone}'")
     add_jira_statuses(con, JIRA_STATUSES)
-    add_issue(con, "PAY-1", 0, [(1, "1", "3"), (2.5, "3", "6"), (3.25, "6", "10"),
-                                (4.5, "10", "3"), (5.25, "3", "10")])
+    add_issue(
+        con,
+        "PAY-1",
+        0,
+        [(1, "1", "3"), (2.5, "3", "6"), (3.25, "6", "10"), (4.5, "10", "3"), (5.25, "3", "10")],
+    )
     add_issue(con, "PAY-2", 1, [(2, "1", "3"), (3.5, "3", "11")])
-    add_issue(con, "PAY-3", 2, [(3.0, "1", "3"), (4.25, "3", "6"), (4.5, "6", "3"),
-                                (4.75, "3", "6")])
+    add_issue(
+        con, "PAY-3", 2, [(3.0, "1", "3"), (4.25, "3", "6"), (4.5, "6", "3"), (4.75, "3", "6")]
+    )
     add_issue(con, "PAY-4", 4.2, [(6, "1", "3")])
     add_issue(con, "PAY-5", 5.75, [])
     add_issue(con, "PAY-6", 0, [(0.5, "1", "3"), (2.2, "3", "4")])
@@ -94,8 +99,12 @@ def test_days_are_utc_whatever_the_session_time_zone(tl: duckdb.DuckDBPyConnecti
 
 def cfd(con: duckdb.DuckDBPyConnection, stream: str, column: str) -> dict[int, list[int]]:
     """{day of month: [value per stage in stage order]} for one stream."""
-    got = rows(con, f"select day, stage_order, {column} from metrics.daily_flow"
-                    " where value_stream = ? order by day, stage_order", [stream])
+    got = rows(
+        con,
+        f"select day, stage_order, {column} from metrics.daily_flow"
+        " where value_stream = ? order by day, stage_order",
+        [stream],
+    )
     out: dict[int, list[int]] = {}
     for r in got:
         out.setdefault(r["day"].day, []).append(r[column])
@@ -155,23 +164,42 @@ def test_aging_wip(tl: duckdb.DuckDBPyConnection) -> None:
     # age 5.5 - 2 = 3.5; current run in Review since 4.75 (the 4.5 move back to Dev broke the
     # run that began 4.25) -> 0.75; last transition 4.75 -> 0.75; 5.25 <= 3.5? no -> 0 / 1.
     assert (p3["stage"], p3["status"], p3["status_kind"]) == ("Review", "In Review", "active")
-    assert (p3["age_days"], p3["stage_age_days"], p3["days_since_last_transition"],
-            p3["sle_days"], p3["age_percentile"], p3["over_sle"]) == approx(
-                (3.5, 0.75, 0.75, 5.25, 0.0, False))
+    assert (
+        p3["age_days"],
+        p3["stage_age_days"],
+        p3["days_since_last_transition"],
+        p3["sle_days"],
+        p3["age_percentile"],
+        p3["over_sle"],
+    ) == approx((3.5, 0.75, 0.75, 5.25, 0.0, False))
     p4 = got["jira:PAY-4"]
     # age 5.5 - 4.2 = 1.3 (its move at 6 is after as_of: no transition yet -> from created_at)
-    assert (p4["stage"], p4["age_days"], p4["stage_age_days"],
-            p4["days_since_last_transition"]) == ("Backlog", approx(1.3), approx(1.3), approx(1.3))
+    assert (
+        p4["stage"],
+        p4["age_days"],
+        p4["stage_age_days"],
+        p4["days_since_last_transition"],
+    ) == ("Backlog", approx(1.3), approx(1.3), approx(1.3))
     p6 = got["jira:PAY-6"]
     # age 5.5; Dev since 0.5 (In Progress, then Blocked in the same stage) -> 5.0; last
     # transition 2.2 -> 3.3; lead 5.25 <= 5.5 -> 1 / 1; 5.5 > 5.25 -> over the SLE.
     assert (p6["stage"], p6["status"], p6["status_kind"]) == ("Dev", "Blocked", "wait")
-    assert (p6["age_days"], p6["stage_age_days"], p6["days_since_last_transition"],
-            p6["age_percentile"], p6["over_sle"]) == approx((5.5, 5.0, 3.3, 1.0, True))
+    assert (
+        p6["age_days"],
+        p6["stage_age_days"],
+        p6["days_since_last_transition"],
+        p6["age_percentile"],
+        p6["over_sle"],
+    ) == approx((5.5, 5.0, 3.3, 1.0, True))
     o1 = got["jira:OPS-1"]
     # unassigned has no window item: no SLE, no percentile, over_sle unknown (NULL).
-    assert (o1["value_stream"], o1["age_days"], o1["sle_days"], o1["age_percentile"],
-            o1["over_sle"]) == ("unassigned", 4.5, None, None, None)
+    assert (
+        o1["value_stream"],
+        o1["age_days"],
+        o1["sle_days"],
+        o1["age_percentile"],
+        o1["over_sle"],
+    ) == ("unassigned", 4.5, None, None, None)
 
 
 def test_flow_trends_single_week_as_of_mid_day(tl: duckdb.DuckDBPyConnection) -> None:
@@ -183,8 +211,12 @@ def test_flow_trends_single_week_as_of_mid_day(tl: duckdb.DuckDBPyConnection) ->
     # -> 3.5 / 6.75. Backward: P1's reopen 1, W1 0 -> 1 / 2.
     # Open at 5.5: P3 (age 3.5), P4 (1.3), P6 (5.5), O1 (4.5) -> 14.8 / 4 = 3.7.
     assert (al["items_done"], al["wip_at_end"]) == (2, 4)
-    assert (al["lead_time_p50_days"], al["lead_time_p85_days"], al["lead_time_p95_days"],
-            al["cycle_time_p85_days"]) == approx((3.375, 4.6875, 5.0625, 3.6875))
+    assert (
+        al["lead_time_p50_days"],
+        al["lead_time_p85_days"],
+        al["lead_time_p95_days"],
+        al["cycle_time_p85_days"],
+    ) == approx((3.375, 4.6875, 5.0625, 3.6875))
     assert al["flow_efficiency"] == approx(3.5 / 6.75)
     assert al["backward_moves_per_item"] == approx(0.5)
     assert al["mean_wip_age_days"] == approx(3.7)
@@ -192,11 +224,22 @@ def test_flow_trends_single_week_as_of_mid_day(tl: duckdb.DuckDBPyConnection) ->
 
 def test_flow_trends_per_week(org: duckdb.DuckDBPyConnection) -> None:
     """The organisation of wh_org.py (as_of day 20, weeks of Jan 1, 8, 15)."""
-    got = [(r["period_start"].day, r["items_done"], r["lead_time_p50_days"],
-            r["lead_time_p85_days"], r["cycle_time_p85_days"], r["flow_efficiency"],
-            r["backward_moves_per_item"], r["wip_at_end"], r["mean_wip_age_days"])
-           for r in rows(org, "from metrics.flow_trends where value_stream = 'all'"
-                              " order by period_start")]
+    got = [
+        (
+            r["period_start"].day,
+            r["items_done"],
+            r["lead_time_p50_days"],
+            r["lead_time_p85_days"],
+            r["cycle_time_p85_days"],
+            r["flow_efficiency"],
+            r["backward_moves_per_item"],
+            r["wip_at_end"],
+            r["mean_wip_age_days"],
+        )
+        for r in rows(
+            org, "from metrics.flow_trends where value_stream = 'all' order by period_start"
+        )
+    ]
     # Week 1: J done (lead 1, never started, process 0): efficiency 0 / 1; WIP at day 7:
     #   A 7, B 6, E 3, F 1, H 5 days old -> 22 / 5 = 4.4.
     # Week 2: A B F H done: leads [3, 6, 10, 11] p50 8, p85 10.55; cycles [3, 5, 8, 10] p85 9.1;
@@ -207,9 +250,12 @@ def test_flow_trends_per_week(org: duckdb.DuckDBPyConnection) -> None:
         (8, 4, 8.0, approx(10.55), approx(9.1), approx(0.7), 0.5, 2, approx(7.0)),
         (15, 0, None, None, None, None, None, 3, approx(31 / 3)),
     ]
-    pay = [(r["period_start"].day, r["wip_at_end"], r["mean_wip_age_days"])
-           for r in rows(org, "from metrics.flow_trends where value_stream = 'Payments'"
-                              " order by period_start")]
+    pay = [
+        (r["period_start"].day, r["wip_at_end"], r["mean_wip_age_days"])
+        for r in rows(
+            org, "from metrics.flow_trends where value_stream = 'Payments' order by period_start"
+        )
+    ]
     # Payments WIP: day 7 A 7, B 6, H 5 -> 6; day 14 none -> NULL; as_of D 5.
     assert pay == [(1, 3, 6.0), (8, 0, None), (15, 1, 5.0)]
 
@@ -224,9 +270,11 @@ def test_checks_pass_on_the_timeline(tl: duckdb.DuckDBPyConnection) -> None:
 def test_daily_flow_check_catches_a_drift(tl: duckdb.DuckDBPyConnection) -> None:
     tl.execute("begin transaction")
     try:
-        tl.execute("update metrics.daily_flow set items = items + 1"
-                   " where value_stream = 'Payments' and stage = 'Dev'"
-                   " and day = (select max(day) from metrics.daily_flow)")
+        tl.execute(
+            "update metrics.daily_flow set items = items + 1"
+            " where value_stream = 'Payments' and stage = 'Dev'"
+            " and day = (select max(day) from metrics.daily_flow)"
+        )
         bad = run_check(tl, "daily_flow_matches_wip")
     finally:
         tl.execute("rollback")
@@ -243,8 +291,12 @@ def test_forecast_history_and_empty_throughput(tl: duckdb.DuckDBPyConnection) ->
     assert got[("all", None)]["wip"] == 4  # P3, P4, P6, O1
     pay = got[("Payments", None)]
     # no throughput in the history: "at least 0 items", and WIP 3 is never done (NULL)
-    assert (pay["wip"], pay["wip_done_days_p50"], pay["wip_done_days_p85"],
-            pay["wip_done_days_p95"]) == (3, None, None, None)
+    assert (
+        pay["wip"],
+        pay["wip_done_days_p50"],
+        pay["wip_done_days_p85"],
+        pay["wip_done_days_p95"],
+    ) == (3, None, None, None)
     assert [got[("Payments", h)]["items_p50"] for h in (3, 5)] == [0, 0]
     # Web: WIP 0 -> done within 0 days
     assert got[("Web", None)]["wip_done_days_p85"] == 0
@@ -255,10 +307,16 @@ def test_flow_trends_other_periods(period: str) -> None:
     # Monday 2024-01-01 starts a week, a 2weeks bucket (2000-01-03 + 626 x 14 days) and a
     # month: one period, holding as_of, with the single week's numbers.
     con = timeline()
-    build(con, config(CONFIG.replace("window_days: 3", f"window_days: 3\nperiod: {period}")),
-          AS_OF)
-    got = [(r["period_start"].day, r["items_done"], r["wip_at_end"], r["mean_wip_age_days"],
-            r["flow_efficiency"])
-           for r in rows(con, "from metrics.flow_trends where value_stream = 'all'")]
+    build(con, config(CONFIG.replace("window_days: 3", f"window_days: 3\nperiod: {period}")), AS_OF)
+    got = [
+        (
+            r["period_start"].day,
+            r["items_done"],
+            r["wip_at_end"],
+            r["mean_wip_age_days"],
+            r["flow_efficiency"],
+        )
+        for r in rows(con, "from metrics.flow_trends where value_stream = 'all'")
+    ]
     assert got == [(1, 2, 4, approx(3.7), approx(3.5 / 6.75))]
     con.close()

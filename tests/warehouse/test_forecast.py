@@ -42,8 +42,10 @@ def test_more_trials_narrow_the_spread() -> None:
     # The p85 of 14-day totals, estimated with 20 different seeds: with 50 trials it wanders,
     # with 20 000 it barely moves (the Monte Carlo error shrinks like 1 / sqrt(trials)).
     def spread(trials: int) -> int:
-        got = [simulate(BUMPY, [14], 0, trials, generator(seed, "s")).items[14][1]
-               for seed in range(20)]
+        got = [
+            simulate(BUMPY, [14], 0, trials, generator(seed, "s")).items[14][1]
+            for seed in range(20)
+        ]
         return max(got) - min(got)
 
     assert spread(20_000) < spread(50)
@@ -119,10 +121,20 @@ def test_forecast_table_with_constant_history() -> None:
     # WIP 3 at 2 a day: 2, 4 -> done on day 2 in every trial.
     for stream in ("Payments", "all"):
         assert [got[(stream, h)][f"items_p{p}"] for h in (5, 10) for p in PERCENTS] == [
-            10, 10, 10, 20, 20, 20]
+            10,
+            10,
+            10,
+            20,
+            20,
+            20,
+        ]
         w = got[(stream, None)]
-        assert (w["wip"], w["wip_done_days_p50"], w["wip_done_days_p85"],
-                w["wip_done_days_p95"]) == (3, 2, 2, 2)
+        assert (
+            w["wip"],
+            w["wip_done_days_p50"],
+            w["wip_done_days_p85"],
+            w["wip_done_days_p95"],
+        ) == (3, 2, 2, 2)
         assert (w["history_days"], w["history_items"], w["trials"]) == (3, 6, 300)
         assert got[(stream, 5)]["wip"] is None and w["items_p85"] is None
     assert ("unassigned", None) not in got  # no item in it: no stream
@@ -172,7 +184,10 @@ def test_a_rebuild_killed_mid_transaction_leaves_the_old_table(tmp_path) -> None
     con.close()
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", CRASH, str(path)], cwd=root, capture_output=True, text=True,
+        [sys.executable, "-c", CRASH, str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(root), "FLOWMETRICS_CRASH_AT": "metrics"},
         timeout=120,
     )

@@ -53,9 +53,14 @@ def random_org(request: pytest.FixtureRequest):
             nxt = rng.choice(jira_ids)
             changes.append((t, current, nxt))
             current = nxt
-        add_issue(con, f"{rng.choice(['PAY', 'WEB', 'OPS'])}-{n}", created, changes,
-                  issue_type=rng.choice(["Story", "Bug", "Tech Debt", "Risk"]),
-                  is_deleted=rng.random() < 0.05)
+        add_issue(
+            con,
+            f"{rng.choice(['PAY', 'WEB', 'OPS'])}-{n}",
+            created,
+            changes,
+            issue_type=rng.choice(["Story", "Bug", "Tech Debt", "Risk"]),
+            is_deleted=rng.random() < 0.05,
+        )
     for n in range(60):
         opened = rng.uniform(0, 100)
         t, current, changes = opened, "1", []
@@ -64,8 +69,9 @@ def random_org(request: pytest.FixtureRequest):
             nxt = rng.choice(list(INCIDENT_CHOICES))
             changes.append((t, current, nxt))
             current = nxt
-        add_record(con, f"INC{n}", opened, changes,
-                   group=rng.choice(["Payments Ops", "Service Desk"]))
+        add_record(
+            con, f"INC{n}", opened, changes, group=rng.choice(["Payments Ops", "Service Desk"])
+        )
     build(con, config(CONFIG), 90)  # as_of before some changes: they must be ignored
     yield con
     con.close()
@@ -102,7 +108,9 @@ def test_blocks_add_up_to_mean_lead_time(random_org) -> None:
 
 
 def test_counts_are_consistent(random_org) -> None:
-    r = one(random_org, """
+    r = one(
+        random_org,
+        """
         select
             (select items_done from metrics.value_stream_summary where value_stream = 'all')
                 as summary_done,
@@ -113,6 +121,7 @@ def test_counts_are_consistent(random_org) -> None:
             (select sum(arrivals) from metrics.flow_distribution where value_stream = 'all')
                 as arrivals,
             (select count(*) from core.work_items where not is_deleted) as items
-    """)
+    """,
+    )
     assert r["summary_done"] == r["lead_items"] == r["streams_done"]
     assert r["arrivals"] == r["items"]

@@ -22,8 +22,12 @@ def test_item_flow(org: duckdb.DuckDBPyConnection) -> None:
     got = {r["item_id"]: r for r in rows(org, "select * from metrics.item_flow")}
     assert "jira:PAY-5" not in got  # deleted
     a = got["jira:PAY-1"]
-    assert (a["lead_time_days"], a["cycle_time_days"], a["process_time_days"],
-            a["wait_time_days"]) == (10.0, 8.0, 7.0, 3.0)
+    assert (
+        a["lead_time_days"],
+        a["cycle_time_days"],
+        a["process_time_days"],
+        a["wait_time_days"],
+    ) == (10.0, 8.0, 7.0, 3.0)
     assert a["flow_efficiency"] == approx(7 / 10) and a["age_days"] is None
     b = got["jira:PAY-2"]
     assert (b["lead_time_days"], b["cycle_time_days"], b["process_time_days"]) == (11, 10, 8)
@@ -33,7 +37,9 @@ def test_item_flow(org: duckdb.DuckDBPyConnection) -> None:
     assert c["process_time_days"] == 2.0  # In Progress 4-6
     d = got["jira:PAY-4"]  # never started, open: age 20 - 15
     assert (d["started_at"], d["age_days"], d["process_time_days"]) == (None, 5.0, 0.0)
-    e = got["jira:WEB-1"]  # open: age 20 - 4; process In Progress 5-17; wait Open 4-5 + QA Hold 17-20
+    e = got[
+        "jira:WEB-1"
+    ]  # open: age 20 - 4; process In Progress 5-17; wait Open 4-5 + QA Hold 17-20
     assert (e["age_days"], e["process_time_days"], e["wait_time_days"]) == (16.0, 12.0, 4.0)
     h = got["servicenow:INC1"]  # Resolved 8 -> Closed 13 must not move done_at
     assert (h["lead_time_days"], h["cycle_time_days"], h["process_time_days"]) == (6, 5, 3)
@@ -46,15 +52,23 @@ def test_lead_time(org: duckdb.DuckDBPyConnection) -> None:
     # p95 pos 2.85 -> 10.85; mean 30 / 4 = 7.5. cycles [3, 5, 8, 10]: p50 6.5,
     # p85 pos 2.55 -> 8 + .55 * 2 = 9.1. Within 10 days: 3, 6, 10 -> 3 / 4.
     assert al["items"] == 4
-    assert (al["lead_time_p50_days"], al["lead_time_p85_days"], al["lead_time_p95_days"],
-            al["lead_time_mean_days"]) == approx((8.0, 10.55, 10.85, 7.5))
+    assert (
+        al["lead_time_p50_days"],
+        al["lead_time_p85_days"],
+        al["lead_time_p95_days"],
+        al["lead_time_mean_days"],
+    ) == approx((8.0, 10.55, 10.85, 7.5))
     assert (al["cycle_time_p50_days"], al["cycle_time_p85_days"]) == approx((6.5, 9.1))
     assert al["share_within_target"] == approx(0.75)
     pay = got[("Payments", "all")]
     # leads [6, 10, 11]: p50 10, p85 pos 1.7 -> 10.7, p95 pos 1.9 -> 10.9, mean 9; 2 of 3 <= 10
-    assert (pay["items"], pay["lead_time_p50_days"], pay["lead_time_p85_days"],
-            pay["lead_time_p95_days"], pay["lead_time_mean_days"]) == approx(
-                (3, 10.0, 10.7, 10.9, 9.0))
+    assert (
+        pay["items"],
+        pay["lead_time_p50_days"],
+        pay["lead_time_p85_days"],
+        pay["lead_time_p95_days"],
+        pay["lead_time_mean_days"],
+    ) == approx((3, 10.0, 10.7, 10.9, 9.0))
     assert pay["share_within_target"] == approx(2 / 3)
     assert got[("Payments", "defect")]["lead_time_p50_days"] == 11.0  # B alone
     assert got[("Web", "debt")]["items"] == 1 and got[("all", "incident")]["items"] == 1
@@ -64,9 +78,19 @@ def test_lead_time(org: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_wait_states(org: duckdb.DuckDBPyConnection) -> None:
-    got = [(r["stage"], r["status"], r["items"], r["total_wait_days"], r["mean_wait_days"],
-            r["p85_wait_days"], r["share_of_lead_time"], r["rank"])
-           for r in rows(org, "from metrics.wait_states where value_stream = 'all' order by rank")]
+    got = [
+        (
+            r["stage"],
+            r["status"],
+            r["items"],
+            r["total_wait_days"],
+            r["mean_wait_days"],
+            r["p85_wait_days"],
+            r["share_of_lead_time"],
+            r["rank"],
+        )
+        for r in rows(org, "from metrics.wait_states where value_stream = 'all' order by rank")
+    ]
     # Open: A 2 + B 1 (F's zero-length Open is not "spent time"); p85 of [1, 2] = 1.85;
     # shares over total window lead 30. Ties at 1.0 day: Backlog (order 1) before Dev.
     assert got == [
@@ -81,9 +105,16 @@ def test_wait_states(org: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_rework(org: duckdb.DuckDBPyConnection) -> None:
-    got = {r["stage"]: (r["items_passed"], r["items_sent_back"], r["items_returned_from"],
-                        r["pct_complete_accurate"], r["reopened_items"])
-           for r in rows(org, "from metrics.rework where value_stream = 'all'")}
+    got = {
+        r["stage"]: (
+            r["items_passed"],
+            r["items_sent_back"],
+            r["items_returned_from"],
+            r["pct_complete_accurate"],
+            r["reopened_items"],
+        )
+        for r in rows(org, "from metrics.rework where value_stream = 'all'")
+    }
     # Dev: passed by A, B, F, H; B sent back into it (Review>Dev after passing, Done>Dev);
     # 1 - 1/4. Review: A and B left it forward; B returned from it. Done: B reopened out of
     # it. Test: nobody passed -> NULL.
@@ -99,10 +130,19 @@ def test_rework(org: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_value_stream_map(org: duckdb.DuckDBPyConnection) -> None:
-    got = [(r["stage"], r["stage_order"], r["items_visited"], r["lead_time_days"],
-            r["process_time_days"], r["pct_complete_accurate"])
-           for r in rows(org, "from metrics.value_stream_map where value_stream = 'all'"
-                              " order by stage_order")]
+    got = [
+        (
+            r["stage"],
+            r["stage_order"],
+            r["items_visited"],
+            r["lead_time_days"],
+            r["process_time_days"],
+            r["pct_complete_accurate"],
+        )
+        for r in rows(
+            org, "from metrics.value_stream_map where value_stream = 'all' order by stage_order"
+        )
+    ]
     # time per item in non-done intervals of the stage, mean over 4 window items:
     # Backlog A 2, B 1, F 0, H 1 -> 1.0 (process 0)
     # Dev     A 3+1+2, B 2+2+1, F 3, H 1+2+2 = 19 -> 4.75; process A 5, B 5, F 3, H 3 -> 4.0
@@ -122,29 +162,58 @@ def test_value_stream_summary(org: duckdb.DuckDBPyConnection) -> None:
     # process 5.25, activity .75; rolled %C/A 1 * .75 * 1 = .75 (Test undefined);
     # debt effort F 3 / (7 + 8 + 3 + 3); unplanned B + H = 2 / 4
     assert al == {
-        "value_stream": "all", "items_done": 4, "wip": 3, "throughput_per_week": 2.0,
-        "total_lead_time_days": 7.0, "total_process_time_days": 5.25,
-        "activity_ratio": approx(0.75), "rolled_pct_complete_accurate": approx(0.75),
-        "lead_time_p50_days": 8.0, "lead_time_p95_days": approx(10.85),
-        "tech_debt_ratio": approx(3 / 21), "unplanned_ratio": 0.5,
+        "value_stream": "all",
+        "items_done": 4,
+        "wip": 3,
+        "throughput_per_week": 2.0,
+        "total_lead_time_days": 7.0,
+        "total_process_time_days": 5.25,
+        "activity_ratio": approx(0.75),
+        "rolled_pct_complete_accurate": approx(0.75),
+        "lead_time_p50_days": 8.0,
+        "lead_time_p95_days": approx(10.85),
+        "tech_debt_ratio": approx(3 / 21),
+        "unplanned_ratio": 0.5,
     }
     web = one(org, "from metrics.value_stream_summary where value_stream = 'Web'")
     # F only: Backlog 1.0 * Dev 1.0 (Review, Test undefined); wip E, G
-    assert (web["items_done"], web["wip"], web["rolled_pct_complete_accurate"],
-            web["tech_debt_ratio"], web["unplanned_ratio"]) == (1, 2, 1.0, 1.0, 0.0)
+    assert (
+        web["items_done"],
+        web["wip"],
+        web["rolled_pct_complete_accurate"],
+        web["tech_debt_ratio"],
+        web["unplanned_ratio"],
+    ) == (1, 2, 1.0, 1.0, 0.0)
     un = one(org, "from metrics.value_stream_summary where value_stream = 'unassigned'")
     # nothing done in the window: every ratio NULL, never 0
-    assert (un["items_done"], un["activity_ratio"], un["tech_debt_ratio"],
-            un["unplanned_ratio"], un["rolled_pct_complete_accurate"]) == (0, None, None, None,
-                                                                           None)
+    assert (
+        un["items_done"],
+        un["activity_ratio"],
+        un["tech_debt_ratio"],
+        un["unplanned_ratio"],
+        un["rolled_pct_complete_accurate"],
+    ) == (0, None, None, None, None)
 
 
 def test_flow_distribution_week(org: duckdb.DuckDBPyConnection) -> None:
-    got = [(r["period_start"].day, r["items_done"], r["feature_items"], r["defect_items"],
-            r["debt_items"], r["incident_items"], r["debt_ratio_items"], r["debt_ratio_effort"],
-            r["unplanned_ratio"], r["wip_at_end"], r["arrivals"])
-           for r in rows(org, "from metrics.flow_distribution where value_stream = 'all'"
-                              " order by period_start")]
+    got = [
+        (
+            r["period_start"].day,
+            r["items_done"],
+            r["feature_items"],
+            r["defect_items"],
+            r["debt_items"],
+            r["incident_items"],
+            r["debt_ratio_items"],
+            r["debt_ratio_effort"],
+            r["unplanned_ratio"],
+            r["wip_at_end"],
+            r["arrivals"],
+        )
+        for r in rows(
+            org, "from metrics.flow_distribution where value_stream = 'all' order by period_start"
+        )
+    ]
     # weeks of Jan 1, 8, 15 (as_of day 20 = Sun Jan 21). Arrivals: A B C E F H J | G | D.
     # Done: J day 1 (incident, no process time) | A B F H | none.
     # WIP at day 7: A B E F H; at day 14: E G; last week at as_of: D E G.
@@ -156,8 +225,10 @@ def test_flow_distribution_week(org: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_scorecard(org: duckdb.DuckDBPyConnection) -> None:
-    got = {(r["value_stream"], r["target"]): (r["actual_value"], r["met"], r["gap"])
-           for r in rows(org, "from metrics.scorecard")}
+    got = {
+        (r["value_stream"], r["target"]): (r["actual_value"], r["met"], r["gap"])
+        for r in rows(org, "from metrics.scorecard")
+    }
     # max targets: gap = target - actual; min targets: gap = actual - target
     assert got[("all", "lead_time_p95_days")] == (approx(10.85), False, approx(-0.85))
     assert got[("all", "unplanned_ratio_max")] == (0.5, True, 0.0)

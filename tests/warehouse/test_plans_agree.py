@@ -64,7 +64,9 @@ def test_serial_and_spilling_parallel_builds_agree(tmp_path: Path) -> None:
     for schema, tables in (("core", CORE_TABLES), ("metrics", METRICS_TABLES)):
         for table in tables:
             a, b = _canonical(con, "a", schema, table), _canonical(con, "b", schema, table)
-            assert con.execute(f"describe {a}").fetchall() == con.execute(f"describe {b}").fetchall()
+            assert (
+                con.execute(f"describe {a}").fetchall() == con.execute(f"describe {b}").fetchall()
+            )
             n = con.execute(f"select count(*) from ({a})").fetchone()[0]
             assert n == con.execute(f"select count(*) from ({b})").fetchone()[0], table
             only_a = con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0]

@@ -72,20 +72,43 @@ AS_OF_DAY = 20
 def load_organisation(con: duckdb.DuckDBPyConnection) -> None:
     add_jira_statuses(con, {**JIRA_STATUSES, "20": ("QA Hold", "indeterminate")})
     add_choices(con, "incident", INCIDENT_CHOICES)
-    add_issue(con, "PAY-1", 0, [(2, "1", "3"), (5, "3", "4"), (6, "4", "3"), (8, "3", "6"),
-                                (10, "6", "10")])
-    add_issue(con, "PAY-2", 1, [(2, "1", "3"), (4, "3", "6"), (5, "6", "3"), (7, "3", "6"),
-                                (9, "6", "10"), (11, "10", "3"), (12, "3", "10")],
-              issue_type="Bug")
+    add_issue(
+        con,
+        "PAY-1",
+        0,
+        [(2, "1", "3"), (5, "3", "4"), (6, "4", "3"), (8, "3", "6"), (10, "6", "10")],
+    )
+    add_issue(
+        con,
+        "PAY-2",
+        1,
+        [
+            (2, "1", "3"),
+            (4, "3", "6"),
+            (5, "6", "3"),
+            (7, "3", "6"),
+            (9, "6", "10"),
+            (11, "10", "3"),
+            (12, "3", "10"),
+        ],
+        issue_type="Bug",
+    )
     add_issue(con, "PAY-3", 3, [(4, "1", "3"), (6, "3", "11")])
     add_issue(con, "PAY-4", 15, [])
     add_issue(con, "PAY-5", 1, [(2, "1", "10")], is_deleted=True)
     add_issue(con, "WEB-1", 4, [(5, "1", "3"), (17, "3", "20")])
-    add_issue(con, "WEB-2", 6, [(5, "1", "3"), (9, "3", "10")], issue_type="Tech Debt",
-              names={0: ("Open", "Doing")})
+    add_issue(
+        con,
+        "WEB-2",
+        6,
+        [(5, "1", "3"), (9, "3", "10")],
+        issue_type="Tech Debt",
+        names={0: ("Open", "Doing")},
+    )
     add_issue(con, "WEB-3", 10, [(25, "1", "3")], status="3")
-    add_record(con, "INC1", 2, [(3, "1", "2"), (4, "2", "3"), (6, "3", "2"), (8, "2", "6"),
-                                (13, "6", "7")])
+    add_record(
+        con, "INC1", 2, [(3, "1", "2"), (4, "2", "3"), (6, "3", "2"), (8, "2", "6"), (13, "6", "7")]
+    )
     add_record(con, "INC2", 0, [(1, "1", "6")], group="Service Desk")
 
 

@@ -33,8 +33,14 @@ JIRA_STATUSES: dict[str, tuple[str, str]] = {
     "11": ("Won't Do", "done"),
 }
 
-INCIDENT_CHOICES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved",
-                    "7": "Closed", "8": "Canceled"}
+INCIDENT_CHOICES = {
+    "1": "New",
+    "2": "In Progress",
+    "3": "On Hold",
+    "6": "Resolved",
+    "7": "Closed",
+    "8": "Canceled",
+}
 
 
 def day(d: float) -> datetime:
@@ -83,18 +89,32 @@ def add_issue(
     con.execute(
         "insert into raw.jira_issues values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?,"
         " null, null, '{}', ?, ?, null)",
-        [issue_id, key, key.split("-")[0], issue_type, f"Summary of {key}", current, name,
-         category, priority, labels or [], components or [], day(created), day(last),
-         f"https://jira.example/browse/{key}", day(last), is_deleted],
+        [
+            issue_id,
+            key,
+            key.split("-")[0],
+            issue_type,
+            f"Summary of {key}",
+            current,
+            name,
+            category,
+            priority,
+            labels or [],
+            components or [],
+            day(created),
+            day(last),
+            f"https://jira.example/browse/{key}",
+            day(last),
+            is_deleted,
+        ],
     )
     for i, (d, frm, to) in enumerate(changes):
-        fname, tname = (names or {}).get(i, (catalogue.get(frm, (frm,))[0],
-                                              catalogue.get(to, (to,))[0]))
+        fname, tname = (names or {}).get(
+            i, (catalogue.get(frm, (frm,))[0], catalogue.get(to, (to,))[0])
+        )
         con.execute(
-            "insert into raw.jira_status_changes values (?, ?, 0, ?, 'alice', ?, ?, ?, ?, ?,"
-            " null)",
-            [issue_id, f"h{issue_id}-{i}", day(d), frm, fname, to, tname,
-             next(_counter)],
+            "insert into raw.jira_status_changes values (?, ?, 0, ?, 'alice', ?, ?, ?, ?, ?, null)",
+            [issue_id, f"h{issue_id}-{i}", day(d), frm, fname, to, tname, next(_counter)],
         )
 
 
@@ -124,9 +144,22 @@ def add_record(
     con.execute(
         "insert into raw.servicenow_records values (?, ?, ?, ?, ?, '3', ?, ?, ?, null, ?, ?, ?,"
         " null, ?, ?, ?, null)",
-        [sys_id, table, number, f"Summary of {number}", current, category,
-         f"grp-{group.lower().replace(' ', '-')}", group, day(opened), day(opened), day(last),
-         json.dumps({"number": number}), day(last), is_deleted],
+        [
+            sys_id,
+            table,
+            number,
+            f"Summary of {number}",
+            current,
+            category,
+            f"grp-{group.lower().replace(' ', '-')}",
+            group,
+            day(opened),
+            day(opened),
+            day(last),
+            json.dumps({"number": number}),
+            day(last),
+            is_deleted,
+        ],
     )
     for i, (d, frm, to) in enumerate(changes):
         con.execute(

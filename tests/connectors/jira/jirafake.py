@@ -36,8 +36,11 @@ def make_issue(
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "summary": f"summary of {key}",
-        "status": {"id": status, "name": NAMES.get(status, status),
-                   "statusCategory": {"key": "new" if status == "1" else "indeterminate"}},
+        "status": {
+            "id": status,
+            "name": NAMES.get(status, status),
+            "statusCategory": {"key": "new" if status == "1" else "indeterminate"},
+        },
         "issuetype": {"id": "10", "name": "Story"},
         "project": {"id": "100", "key": project or key.split("-")[0]},
         "priority": {"id": "3", "name": "Medium"},
@@ -47,27 +50,57 @@ def make_issue(
     }
     if created is not None:
         fields["created"] = created
-    return {"id": issue_id, "key": key, "self": f"{BASE}/rest/api/2/issue/{issue_id}",
-            "fields": fields}
+    return {
+        "id": issue_id,
+        "key": key,
+        "self": f"{BASE}/rest/api/2/issue/{issue_id}",
+        "fields": fields,
+    }
 
 
-def make_history(hid: str, created: Any, frm: str, to: str, *, extra: bool = False,
-                 names: tuple[str, str] | None = None) -> dict[str, Any]:
+def make_history(
+    hid: str,
+    created: Any,
+    frm: str,
+    to: str,
+    *,
+    extra: bool = False,
+    names: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     items = []
     if extra:
-        items.append({"field": "summary", "fieldtype": "jira", "fieldId": "summary",
-                      "fromString": "x", "toString": "y"})
-    items.append({"field": "status", "fieldtype": "jira", "fieldId": "status", "from": frm,
-                  "fromString": (names or (NAMES.get(frm), None))[0],
-                  "to": to, "toString": (names or (None, NAMES.get(to)))[1]})
+        items.append(
+            {
+                "field": "summary",
+                "fieldtype": "jira",
+                "fieldId": "summary",
+                "fromString": "x",
+                "toString": "y",
+            }
+        )
+    items.append(
+        {
+            "field": "status",
+            "fieldtype": "jira",
+            "fieldId": "status",
+            "from": frm,
+            "fromString": (names or (NAMES.get(frm), None))[0],
+            "to": to,
+            "toString": (names or (None, NAMES.get(to)))[1],
+        }
+    )
     return {"id": hid, "created": created, "author": {"displayName": "Mia"}, "items": items}
 
 
 def chain(issue_id: int, steps: list[str], start_day: int = 2) -> list[dict[str, Any]]:
     """Histories moving through `steps` (status ids), one a day."""
     return [
-        make_history(f"{issue_id}{n:03d}", f"2024-01-{start_day + n:02d}T09:00:00.000+0000",
-                     steps[n], steps[n + 1])
+        make_history(
+            f"{issue_id}{n:03d}",
+            f"2024-01-{start_day + n:02d}T09:00:00.000+0000",
+            steps[n],
+            steps[n + 1],
+        )
         for n in range(len(steps) - 1)
     ]
 
@@ -102,8 +135,9 @@ class FakeJira:
         self.issues = [i for i in self.issues if i["id"] != issue["id"]] + [issue]
         self.histories[issue["id"]] = histories or []
 
-    def fault(self, path_part: str, status: int, headers: dict[str, str] | None = None,
-              body: Any = None) -> None:
+    def fault(
+        self, path_part: str, status: int, headers: dict[str, str] | None = None, body: Any = None
+    ) -> None:
         self.faults[path_part].append((status, headers or {}, json.dumps(body or {})))
 
     def paths(self, method: str | None = None) -> list[str]:
@@ -117,7 +151,11 @@ class FakeJira:
         self.rsps.assert_all_requests_are_fired = False
         routes = [
             ("GET", r"/rest/api/2/serverInfo", self._server_info),
-            ("GET", r"/rest/api/2/field", lambda q, b: [{"id": "summary", "name": "Summary", "clauseNames": ["summary"]}]),
+            (
+                "GET",
+                r"/rest/api/2/field",
+                lambda q, b: [{"id": "summary", "name": "Summary", "clauseNames": ["summary"]}],
+            ),
             ("GET", r"/rest/api/2/status", lambda q, b: self.statuses),
             ("GET", r"/rest/api/[23]/search/jql", self._search_jql),
             ("GET", r"/rest/api/2/search", self._search_dc),
@@ -128,8 +166,10 @@ class FakeJira:
         ]
         for method, pattern, handler in routes:
             self.rsps.add_callback(
-                method, re.compile(re.escape(self.base) + pattern + r"(\?.*)?$"),
-                callback=self._wrap(handler, pattern), content_type="application/json",
+                method,
+                re.compile(re.escape(self.base) + pattern + r"(\?.*)?$"),
+                callback=self._wrap(handler, pattern),
+                content_type="application/json",
             )
 
     def _wrap(self, handler: Any, pattern: str) -> Any:
@@ -149,23 +189,34 @@ class FakeJira:
             if isinstance(result, tuple):
                 return result
             return 200, {}, json.dumps(result)
+
         return callback
 
     def _server_info(self, q: Any, b: Any) -> dict[str, Any]:
-        info = {"baseUrl": self.base, "versionNumbers": [1001, 0, 0] if self.cloud else [9, 12, 0],
-                "version": "1001.0.0" if self.cloud else "9.12.0"}
+        info = {
+            "baseUrl": self.base,
+            "versionNumbers": [1001, 0, 0] if self.cloud else [9, 12, 0],
+            "version": "1001.0.0" if self.cloud else "9.12.0",
+        }
         info["deploymentType"] = "Cloud" if self.cloud else "Server"
         return info
 
     def _with_changelog(self, issue: dict[str, Any], newest_first: bool) -> dict[str, Any]:
         hs = list(self.histories.get(issue["id"], []))
-        shown = hs[-self.embedded_cap:] if self.embedded_cap is not None else hs
+        shown = hs[-self.embedded_cap :] if self.embedded_cap is not None else hs
         if self.embedded_cap == 0:
             shown = []
         if newest_first:
             shown = shown[::-1]
-        return {**issue, "changelog": {"startAt": 0, "maxResults": len(shown),
-                                       "total": len(hs), "histories": shown}}
+        return {
+            **issue,
+            "changelog": {
+                "startAt": 0,
+                "maxResults": len(shown),
+                "total": len(hs),
+                "histories": shown,
+            },
+        }
 
     def _search_jql(self, q: dict[str, Any], b: Any) -> Any:
         if not self.cloud:
@@ -174,7 +225,7 @@ class FakeJira:
             return self.search_script.pop(0)
         offset = int(q.get("nextPageToken") or 0)
         size = min(int(q.get("maxResults", 50)), self.search_cap)
-        page = self.issues[offset:offset + size]
+        page = self.issues[offset : offset + size]
         if q.get("expand") == "changelog":
             page = [self._with_changelog(i, newest_first=True) for i in page]
         out: dict[str, Any] = {"issues": page}
@@ -191,7 +242,7 @@ class FakeJira:
         pages = sum(1 for _, p, _ in self.calls if p == "/rest/api/2/search")
         size = min(int(q.get("maxResults", 50)), self.search_cap, self.dc_short.get(pages, 10**9))
         matched = _dc_order_and_keyset(self.issues, str(q.get("jql") or ""))
-        page = matched[start:start + size]
+        page = matched[start : start + size]
         if q.get("expand") == "changelog":
             page = [self._with_changelog(i, newest_first=False) for i in page]
         return {"startAt": start, "maxResults": size, "total": len(matched), "issues": page}
@@ -207,7 +258,7 @@ class FakeJira:
         flat.sort(key=lambda t: (t[0], t[1]))
         offset = int(body.get("nextPageToken") or 0)
         size = min(body.get("maxResults", 1000), self.bulk_cap)
-        chunk = flat[offset:offset + size]
+        chunk = flat[offset : offset + size]
         logs: list[dict[str, Any]] = []
         for _, iid, h in chunk:
             if logs and logs[-1]["issueId"] == iid:
@@ -225,9 +276,14 @@ class FakeJira:
         hs = self.histories.get(issue_id, [])
         start = int(q.get("startAt", 0))
         size = min(int(q.get("maxResults", 100)), self.changelog_cap)
-        values = hs[start:start + size]
-        return {"startAt": start, "maxResults": size, "total": len(hs),
-                "isLast": start + size >= len(hs), "values": values}
+        values = hs[start : start + size]
+        return {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(hs),
+            "isLast": start + size >= len(hs),
+            "values": values,
+        }
 
     def _approximate_count(self, q: Any, body: dict[str, Any]) -> Any:
         """Cloud's count for a JQL (this fake ignores the JQL: every issue it holds)."""
@@ -238,11 +294,22 @@ class FakeJira:
     def _issue_dc(self, q: dict[str, Any], b: Any, issue_id: str) -> Any:
         issue = next((i for i in self.issues if i["id"] == issue_id), None)
         if issue is None:
-            return 404, {}, json.dumps({"errorMessages": [
-                "Issue does not exist or you do not have permission to see it."]})
+            return (
+                404,
+                {},
+                json.dumps(
+                    {
+                        "errorMessages": [
+                            "Issue does not exist or you do not have permission to see it."
+                        ]
+                    }
+                ),
+            )
         hs = self.histories.get(issue_id, [])
-        return {**issue, "changelog": {"startAt": 0, "maxResults": len(hs), "total": len(hs),
-                                       "histories": hs}}
+        return {
+            **issue,
+            "changelog": {"startAt": 0, "maxResults": len(hs), "total": len(hs), "histories": hs},
+        }
 
 
 _KEYSET_UPDATED = re.compile(r"\(updated > (\d+) OR \(updated = \d+ AND id > (\d+)\)\)")
@@ -260,6 +327,7 @@ def _updated_ms(issue: dict[str, Any]) -> int:
 def _dc_order_and_keyset(issues: list[dict[str, Any]], jql: str) -> list[dict[str, Any]]:
     """Data Center's `ORDER BY updated ASC, id ASC` (or `id ASC`), and the keyset clause the
     connector appends after its first page (the only JQL this fake reads)."""
+
     def num(issue: dict[str, Any]) -> int:
         return int(issue["id"]) if str(issue["id"]).isdigit() else 0
 

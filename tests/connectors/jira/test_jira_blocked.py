@@ -29,8 +29,9 @@ def fresh() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def expected_items(sb: Sandbox, deleted: bool = False
-                   ) -> set[tuple[str, str, str | None, str | None]]:
+def expected_items(
+    sb: Sandbox, deleted: bool = False
+) -> set[tuple[str, str, str | None, str | None]]:
     """(issue id, field, to, toString) of every Flagged / Link item the sandbox holds (of
     deleted issues too with `deleted`: their last landed history stays in raw)."""
     out = set()
@@ -44,11 +45,15 @@ def expected_items(sb: Sandbox, deleted: bool = False
     return out
 
 
-def sync(mode: str, monkeypatch: pytest.MonkeyPatch, *, spec6: bool
-         ) -> tuple[duckdb.DuckDBPyConnection, dict[str, int], Sandbox]:
+def sync(
+    mode: str, monkeypatch: pytest.MonkeyPatch, *, spec6: bool
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, int], Sandbox]:
     if not spec6:  # a status-only sync, the baseline
-        monkeypatch.setattr(jira_fields, "select", lambda catalogue, owner:
-                            jira_fields.FieldSelection(frozenset(), frozenset()))
+        monkeypatch.setattr(
+            jira_fields,
+            "select",
+            lambda catalogue, owner: jira_fields.FieldSelection(frozenset(), frozenset()),
+        )
     con = fresh()
     with Sandbox(seed=11, size=300, mode=mode, now=START) as sb:
         settings = JiraSettings.from_env(sb.env)
@@ -71,8 +76,11 @@ def test_flag_and_link_history_costs_no_request_per_item(mode, monkeypatch) -> N
     if mode == "cloud":
         assert got["jira.changelog_bulkfetch"] == 1
         assert got["total"] == got["jira.search_jql"] + 4
-    landed = set(con.execute(
-        "select issue_id, field, to_value, to_string from raw.jira_field_changes").fetchall())
+    landed = set(
+        con.execute(
+            "select issue_id, field, to_value, to_string from raw.jira_field_changes"
+        ).fetchall()
+    )
     assert landed == expected_items(sb)
     assert base_con.execute("select count(*) from raw.jira_field_changes").fetchone() == (0,)
     flagged = [r for r in landed if r[1] == "Flagged"]
@@ -81,8 +89,8 @@ def test_flag_and_link_history_costs_no_request_per_item(mode, monkeypatch) -> N
     assert any(r[3] and "LEGACY-" in r[3] for r in links)  # a blocker outside the scope
     # the site-specific Flagged id was found by name
     assert con.execute(
-        "select field_id from raw.jira_fields where name = 'Flagged'").fetchone() == (
-        cat.FLAGGED_FIELD_ID,)
+        "select field_id from raw.jira_fields where name = 'Flagged'"
+    ).fetchone() == (cat.FLAGGED_FIELD_ID,)
 
 
 def test_bulkfetch_asks_status_and_the_spec6_fields_together(monkeypatch) -> None:
@@ -100,8 +108,11 @@ def test_bulkfetch_asks_status_and_the_spec6_fields_together(monkeypatch) -> Non
         sync_jira(con, JiraSettings.from_env(sb.env), parse_config({}), run_started_at=sb.now)
     assert seen == [["status", cat.FLAGGED_FIELD_ID, "issuelinks"]]
     build_core(con, parse_config({}), START)
-    reasons = dict(con.execute(
-        "select reason, count(*) from core.blocked_intervals group by reason").fetchall())
+    reasons = dict(
+        con.execute(
+            "select reason, count(*) from core.blocked_intervals group by reason"
+        ).fetchall()
+    )
     assert reasons.get("flagged", 0) > 0 and reasons.get("blocked_by", 0) > 0
 
 
@@ -125,13 +136,16 @@ def test_configured_owner_field_gives_jira_assignments(monkeypatch) -> None:
     build_core(con, cfg, START)
     got = con.execute(
         "select count(distinct item_id), count(*) filter (where owner is null),"
-        " count(distinct owner) from core.assignments where item_id like 'jira:%'").fetchone()
-    jira_items = con.execute("select count(*) from core.work_items where source = 'jira'"
-                             ).fetchone()[0]
+        " count(distinct owner) from core.assignments where item_id like 'jira:%'"
+    ).fetchone()
+    jira_items = con.execute(
+        "select count(*) from core.work_items where source = 'jira'"
+    ).fetchone()[0]
     assert got[0] == jira_items and got[1] == 0 and got[2] == len(cat.TEAMS)
     assert con.execute(check_sql("assignments_tile")).fetchall() == []
-    changed = con.execute("select count(*) from raw.jira_field_changes where field = 'Team'"
-                          ).fetchone()[0]
+    changed = con.execute(
+        "select count(*) from raw.jira_field_changes where field = 'Team'"
+    ).fetchone()[0]
     assert changed > 5
     assert searched and all(cat.TEAM_FIELD_ID in f for f in searched)
 
@@ -148,7 +162,9 @@ def test_incremental_sync_keeps_the_field_history_equal_to_the_source(mode) -> N
         for _ in range(2):
             sb.advance(days=1, change_fraction=0.05)
             sync_jira(con, settings, cfg, run_started_at=sb.now + timedelta(minutes=2))
-        landed = set(con.execute(
-            "select issue_id, field, to_value, to_string from raw.jira_field_changes"
-        ).fetchall())
+        landed = set(
+            con.execute(
+                "select issue_id, field, to_value, to_string from raw.jira_field_changes"
+            ).fetchall()
+        )
         assert landed == expected_items(sb, deleted=True)

@@ -60,14 +60,18 @@ def test_500_then_success(con, settings, cfg, cloud, policy, sleeps):
     assert result.records == 2 and len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
 
 
-def test_503_at_construction_is_retried_through_our_adapter(con, settings, cfg, cloud, policy, sleeps):
+def test_503_at_construction_is_retried_through_our_adapter(
+    con, settings, cfg, cloud, policy, sleeps
+):
     seed(cloud)
     cloud.fault("serverInfo", 503, {"Retry-After": "2"})
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert sleeps == [2.0] and cloud.count("serverInfo") == 2
 
 
-def test_401_is_one_clear_error_without_the_token(con, settings, cfg, cloud, policy, sleeps, caplog):
+def test_401_is_one_clear_error_without_the_token(
+    con, settings, cfg, cloud, policy, sleeps, caplog
+):
     seed(cloud)
     cloud.fault("serverInfo", 401, body={"errorMessages": ["Unauthorized"]})
     caplog.set_level(logging.DEBUG)

@@ -18,15 +18,25 @@ from connectors.result import SourceError
 from tests.connectors.jira.jirafake import NOW, chain, make_issue
 
 CORE_FIELDS = {
-    "summary", "status", "issuetype", "project", "priority", "labels", "components", "parent",
-    "created", "updated",
+    "summary",
+    "status",
+    "issuetype",
+    "project",
+    "priority",
+    "labels",
+    "components",
+    "parent",
+    "created",
+    "updated",
 }
 STATUS = "/rest/api/2/status"
 
 
 def seed(fake, n, first=1):
     for k in range(first, first + n):
-        fake.add(make_issue(str(10000 + k), f"PAY-{k}", status="5"), chain(10000 + k, ["1", "3", "5"]))
+        fake.add(
+            make_issue(str(10000 + k), f"PAY-{k}", status="5"), chain(10000 + k, ["1", "3", "5"])
+        )
 
 
 def status_reads(fake):
@@ -51,8 +61,9 @@ def test_search_asks_exactly_the_fields_core_derives_from(con, settings, cfg, cl
     # system ids need no name lookup: the one GET /field is ours (docs/contract.md §6: Flagged's id), once
     assert cloud.paths().count("/rest/api/2/field") == 1
     # the payload landed is the issue as search returned it
-    payload = json.loads(con.execute(
-        "select payload from raw.jira_issues where issue_id = '10001'").fetchone()[0])
+    payload = json.loads(
+        con.execute("select payload from raw.jira_issues where issue_id = '10001'").fetchone()[0]
+    )
     assert payload == cloud.issues[0]
 
 
@@ -66,13 +77,17 @@ def test_catalogue_is_read_on_full_syncs_and_when_stale_not_every_night(
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert status_reads(cloud) == 1
     # next night, an issue changed (known status): no catalogue request at all
-    cloud.add(make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:30:00.000+0000"),
-              chain(10001, ["1", "3"]))
+    cloud.add(
+        make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:30:00.000+0000"),
+        chain(10001, ["1", "3"]),
+    )
     before = len(cloud.calls)
     night = sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
     assert status_reads(cloud) == 1
     assert [p for _, p, _ in cloud.calls[before:]] == [
-        "/rest/api/2/serverInfo", "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
+        "/rest/api/2/serverInfo",
+        "/rest/api/2/search/jql",
+        "/rest/api/3/changelog/bulkfetch",
     ]  # nor a field-catalogue request: it is read on the status catalogue's schedule
     assert night.requests == 3
     # older than sync.census_days (7): read again (and the census runs, as before)
@@ -89,13 +104,18 @@ def test_unknown_status_id_costs_one_catalogue_request(con, settings, cfg, cloud
     seed(cloud, 2)
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     cloud.statuses.append(
-        {"id": "77", "name": "Blocked", "statusCategory": {"id": 4, "key": "indeterminate"}})
-    cloud.add(make_issue("10002", "PAY-2", status="77", updated="2024-03-01T12:30:00.000+0000"),
-              chain(10002, ["1", "77"]))
+        {"id": "77", "name": "Blocked", "statusCategory": {"id": 4, "key": "indeterminate"}}
+    )
+    cloud.add(
+        make_issue("10002", "PAY-2", status="77", updated="2024-03-01T12:30:00.000+0000"),
+        chain(10002, ["1", "77"]),
+    )
     before = len(cloud.calls)
     night = sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy)
     assert [p for _, p, _ in cloud.calls[before:]] == [
-        "/rest/api/2/serverInfo", "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
+        "/rest/api/2/serverInfo",
+        "/rest/api/2/search/jql",
+        "/rest/api/3/changelog/bulkfetch",
         STATUS,
     ]
     assert night.requests == 4
@@ -103,8 +123,10 @@ def test_unknown_status_id_costs_one_catalogue_request(con, settings, cfg, cloud
         "select name, category_key from raw.jira_statuses where status_id = '77'"
     ).fetchone() == ("Blocked", "indeterminate")
     # the night after, the id is known: no catalogue request again
-    cloud.add(make_issue("10001", "PAY-1", status="77", updated="2024-03-02T12:30:00.000+0000"),
-              chain(10001, ["1", "77"]))
+    cloud.add(
+        make_issue("10001", "PAY-1", status="77", updated="2024-03-02T12:30:00.000+0000"),
+        chain(10001, ["1", "77"]),
+    )
     sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(days=2), policy=policy)
     assert status_reads(cloud) == 2
 
@@ -127,8 +149,9 @@ def test_error_on_page_two_while_page_one_is_mapped_lands_nothing(
     seed(cloud, 3)
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     state = con.execute("select * from raw.sync_state").fetchall()
-    landed = con.execute("select issue_id, status_id, synced_at from raw.jira_issues"
-                         " order by issue_id").fetchall()
+    landed = con.execute(
+        "select issue_id, status_id, synced_at from raw.jira_issues order by issue_id"
+    ).fetchall()
     history = con.execute("select count(*) from raw.jira_status_changes").fetchone()
     # page 1 (a changed issue) is fetched, bulkfetched and mapped; page 2 fails
     monkeypatch.setattr(jira_sync, "BULK_IDS", 1)
@@ -151,11 +174,17 @@ def test_error_on_page_two_while_page_one_is_mapped_lands_nothing(
     assert mapped == [["10001"]]  # page 1 was mapped before the error surfaced
     assert cloud.count("search/jql") == 3 and cloud.count("bulkfetch") == 2
     assert con.execute("select * from raw.sync_state").fetchall() == state
-    assert con.execute("select issue_id, status_id, synced_at from raw.jira_issues"
-                       " order by issue_id").fetchall() == landed
+    assert (
+        con.execute(
+            "select issue_id, status_id, synced_at from raw.jira_issues order by issue_id"
+        ).fetchall()
+        == landed
+    )
     assert con.execute("select count(*) from raw.jira_status_changes").fetchone() == history
     assert con.execute("select status from raw.sync_runs order by started_at").fetchall() == [
-        ("success",), ("failed",)]
+        ("success",),
+        ("failed",),
+    ]
     assert prefetch_threads() == []
 
 
@@ -243,10 +272,14 @@ def test_prefetched_runs_the_producer_on_one_other_thread_and_reraises():
 
 def _raw_tables(con):
     return (
-        con.execute("select issue_id, status_id, changelog_total, status_histories, payload"
-                    " from raw.jira_issues order by issue_id").fetchall(),
-        con.execute("select issue_id, history_id, item_index, to_status_id, source_order"
-                    " from raw.jira_status_changes order by all").fetchall(),
+        con.execute(
+            "select issue_id, status_id, changelog_total, status_histories, payload"
+            " from raw.jira_issues order by issue_id"
+        ).fetchall(),
+        con.execute(
+            "select issue_id, history_id, item_index, to_status_id, source_order"
+            " from raw.jira_status_changes order by all"
+        ).fetchall(),
     )
 
 
@@ -273,7 +306,11 @@ def test_a_later_copy_on_a_later_page_wins_whether_flushed_per_batch_or_once(
     assert [(i[0], i[1]) for i in issues] == [("10001", "5"), ("10002", "5")]
     # chain(.., ["1", "3", "5"]) = two status histories per issue, each with one status item
     assert [(c[0], c[3]) for c in changes] == [
-        ("10001", "3"), ("10001", "5"), ("10002", "3"), ("10002", "5")]
+        ("10001", "3"),
+        ("10001", "5"),
+        ("10002", "3"),
+        ("10002", "5"),
+    ]
     assert cloud.count("bulkfetch") == 3  # one per batch of BULK_IDS = 1
 
 
@@ -311,7 +348,8 @@ def test_a_history_served_twice_lands_once_as_its_last_copy(con, settings, cfg, 
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     rows = con.execute(
         "select issue_id, history_id, to_status_id, author, source_order"
-        " from raw.jira_status_changes order by issue_id, source_order").fetchall()
+        " from raw.jira_status_changes order by issue_id, source_order"
+    ).fetchall()
     # served (bulkfetch, in time order): stale copy, first, second -> the stale copy is gone
     assert rows == [
         ("10001", "10001000", "3", "Mia", 1),
@@ -319,5 +357,6 @@ def test_a_history_served_twice_lands_once_as_its_last_copy(con, settings, cfg, 
         ("10002", "10002000", "3", "Mia", 1),
         ("10002", "10002001", "5", "Mia", 2),
     ]
-    assert con.execute("select status_histories from raw.jira_issues order by issue_id"
-                       ).fetchall() == [(2,), (2,)]
+    assert con.execute(
+        "select status_histories from raw.jira_issues order by issue_id"
+    ).fetchall() == [(2,), (2,)]

@@ -42,8 +42,12 @@ def assert_matches_truth(con, sb, window_end, whole_seconds=False):
     for t in truth:
         assert issues[t["id"]][:3] == (t["key"], t["status_id"], t["created"]), t["key"]
         expected = [
-            (h["history_id"], h["from"], h["to"],
-             h["at"].replace(microsecond=0) if whole_seconds else h["at"])
+            (
+                h["history_id"],
+                h["from"],
+                h["to"],
+                h["at"].replace(microsecond=0) if whole_seconds else h["at"],
+            )
             for h in t["status_history"]
         ]
         got = history.get(t["id"], [])

@@ -31,20 +31,26 @@ def changes(con, issue_id):
 
 def seed(fake, n, steps=("1", "3", "5")):
     for k in range(1, n + 1):
-        fake.add(make_issue(str(10000 + k), f"PAY-{k}", status=steps[-1]),
-                 chain(10000 + k, list(steps)))
+        fake.add(
+            make_issue(str(10000 + k), f"PAY-{k}", status=steps[-1]), chain(10000 + k, list(steps))
+        )
 
 
 # -- Cloud search paging -----------------------------------------------------------------
 
 
-def test_full_cloud_sync_lands_issues_and_history_with_few_requests(con, settings, cfg, cloud, policy):
+def test_full_cloud_sync_lands_issues_and_history_with_few_requests(
+    con, settings, cfg, cloud, policy
+):
     seed(cloud, 5)
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 5 and result.streams[0].histories == 10
     assert cloud.paths() == [
-        "/rest/api/2/serverInfo", "/rest/api/2/status", "/rest/api/2/field",
-        "/rest/api/2/search/jql", "/rest/api/3/changelog/bulkfetch",
+        "/rest/api/2/serverInfo",
+        "/rest/api/2/status",
+        "/rest/api/2/field",
+        "/rest/api/2/search/jql",
+        "/rest/api/3/changelog/bulkfetch",
     ]
     assert result.requests == 5
     assert [r[1:3] for r in changes(con, "10001")] == [("1", "3"), ("3", "5")]
@@ -120,7 +126,9 @@ def test_truncated_embedded_changelog_does_not_truncate_history(con, settings, c
     cloud.add(make_issue("10001", "PAY-1", status="5"), chain(10001, steps))
     cloud.embedded_cap = 2
     # the search result carries a truncated (newest-first) embedded changelog anyway
-    cloud.search_script = [{"issues": [cloud._with_changelog(cloud.issues[0], True)], "isLast": True}]
+    cloud.search_script = [
+        {"issues": [cloud._with_changelog(cloud.issues[0], True)], "isLast": True}
+    ]
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     got = changes(con, "10001")
     assert [(r[1], r[2]) for r in got] == list(zip(steps, steps[1:], strict=False))
@@ -135,8 +143,11 @@ def test_bulkfetch_spanning_pages_merges_by_issue(con, settings, cfg, cloud, pol
     assert cloud.count("bulkfetch") == 3
     bodies = [b for m, p, b in cloud.calls if p.endswith("bulkfetch")]
     # status and the docs/contract.md §6 fields in the same requests (this site has no Flagged field)
-    assert bodies[0] == {"issueIdsOrKeys": ["1", "2"], "fieldIds": ["status", "issuelinks"],
-                         "maxResults": 10000}
+    assert bodies[0] == {
+        "issueIdsOrKeys": ["1", "2"],
+        "fieldIds": ["status", "issuelinks"],
+        "maxResults": 10000,
+    }
     assert bodies[1]["nextPageToken"] == "2" and bodies[1]["issueIdsOrKeys"] == ["1", "2"]
     assert [(r[1], r[2]) for r in changes(con, "1")] == [("1", "3"), ("3", "10001"), ("10001", "5")]
     assert [(r[1], r[2]) for r in changes(con, "2")] == [("1", "3"), ("3", "5")]
@@ -257,8 +268,9 @@ def test_datacenter_short_page_mid_scan_loses_and_repeats_nothing(
     dc.dc_short = {2: 1}  # the second page brings 1 issue, not 2
     result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 7
-    assert con.execute("select count(*), count(distinct issue_id) from raw.jira_issues"
-                       ).fetchone() == (7, 7)
+    assert con.execute(
+        "select count(*), count(distinct issue_id) from raw.jira_issues"
+    ).fetchone() == (7, 7)
     # 2 + 1 + 2 + 2: pages go on from the last issue read, no wasted request
     assert len(_dc_searches(dc)) == 4
 
@@ -277,8 +289,9 @@ def test_datacenter_edit_between_pages_loses_nothing(con, dc_settings, cfg, dc, 
 
     dc.before.append(edit)
     result = sync_jira(con, dc_settings, cfg, run_started_at=NOW, policy=policy)
-    assert sorted(r[0] for r in con.execute("select issue_id from raw.jira_issues").fetchall()
-                  ) == [str(10000 + k) for k in range(1, 7)]
+    assert sorted(r[0] for r in con.execute("select issue_id from raw.jira_issues").fetchall()) == [
+        str(10000 + k) for k in range(1, 7)
+    ]
     assert result.records == 6
 
 
@@ -292,7 +305,9 @@ def test_datacenter_empty_page_before_the_total_fails_the_run(con, dc_settings, 
     assert con.execute("select count(*) from raw.sync_state").fetchone()[0] == 0
 
 
-def test_datacenter_truncated_embedded_changelog_refetches_the_issue(con, dc_settings, cfg, dc, policy):
+def test_datacenter_truncated_embedded_changelog_refetches_the_issue(
+    con, dc_settings, cfg, dc, policy
+):
     steps = ["1", "3", "10001", "3", "5"]
     dc.add(make_issue("7", "PAY-7", status="5"), chain(7, steps))
     dc.add(make_issue("8", "PAY-8", status="3"), chain(8, ["1", "3"]))
@@ -317,22 +332,28 @@ def test_datacenter_items_without_field_id(con, dc_settings, cfg, dc, policy):
 
 def test_offsets_and_epoch_seconds_land_as_utc(con, settings, cfg, cloud, policy):
     cloud.add(
-        make_issue("1", "PAY-1", status="3", created="2024-06-28T06:29:06.215-0700",
-                   updated="2024-06-28T23:10:00.000+0530"),
+        make_issue(
+            "1",
+            "PAY-1",
+            status="3",
+            created="2024-06-28T06:29:06.215-0700",
+            updated="2024-06-28T23:10:00.000+0530",
+        ),
         [make_history("h1", 1719588546, "1", "3")],  # bulkfetch style: epoch seconds
     )
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
-    created, updated = con.execute(
-        "select created_at, updated_at from raw.jira_issues"
-    ).fetchone()
+    created, updated = con.execute("select created_at, updated_at from raw.jira_issues").fetchone()
     assert created == datetime(2024, 6, 28, 13, 29, 6, 215000, tzinfo=UTC)
     assert updated == datetime(2024, 6, 28, 17, 40, tzinfo=UTC)
     assert changes(con, "1")[0][4] == datetime(2024, 6, 28, 15, 29, 6, tzinfo=UTC)
 
 
 def test_renamed_status_maps_by_id(con, settings, cfg, cloud, policy):
-    hist = [make_history("h1", "2024-01-03T09:00:00.000+0000", "1", "10001",
-                         names=("Open", "In Review"))]  # the name at the time
+    hist = [
+        make_history(
+            "h1", "2024-01-03T09:00:00.000+0000", "1", "10001", names=("Open", "In Review")
+        )
+    ]  # the name at the time
     cloud.add(make_issue("1", "PAY-1", status="10001"), hist)
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     row = con.execute(
@@ -345,8 +366,10 @@ def test_renamed_status_maps_by_id(con, settings, cfg, cloud, policy):
 def test_moved_issue_keeps_one_row_by_id(con, settings, cfg, cloud, policy):
     cloud.add(make_issue("42", "PAY-9", status="3"), chain(42, ["1", "3"]))
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
-    cloud.add(make_issue("42", "WEB-3", status="5", updated="2024-03-01T12:00:00.000+0000"),
-              chain(42, ["1", "3", "5"]))
+    cloud.add(
+        make_issue("42", "WEB-3", status="5", updated="2024-03-01T12:00:00.000+0000"),
+        chain(42, ["1", "3", "5"]),
+    )
     sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy)
     rows = issues(con)
     assert len(rows) == 1 and rows[0][1] == "WEB-3"
@@ -358,8 +381,7 @@ def test_bad_records_are_quarantined_and_the_sync_goes_on(con, settings, cfg, cl
     cloud.add(make_issue("1", "PAY-1", status="1"), [])
     cloud.add(make_issue("2", "PAY-2", status="1", created=None), [])
     cloud.add(make_issue("3", "PAY-3", status="1", created="yesterday"), [])
-    cloud.add(make_issue("4", "PAY-4", status="3"),
-              [make_history("h9", "not a date", "1", "3")])
+    cloud.add(make_issue("4", "PAY-4", status="3"), [make_history("h9", "not a date", "1", "3")])
     result = sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert result.records == 2 and result.streams[0].quarantined == 3
     reasons = dict(con.execute("select record_key, reason from raw.quarantine").fetchall())
@@ -412,16 +434,19 @@ def test_cursor_not_advanced_when_the_sync_fails(con, settings, cfg, cloud, poli
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     before = con.execute("select * from raw.sync_state").fetchall()
     landed = issues(con)
-    cloud.add(make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:00:00.000+0000"),
-              chain(10001, ["1", "3"]))
+    cloud.add(
+        make_issue("10001", "PAY-1", status="3", updated="2024-03-01T12:00:00.000+0000"),
+        chain(10001, ["1", "3"]),
+    )
     cloud.fault("bulkfetch", 400, body={"errorMessages": ["bad body"]})
     with pytest.raises(SourceError, match=r"HTTP 400.*bad body"):
         sync_jira(con, settings, cfg, run_started_at=NOW + timedelta(hours=2), policy=policy)
     assert con.execute("select * from raw.sync_state").fetchall() == before
     assert issues(con) == landed
-    assert con.execute(
-        "select status from raw.sync_runs order by started_at"
-    ).fetchall() == [("success",), ("failed",)]
+    assert con.execute("select status from raw.sync_runs order by started_at").fetchall() == [
+        ("success",),
+        ("failed",),
+    ]
 
 
 def test_census_marks_deleted_and_revives_reappearing(con, settings, cfg, cloud, policy):
@@ -448,7 +473,9 @@ def test_census_marks_deleted_and_revives_reappearing(con, settings, cfg, cloud,
     assert cloud.count("search/jql") == n + 1
     # it comes back (e.g. permission restored): a full sync revives it
     cloud.issues.insert(1, gone)
-    sync_jira(con, settings, cfg, full=True, run_started_at=later + timedelta(days=2), policy=policy)
+    sync_jira(
+        con, settings, cfg, full=True, run_started_at=later + timedelta(days=2), policy=policy
+    )
     assert [r[5] for r in issues(con)] == [False, False, False]
 
 
@@ -456,8 +483,9 @@ def test_progress_reports_each_page(con, settings, cfg, cloud, policy):
     seed(cloud, 3)
     cloud.search_cap = 1
     seen = []
-    sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy,
-              progress=lambda *a: seen.append(a))
+    sync_jira(
+        con, settings, cfg, run_started_at=NOW, policy=policy, progress=lambda *a: seen.append(a)
+    )
     assert [s[3] for s in seen[:3]] == [1, 2, 3]
     assert all(s[:2] == ("jira", "issues") for s in seen)
 
@@ -486,18 +514,20 @@ def test_payloads_orjson_refuses_still_land_as_the_same_json(con, settings, cfg,
 
     issue = make_issue("10001", "PAY-1", status="3")
     issue["fields"]["summary"] = "Café naïve ✓"
-    issue["fields"]["customfield_10100"] = 2 ** 70
+    issue["fields"]["customfield_10100"] = 2**70
     history = make_history("5001", "2024-01-03T10:00:00.000+0000", "1", "3")
     history["author"] = {"displayName": "Zoë \ud800"}
     cloud.add(issue, [history])
     sync_jira(con, settings, cfg, run_started_at=NOW, policy=policy)
     summary, payload = con.execute(
-        "select summary, payload from raw.jira_issues where issue_id = '10001'").fetchone()
+        "select summary, payload from raw.jira_issues where issue_id = '10001'"
+    ).fetchone()
     assert summary == "Café naïve ✓"
-    assert json.loads(payload)["fields"]["customfield_10100"] == 2 ** 70
+    assert json.loads(payload)["fields"]["customfield_10100"] == 2**70
     assert json.loads(payload) == issue
     author, hist = con.execute(
-        "select author, payload from raw.jira_status_changes where issue_id = '10001'").fetchone()
+        "select author, payload from raw.jira_status_changes where issue_id = '10001'"
+    ).fetchone()
     assert author == "Zoë \ufffd"
     assert json.loads(hist)["author"]["displayName"] == "Zoë \ufffd"
     assert json.loads(hist)["created"] == history["created"]

@@ -25,8 +25,9 @@ def con() -> Iterator[Any]:
 
 @pytest.fixture
 def settings() -> ServiceNowSettings:
-    s = ServiceNowSettings.from_env({"SERVICENOW_URL": BASE, "SERVICENOW_USER": USER,
-                                     "SERVICENOW_PASSWORD": PASSWORD})
+    s = ServiceNowSettings.from_env(
+        {"SERVICENOW_URL": BASE, "SERVICENOW_USER": USER, "SERVICENOW_PASSWORD": PASSWORD}
+    )
     assert s is not None
     return s
 

@@ -64,7 +64,8 @@ class FakeInstance:
 
     def install(self, rsps: responses.RequestsMock) -> None:
         rsps.add_callback(
-            responses.GET, re.compile(re.escape(self.base) + r"/api/now/table/\w+"),
+            responses.GET,
+            re.compile(re.escape(self.base) + r"/api/now/table/\w+"),
             callback=self._handle,
         )
 
@@ -83,17 +84,41 @@ class FakeInstance:
             status, extra, body = self.queued.pop(0)
             return status, {**headers, **extra}, json.dumps(body)
         if not _authorised(prepared.headers.get("Authorization", "")):
-            return 401, headers, json.dumps({"error": {"message": "User Not Authenticated",
-                                                       "detail": "Required to provide Auth "
-                                                       "information"}, "status": "failure"})
+            return (
+                401,
+                headers,
+                json.dumps(
+                    {
+                        "error": {
+                            "message": "User Not Authenticated",
+                            "detail": "Required to provide Auth information",
+                        },
+                        "status": "failure",
+                    }
+                ),
+            )
         if table in self.missing:
-            return 404, headers, json.dumps({"error": {"message": "No such table",
-                                                       "detail": table}, "status": "failure"})
+            return (
+                404,
+                headers,
+                json.dumps(
+                    {"error": {"message": "No such table", "detail": table}, "status": "failure"}
+                ),
+            )
         if table in self.forbidden:
-            return 403, headers, json.dumps({"error": {"message": "User Not Authorized",
-                                                       "detail": "ACL Exception Read Failed due"
-                                                       " to security constraints"},
-                                             "status": "failure"})
+            return (
+                403,
+                headers,
+                json.dumps(
+                    {
+                        "error": {
+                            "message": "User Not Authorized",
+                            "detail": "ACL Exception Read Failed due to security constraints",
+                        },
+                        "status": "failure",
+                    }
+                ),
+            )
         rows, total = self._select(table, req)
         if self.count_header and req.params.get("sysparm_no_count") == "false":
             # counted before ACLs (shape), like an instance
@@ -115,7 +140,7 @@ class FakeInstance:
             rows.sort(key=lambda r, f=f: str(r.get(f, "")))
         offset = int(req.params.get("sysparm_offset") or 0)
         limit = int(req.params.get("sysparm_limit") or 10000)
-        page = rows[offset:offset + limit]
+        page = rows[offset : offset + limit]
         wanted = [f for f in (req.params.get("sysparm_fields") or "").split(",") if f]
         if wanted:
             page = [{f: r[f] for f in wanted if f in r} for r in page]
@@ -163,9 +188,12 @@ def _match(row: Row, groups: list[list[tuple[str, str, str]]], ignored: set[str]
             have = _value(row, name)
             hit = {
                 "IN": lambda h, w: h in w.split(","),
-                "=": lambda h, w: h == w, "!=": lambda h, w: h != w,
-                ">": lambda h, w: h > w, ">=": lambda h, w: h >= w,
-                "<": lambda h, w: h < w, "<=": lambda h, w: h <= w,
+                "=": lambda h, w: h == w,
+                "!=": lambda h, w: h != w,
+                ">": lambda h, w: h > w,
+                ">=": lambda h, w: h >= w,
+                "<": lambda h, w: h < w,
+                "<=": lambda h, w: h <= w,
             }[op](have, want)
             if not hit:
                 ok = False
@@ -182,27 +210,52 @@ def sys_id(n: int, prefix: str = "a") -> str:
 
 def incident(n: int, updated: str, state: str = "2", **extra: Any) -> Row:
     row: Row = {
-        "sys_id": sys_id(n), "number": f"INC{n:07d}", "short_description": f"incident {n}",
-        "state": state, "incident_state": state, "priority": "3", "category": "network",
-        "assignment_group": "", "opened_at": "2024-01-01 08:00:00",
-        "sys_created_on": "2024-01-01 08:00:00", "sys_updated_on": updated,
-        "sys_mod_count": "1", "active": "true",
+        "sys_id": sys_id(n),
+        "number": f"INC{n:07d}",
+        "short_description": f"incident {n}",
+        "state": state,
+        "incident_state": state,
+        "priority": "3",
+        "category": "network",
+        "assignment_group": "",
+        "opened_at": "2024-01-01 08:00:00",
+        "sys_created_on": "2024-01-01 08:00:00",
+        "sys_updated_on": updated,
+        "sys_mod_count": "1",
+        "active": "true",
     }
     row.update(extra)
     return row
 
 
-def audit(n: int, doc: str, at: str, old: str, new: str, checkpoint: int,
-          fieldname: str = "state", table: str = "incident") -> Row:
-    return {"sys_id": sys_id(n, "f"), "tablename": table, "documentkey": doc,
-            "fieldname": fieldname, "oldvalue": old, "newvalue": new,
-            "record_checkpoint": str(checkpoint), "user": "itil.user", "reason": "",
-            "sys_created_on": at}
+def audit(
+    n: int,
+    doc: str,
+    at: str,
+    old: str,
+    new: str,
+    checkpoint: int,
+    fieldname: str = "state",
+    table: str = "incident",
+) -> Row:
+    return {
+        "sys_id": sys_id(n, "f"),
+        "tablename": table,
+        "documentkey": doc,
+        "fieldname": fieldname,
+        "oldvalue": old,
+        "newvalue": new,
+        "record_checkpoint": str(checkpoint),
+        "user": "itil.user",
+        "reason": "",
+        "sys_created_on": at,
+    }
 
 
-def make_cfg(tables: list[str] | None = None, query: str = "", page_size: int = 500
-             ) -> FlowConfig:
-    return parse_config({
-        "sources": {"servicenow": {"tables": tables or ["incident"], "query": query}},
-        "sync": {"page_size": page_size, "overlap_minutes": 10, "lag_minutes": 1},
-    })
+def make_cfg(tables: list[str] | None = None, query: str = "", page_size: int = 500) -> FlowConfig:
+    return parse_config(
+        {
+            "sources": {"servicenow": {"tables": tables or ["incident"], "query": query}},
+            "sync": {"page_size": page_size, "overlap_minutes": 10, "lag_minutes": 1},
+        }
+    )

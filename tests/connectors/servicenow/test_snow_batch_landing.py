@@ -17,21 +17,29 @@ from connectors.result import SourceError
 from connectors.servicenow import land, sync_servicenow
 from tests.connectors.servicenow.snow_fake import NOW, audit, incident, make_cfg, sys_id
 
-RAW = ("raw.servicenow_records", "raw.servicenow_state_changes", "raw.servicenow_choices",
-       "raw.servicenow_groups", "raw.quarantine", "raw.sync_state")
+RAW = (
+    "raw.servicenow_records",
+    "raw.servicenow_state_changes",
+    "raw.servicenow_choices",
+    "raw.servicenow_groups",
+    "raw.quarantine",
+    "raw.sync_state",
+)
 #: records pages of 500, two audit rows per record a night: three sys_audit pages of 500
 N = 600
 
 
 def ts(base: str, seconds: int) -> str:
-    return (datetime.fromisoformat(base) + timedelta(seconds=seconds)).strftime(
-        "%Y-%m-%d %H:%M:%S")
+    return (datetime.fromisoformat(base) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def snapshot(con) -> dict[str, list[tuple]]:
     out = {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in RAW}
-    out["runs"] = sorted(con.execute(
-        "select run_id, stream, status from raw.sync_runs where status = 'success'").fetchall())
+    out["runs"] = sorted(
+        con.execute(
+            "select run_id, stream, status from raw.sync_runs where status = 'success'"
+        ).fetchall()
+    )
     return out
 
 
@@ -39,9 +47,16 @@ def night_one(fake) -> list[dict]:
     rows = [incident(i, ts("2024-03-01 10:00:00", i), state="1") for i in range(N)]
     fake.tables["incident"] = rows
     fake.tables["sys_audit"] = [
-        audit(2 * i + k, sys_id(i), ts(f"2024-02-0{1 + k} 09:00:00", i),
-              "" if k == 0 else "1", "1" if k == 0 else "2", k + 1)
-        for i in range(N) for k in range(2)
+        audit(
+            2 * i + k,
+            sys_id(i),
+            ts(f"2024-02-0{1 + k} 09:00:00", i),
+            "" if k == 0 else "1",
+            "1" if k == 0 else "2",
+            k + 1,
+        )
+        for i in range(N)
+        for k in range(2)
     ]
     return rows
 
@@ -59,7 +74,8 @@ def night_two(fake, rows) -> None:
 
 @pytest.mark.parametrize("failure", ["http_401", "sys_audit_403"])
 def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
-        con, settings, fake, policy, failure, monkeypatch):
+    con, settings, fake, policy, failure, monkeypatch
+):
     """Records land at the end of their scan, sys_audit rows every 500 (FLUSH_ROWS made
     small): the third sys_audit page fails after the first two were landed."""
     monkeypatch.setattr(land, "FLUSH_ROWS", 500)
@@ -75,28 +91,30 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
 
     def progress(source, stream, message, count):
         # main thread, inside the run's transaction: what the run itself has landed so far
-        seen_in_run.append(con.execute(
-            "select (select count(*) from raw.servicenow_records where state = '6'),"
-            " (select count(*) from raw.servicenow_state_changes"
-            "  where changed_at >= '2024-03-10')"
-        ).fetchall()[0])
+        seen_in_run.append(
+            con.execute(
+                "select (select count(*) from raw.servicenow_records where state = '6'),"
+                " (select count(*) from raw.servicenow_state_changes"
+                "  where changed_at >= '2024-03-10')"
+            ).fetchall()[0]
+        )
 
     audit_before = len(fake.table_requests("sys_audit"))
 
     def fail_on_a_later_audit_page(req):
-        if (req.table == "sys_audit"
-                and len(fake.table_requests("sys_audit")) == audit_before + 2):
+        if req.table == "sys_audit" and len(fake.table_requests("sys_audit")) == audit_before + 2:
             if failure == "http_401":  # not retried: the run stops here
-                fake.queued.append((401, {}, {"error": {"message": "User Not Authenticated"},
-                                              "status": "failure"}))
+                fake.queued.append(
+                    (401, {}, {"error": {"message": "User Not Authenticated"}, "status": "failure"})
+                )
             else:  # sys_audit readable for one page, then refused
                 fake.forbidden.add("sys_audit")
+
     fake.after_request = fail_on_a_later_audit_page
 
     later = NOW + timedelta(hours=1)
     with pytest.raises(SourceError) as err:
-        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy,
-                        progress=progress)
+        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy, progress=progress)
     if failure == "sys_audit_403":
         assert "sys_audit became unreadable in the middle" in str(err.value)
         assert not fake.table_requests("metric_instance")  # no mixed-source fallback
@@ -114,31 +132,43 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
     fake.forbidden.discard("sys_audit")
     result = sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
     assert result.streams[0].records == N and result.streams[0].histories == 2 * N
-    assert con.execute("select count(*) from raw.servicenow_records where state = '6'"
-                       ).fetchall() == [(N,)]
-    assert con.execute("select count(*) from raw.servicenow_state_changes").fetchall() == [
-        (4 * N,)]
+    assert con.execute(
+        "select count(*) from raw.servicenow_records where state = '6'"
+    ).fetchall() == [(N,)]
+    assert con.execute("select count(*) from raw.servicenow_state_changes").fetchall() == [(4 * N,)]
 
 
 @pytest.mark.parametrize("page", [1, 2])
 def test_sys_audit_forbidden_before_any_of_it_landed_still_falls_back(
-        con, settings, fake, policy, page):
+    con, settings, fake, policy, page
+):
     """403 on the first sys_audit page, or on a later one while its rows are only staged:
     the staged rows are dropped and the metric_instance fallback is taken, as before."""
     cfg = make_cfg(page_size=500)
     night_one(fake)
     fake.tables["metric_instance"] = [  # periods in state 1, then 2: one transition each
-        {"sys_id": f"m{k}{i}", "definition": "d", "id": sys_id(i), "table": "incident",
-         "field": "state", "value": v, "field_value": v, "start": start, "end": end,
-         "calculation_complete": "true"}
+        {
+            "sys_id": f"m{k}{i}",
+            "definition": "d",
+            "id": sys_id(i),
+            "table": "incident",
+            "field": "state",
+            "value": v,
+            "field_value": v,
+            "start": start,
+            "end": end,
+            "calculation_complete": "true",
+        }
         for i in range(N)
-        for k, (v, start, end) in enumerate([("1", "2024-02-01 09:00:00", "2024-02-02 09:00:00"),
-                                             ("2", "2024-02-02 09:00:00", "")])
+        for k, (v, start, end) in enumerate(
+            [("1", "2024-02-01 09:00:00", "2024-02-02 09:00:00"), ("2", "2024-02-02 09:00:00", "")]
+        )
     ]
 
     def refuse(req):
         if req.table == "sys_audit" and len(fake.table_requests("sys_audit")) == page - 1:
             fake.forbidden.add("sys_audit")
+
     if page == 1:
         fake.forbidden = {"sys_audit"}
     else:
@@ -147,8 +177,9 @@ def test_sys_audit_forbidden_before_any_of_it_landed_still_falls_back(
     assert any("sys_audit is not readable" in w for w in result.warnings)
     assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]
     # only metric_instance history: nothing of the sys_audit page read before the 403
-    assert con.execute("select history_source, count(*) from raw.servicenow_state_changes"
-                       " group by 1").fetchall() == [("metric_instance", N)]
+    assert con.execute(
+        "select history_source, count(*) from raw.servicenow_state_changes group by 1"
+    ).fetchall() == [("metric_instance", N)]
     assert result.streams[0].histories == N
 
 
@@ -159,21 +190,26 @@ def test_incremental_keeps_older_history_of_re_read_records(con, settings, fake,
     rows = night_one(fake)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
     night_two(fake, rows)
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy
+    )
     assert result.streams[0].mode == "incremental"
     assert result.streams[0].records == N and result.streams[0].histories == 2 * N
     per_record = con.execute(
         "select list(to_value order by changed_at) from raw.servicenow_state_changes"
-        " where record_sys_id = ?", [sys_id(7)]).fetchall()
+        " where record_sys_id = ?",
+        [sys_id(7)],
+    ).fetchall()
     assert per_record == [(["1", "2", "3", "6"],)]
-    assert con.execute("select count(*), count(distinct change_id)"
-                       " from raw.servicenow_state_changes").fetchall() == [(4 * N, 4 * N)]
+    assert con.execute(
+        "select count(*), count(distinct change_id) from raw.servicenow_state_changes"
+    ).fetchall() == [(4 * N, 4 * N)]
 
 
 @pytest.mark.parametrize("flush_rows", [1, 500_000])
 def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
-        con, settings, fake, policy, monkeypatch, flush_rows):
+    con, settings, fake, policy, monkeypatch, flush_rows
+):
     """Updated mid-scan: the record's newer copy (page 2) replaces its first copy (page 1):
     one row, the newer state -- whether page 1 was already written (flush_rows=1) or both
     copies are staged together and landing must pick the later one."""
@@ -185,9 +221,11 @@ def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
     def touch(req):
         if req.table == "incident" and len(fake.table_requests("incident")) == 1:
             rows[3].update(sys_updated_on="2024-03-05 09:00:00", state="6")
+
     fake.after_request = touch
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
-    assert con.execute("select state, updated_at::varchar from raw.servicenow_records"
-                       " where sys_id = ?", [sys_id(3)]).fetchall() == [
-        ("6", "2024-03-05 09:00:00+00")]
+    assert con.execute(
+        "select state, updated_at::varchar from raw.servicenow_records where sys_id = ?",
+        [sys_id(3)],
+    ).fetchall() == [("6", "2024-03-05 09:00:00+00")]
     assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]

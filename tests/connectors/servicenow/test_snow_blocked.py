@@ -39,13 +39,21 @@ def run(monkeypatch: pytest.MonkeyPatch, *, spec6: bool, page_size: int):
             if days:
                 sb.advance(days=days, change_fraction=0.05)
             sb.reset_counters()
-            result = sync_servicenow(con, settings, cfg, policy=policy,
-                                     run_started_at=sb.now + timedelta(minutes=1, seconds=1))
+            result = sync_servicenow(
+                con,
+                settings,
+                cfg,
+                policy=policy,
+                run_started_at=sb.now + timedelta(minutes=1, seconds=1),
+            )
             assert result.requests == sb.counters["total"]
             counts.append(sb.counters)
-        audit = {a.sys_id: a for a in sb.snow.audit
-                 if a.fieldname in ("hold_reason", "assignment_group")
-                 and not sb.snow.records[a.documentkey].deleted}
+        audit = {
+            a.sys_id: a
+            for a in sb.snow.audit
+            if a.fieldname in ("hold_reason", "assignment_group")
+            and not sb.snow.records[a.documentkey].deleted
+        }
     monkeypatch.undo()
     return con, counts, audit
 
@@ -64,15 +72,22 @@ def test_same_requests_as_a_state_only_sync_full_and_incremental(monkeypatch, pa
             extra = {k: g[k] - b.get(k, 0) for k in g if g[k] != b.get(k, 0)}
             assert set(extra) <= {"snow.table.sys_audit", "total"}, (night, extra)
             assert extra.get("snow.table.sys_audit", 0) <= 2, (night, extra)
-    landed = {r[0]: r[1:] for r in con.execute(
-        "select change_id, record_sys_id, field_name, from_value, to_value"
-        " from raw.servicenow_field_changes").fetchall()}
-    assert landed == {a.sys_id: (a.documentkey, a.fieldname, a.oldvalue, a.newvalue)
-                      for a in audit.values()}
+    landed = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select change_id, record_sys_id, field_name, from_value, to_value"
+            " from raw.servicenow_field_changes"
+        ).fetchall()
+    }
+    assert landed == {
+        a.sys_id: (a.documentkey, a.fieldname, a.oldvalue, a.newvalue) for a in audit.values()
+    }
     assert {f for _, f, _, _ in landed.values()} == {"hold_reason", "assignment_group"}
-    labels = dict(con.execute(
-        "select value, label from raw.servicenow_choices where element = 'hold_reason'"
-    ).fetchall())
+    labels = dict(
+        con.execute(
+            "select value, label from raw.servicenow_choices where element = 'hold_reason'"
+        ).fetchall()
+    )
     assert labels["1"] == "Awaiting Caller"
 
 
@@ -82,17 +97,20 @@ def test_core_on_hold_and_assignments_from_a_sandbox_sync(monkeypatch):
     build_core(con, cfg, START + timedelta(days=1))
     held = con.execute(
         "select count(*), count(distinct source_detail) from core.blocked_intervals"
-        " where reason = 'on_hold'").fetchone()
+        " where reason = 'on_hold'"
+    ).fetchone()
     assert held[0] > 20 and held[1] >= 2  # several reasons (labels from sys_choice)
     assert con.execute(
         "select count(*) from core.blocked_intervals where reason = 'on_hold'"
         " and source_detail not in ('Awaiting Caller', 'Awaiting Vendor', 'Awaiting Problem',"
-        " 'Awaiting Change')").fetchone() == (0,)
+        " 'Awaiting Change')"
+    ).fetchone() == (0,)
     owners = {r[0] for r in con.execute("select distinct owner from core.assignments").fetchall()}
     assert {"Service Desk", "Payments Ops"} <= owners  # names, not sys_ids
     looped = con.execute(
         "select count(distinct item_id) from (select item_id, owner, count(*) n"
-        " from core.assignments where owner is not null group by all) where n > 1").fetchone()
+        " from core.assignments where owner is not null group by all) where n > 1"
+    ).fetchone()
     assert looped[0] > 0  # A -> B -> A chains exist
     for check in ("blocked_within_life", "assignments_tile"):
         assert con.execute(check_sql(check)).fetchall() == [], check
@@ -107,13 +125,21 @@ def test_audited_inserts_give_the_same_assignments(monkeypatch):
         bootstrap(con)
         with Sandbox(seed=5, size=150, mode="cloud", now=START) as sb:
             sb.set_knobs(audit_inserts=inserts)
-            sync_servicenow(con, ServiceNowSettings.from_env(sb.env), make_cfg(TABLES),
-                            policy=RetryPolicy(sleep=lambda s: None),
-                            run_started_at=sb.now + timedelta(minutes=1, seconds=1))
+            sync_servicenow(
+                con,
+                ServiceNowSettings.from_env(sb.env),
+                make_cfg(TABLES),
+                policy=RetryPolicy(sleep=lambda s: None),
+                run_started_at=sb.now + timedelta(minutes=1, seconds=1),
+            )
         build_core(con, parse_config({}), START)
-        out.append(con.execute(
-            "select item_id, seq, owner, started_at, ended_at from core.assignments"
-            " order by all").fetchall()
-            + con.execute("select * exclude (duration_days) from core.blocked_intervals"
-                          " order by all").fetchall())
+        out.append(
+            con.execute(
+                "select item_id, seq, owner, started_at, ended_at from core.assignments"
+                " order by all"
+            ).fetchall()
+            + con.execute(
+                "select * exclude (duration_days) from core.blocked_intervals order by all"
+            ).fetchall()
+        )
     assert out[0] == out[1] and len(out[0]) > 100

@@ -14,13 +14,16 @@ CHANGES = 3_000
 
 
 def test_a_record_with_thousands_of_audit_rows_lands_across_chunks(
-        con, settings, fake, policy, caplog):
+    con, settings, fake, policy, caplog
+):
     doc = sys_id(1)
     start = datetime(2024, 1, 2, 0, 0, 0)
     at = [(start + timedelta(seconds=n)).strftime("%Y-%m-%d %H:%M:%S") for n in range(CHANGES)]
     # 2 -> 3 -> 2 -> 3 ... ; checkpoints 1..3000; sys_ids f..0..f..2999 follow n
-    rows = [audit(n, doc, at[n], "2" if n % 2 == 0 else "3", "3" if n % 2 == 0 else "2", n + 1)
-            for n in range(CHANGES)]
+    rows = [
+        audit(n, doc, at[n], "2" if n % 2 == 0 else "3", "3" if n % 2 == 0 else "2", n + 1)
+        for n in range(CHANGES)
+    ]
     # a repeat of update #500 (same record, same checkpoint, same instant, another sys_id that
     # sorts right after it): it is the first row of the second page, so a chunk commits
     # between the two copies
@@ -28,8 +31,9 @@ def test_a_record_with_thousands_of_audit_rows_lands_across_chunks(
     repeat["sys_id"] = rows[499]["sys_id"] + "z"
     # 600 records: the first 500-record page fills a chunk, so the backfill commits and its
     # history scan runs chunk by chunk (a commit per 500-row page of sys_audit)
-    fake.tables["incident"] = [incident(n, f"2024-03-01 10:{n // 60:02d}:{n % 60:02d}",
-                                        state="2") for n in range(1, 601)]
+    fake.tables["incident"] = [
+        incident(n, f"2024-03-01 10:{n // 60:02d}:{n % 60:02d}", state="2") for n in range(1, 601)
+    ]
     fake.tables["sys_audit"] = rows + [repeat]
     cfg = make_cfg(page_size=500)
     cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"backfill_chunk_rows": 500})})
@@ -45,7 +49,8 @@ def test_a_record_with_thousands_of_audit_rows_lands_across_chunks(
     got = con.execute(
         "select count(*), count(distinct record_checkpoint), min(record_checkpoint),"
         " max(record_checkpoint) from raw.servicenow_state_changes where record_sys_id = ?",
-        [doc]).fetchone()
+        [doc],
+    ).fetchone()
     assert got == (CHANGES, CHANGES, 1, CHANGES)  # every update once, the repeat dropped
     assert result.streams[0].histories == CHANGES
     assert con.execute("select count(*) from raw.backfill_state").fetchone()[0] == 0

@@ -18,12 +18,24 @@ SETTINGS = ServiceNowSettings(url="https://acme.service-now.com", user="u", pass
 
 
 def _incident(**extra: object) -> dict:
-    row = {"sys_id": "a" * 32, "number": "INC0000001", "short_description": "Mail down ü",
-           "state": "2", "priority": "3", "category": "", "assignment_group": "g" * 32,
-           "assignment_group.name": "Service Desk", "opened_at": "2024-01-01 08:00:00",
-           "sys_created_on": "2024-01-01 08:00:00", "sys_updated_on": "2024-01-02 09:30:00",
-           "sys_mod_count": "4", "parent_incident": "b" * 32, "parent_incident.number": "",
-           "problem_id": "", "parent": ""}
+    row = {
+        "sys_id": "a" * 32,
+        "number": "INC0000001",
+        "short_description": "Mail down ü",
+        "state": "2",
+        "priority": "3",
+        "category": "",
+        "assignment_group": "g" * 32,
+        "assignment_group.name": "Service Desk",
+        "opened_at": "2024-01-01 08:00:00",
+        "sys_created_on": "2024-01-01 08:00:00",
+        "sys_updated_on": "2024-01-02 09:30:00",
+        "sys_mod_count": "4",
+        "parent_incident": "b" * 32,
+        "parent_incident.number": "",
+        "problem_id": "",
+        "parent": "",
+    }
     row.update(extra)
     return row
 
@@ -58,19 +70,38 @@ def test_to_record_fast_path_equals_the_general_path(extra):
 
 
 def _audit(**extra: object) -> dict:
-    row = {"sys_id": "f" * 32, "tablename": "incident", "documentkey": "a" * 32,
-           "fieldname": "state", "oldvalue": "1", "newvalue": "2", "record_checkpoint": "3",
-           "user": "itil", "reason": "", "sys_created_on": "2024-01-02 10:11:12"}
+    row = {
+        "sys_id": "f" * 32,
+        "tablename": "incident",
+        "documentkey": "a" * 32,
+        "fieldname": "state",
+        "oldvalue": "1",
+        "newvalue": "2",
+        "record_checkpoint": "3",
+        "user": "itil",
+        "reason": "",
+        "sys_created_on": "2024-01-02 10:11:12",
+    }
     row.update(extra)
     return row
 
 
 AUDIT_SHAPES = [
-    {}, {"fieldname": "incident_state"}, {"fieldname": ""}, {"oldvalue": ""},
-    {"record_checkpoint": ""}, {"record_checkpoint": "-1"}, {"record_checkpoint": " 7"},
-    {"record_checkpoint": "x"}, {"user": None}, {"documentkey": ""}, {"sys_id": " "},
-    {"documentkey": {"value": "d" * 32}}, {"sys_created_on": ""},
-    {"sys_created_on": "2024-02-30 10:11:12"}, {"fieldname": {"value": "state"}},
+    {},
+    {"fieldname": "incident_state"},
+    {"fieldname": ""},
+    {"oldvalue": ""},
+    {"record_checkpoint": ""},
+    {"record_checkpoint": "-1"},
+    {"record_checkpoint": " 7"},
+    {"record_checkpoint": "x"},
+    {"user": None},
+    {"documentkey": ""},
+    {"sys_id": " "},
+    {"documentkey": {"value": "d" * 32}},
+    {"sys_created_on": ""},
+    {"sys_created_on": "2024-02-30 10:11:12"},
+    {"fieldname": {"value": "state"}},
     {"newvalue": 6},
 ]
 
@@ -88,7 +119,7 @@ def test_audit_fast_path_equals_the_general_path(extra):
 
 
 def test_payload_text_is_the_same_whichever_encoder():
-    row = {"b": "ü\u2028\"x\"", "a": {"z": "1", "y": ["", None, True]}, "c": "\x01/"}
+    row = {"b": 'ü\u2028"x"', "a": {"z": "1", "y": ["", None, True]}, "c": "\x01/"}
     assert dumps_payload(row) == records._std_dumps(row)
     assert json.loads(dumps_payload(row)) == row
     huge = {"n": 2**70, "a": "é"}  # orjson refuses integers beyond 64 bits

@@ -18,7 +18,8 @@ def test_servicenow_reports_the_scans_total_for_an_eta(con, cfg, settings, fake,
 
 
 def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
-        con, cfg, settings, fake, policy, monkeypatch):
+    con, cfg, settings, fake, policy, monkeypatch
+):
     """connectors/run.bounded_memory: DuckDB caches what it writes up to its limit, so a sync
     runs under FLOW_SYNC_MEMORY_LIMIT (default 128MB) and the build's limit comes back after."""
     fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(10)]
@@ -36,7 +37,6 @@ def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
     assert set(during) == {"91.5 MiB"} and after == before
 
 
-
 def test_the_sync_memory_limit_leaves_room_for_the_raw_tables_indexes(con, monkeypatch):
     """DuckDB's primary-key indexes count against its memory limit (~70-100 bytes a row): the
     sync's limit is 128 MiB + 200 bytes per raw row, unless FLOW_SYNC_MEMORY_LIMIT fixes it."""
@@ -45,8 +45,9 @@ def test_the_sync_memory_limit_leaves_room_for_the_raw_tables_indexes(con, monke
     monkeypatch.delenv("FLOW_SYNC_MEMORY_LIMIT", raising=False)
     # a new warehouse: raw holds one row (raw.schema_version): 134,217,728 + 200 = 134,217,928
     assert sync_memory_limit(con) == "134217928B"
-    con.execute("insert into raw.servicenow_groups select 'g' || range, 'n', null, now()"
-                " from range(10000)")
+    con.execute(
+        "insert into raw.servicenow_groups select 'g' || range, 'n', null, now() from range(10000)"
+    )
     # 134,217,728 + 200 x 10,001 = 136,217,928
     assert sync_memory_limit(con) == "136217928B"
     monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "1GB")

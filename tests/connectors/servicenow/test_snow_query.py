@@ -38,7 +38,8 @@ def test_records_keyset_carries_window_and_scope_into_both_or_groups():
         "sys_updated_on>=2024-03-01 00:00:00^sys_updated_on<2024-03-02 12:30:15"
         "^active=true^priorityIN1,2^sys_updated_on>2024-03-01 10:00:00"
         "^NQsys_updated_on>=2024-03-01 00:00:00^sys_updated_on<2024-03-02 12:30:15"
-        "^active=true^priorityIN1,2^sys_updated_on=2024-03-01 10:00:00^sys_id>" + ID
+        "^active=true^priorityIN1,2^sys_updated_on=2024-03-01 10:00:00^sys_id>"
+        + ID
         + "^ORDERBYsys_updated_on^ORDERBYsys_id"
     )
     assert "gs.dateGenerate" not in got
@@ -48,11 +49,18 @@ def test_audit_query_one_fieldname_window_and_documentkeys():
     got = q.audit_query("incident", "state", [ID, "b" * 32], B, E, ("2024-03-01 10:00:00", ID))
     assert got == (
         "sys_created_on>=2024-03-01 00:00:00^sys_created_on<2024-03-02 12:30:15"
-        "^tablename=incident^fieldname=state^documentkeyIN" + ID + "," + "b" * 32
+        "^tablename=incident^fieldname=state^documentkeyIN"
+        + ID
+        + ","
+        + "b" * 32
         + "^sys_created_on>2024-03-01 10:00:00"
         "^NQsys_created_on>=2024-03-01 00:00:00^sys_created_on<2024-03-02 12:30:15"
-        "^tablename=incident^fieldname=state^documentkeyIN" + ID + "," + "b" * 32
-        + "^sys_created_on=2024-03-01 10:00:00^sys_id>" + ID
+        "^tablename=incident^fieldname=state^documentkeyIN"
+        + ID
+        + ","
+        + "b" * 32
+        + "^sys_created_on=2024-03-01 10:00:00^sys_id>"
+        + ID
         + "^ORDERBYsys_created_on^ORDERBYsys_id"
     )
     assert "incident_state" not in got

@@ -27,10 +27,12 @@ def _change(n: int, updated: str, state: str = "-5") -> dict:
 def _populate(fake) -> int:
     """Incidents and change requests with a state trail each (plus noise); returns the rows
     that must become history."""
-    fake.tables["incident"] = [incident(i, f"2024-03-0{1 + i % 5} 10:00:00", state="6")
-                               for i in range(N_INC)]
-    fake.tables["change_request"] = [_change(10_000 + i, "2024-03-02 11:00:00")
-                                     for i in range(N_CHG)]
+    fake.tables["incident"] = [
+        incident(i, f"2024-03-0{1 + i % 5} 10:00:00", state="6") for i in range(N_INC)
+    ]
+    fake.tables["change_request"] = [
+        _change(10_000 + i, "2024-03-02 11:00:00") for i in range(N_CHG)
+    ]
     fake.tables["problem"] = []
     rows, n = [], 0
     for i in range(N_INC):
@@ -41,30 +43,48 @@ def _populate(fake) -> int:
             rows.append(audit(n + 1, doc, at, old, new, k + 2, fieldname="incident_state"))
             n += 2
     for i in range(N_CHG):
-        rows.append(audit(n, sys_id(10_000 + i), "2024-02-20 09:00:00", "-5", "-4", 2,
-                          table="change_request"))
+        rows.append(
+            audit(
+                n, sys_id(10_000 + i), "2024-02-20 09:00:00", "-5", "-4", 2, table="change_request"
+            )
+        )
         n += 1
     # history of a record that is not in the table any more (never read): never landed
     rows.append(audit(n, sys_id(99_999), "2024-02-21 09:00:00", "1", "2", 2))
     fake.tables["sys_audit"] = rows
     fake.tables["sys_choice"] = [
-        {"sys_id": f"c{t}{v}", "name": t, "element": "state", "value": v, "label": f"L{v}",
-         "sequence": "1", "inactive": "false", "language": "en"}
-        for t, values in (("incident", ["1", "2", "6", "7"]),
-                          ("change_request", ["-5", "-4", "3"]), ("problem", ["101"]))
-        for v in values]
+        {
+            "sys_id": f"c{t}{v}",
+            "name": t,
+            "element": "state",
+            "value": v,
+            "label": f"L{v}",
+            "sequence": "1",
+            "inactive": "false",
+            "language": "en",
+        }
+        for t, values in (
+            ("incident", ["1", "2", "6", "7"]),
+            ("change_request", ["-5", "-4", "3"]),
+            ("problem", ["101"]),
+        )
+        for v in values
+    ]
     fake.tables["sys_user_group"] = [{"sys_id": "g1", "name": "Service Desk"}]
     return 2 * N_INC + N_CHG
 
 
 def _history(con):
-    return con.execute("select change_id, table_name, record_sys_id, changed_at, from_value,"
-                       " to_value, record_checkpoint, history_source"
-                       " from raw.servicenow_state_changes order by change_id").fetchall()
+    return con.execute(
+        "select change_id, table_name, record_sys_id, changed_at, from_value,"
+        " to_value, record_checkpoint, history_source"
+        " from raw.servicenow_state_changes order by change_id"
+    ).fetchall()
 
 
 def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
-        con, settings, fake, policy, monkeypatch):
+    con, settings, fake, policy, monkeypatch
+):
     wanted = _populate(fake)
     cfg = make_cfg(TABLES, page_size=500)
     result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
@@ -74,16 +94,22 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
     # first page is counted for the scan's size, so the end pages are counted too): 1331 → 3
     assert len(audit_reqs) == matched // 500 + 1 == 3
     for r in audit_reqs:
-        assert r.query.startswith("sys_created_on<2024-03-10 11:59:00^tablenameINincident,"
-                                  "change_request^fieldnameINstate,hold_reason,assignment_group^")
+        assert r.query.startswith(
+            "sys_created_on<2024-03-10 11:59:00^tablenameINincident,"
+            "change_request^fieldnameINstate,hold_reason,assignment_group^"
+        )
         assert "documentkeyIN" not in r.query
     assert len(fake.table_requests("sys_audit_delete")) == 1  # all tables, empty: the end
-    assert "tablenameINincident,change_request,problem" in \
-        fake.table_requests("sys_audit_delete")[0].query
+    assert (
+        "tablenameINincident,change_request,problem"
+        in fake.table_requests("sys_audit_delete")[0].query
+    )
     # small catalogues are counted (X-Total-Count): one request each, no empty end page
     assert len(fake.table_requests("sys_choice")) == 1  # one scan for the three tables
-    assert "nameINincident,change_request,problem^elementINstate,hold_reason" in \
-        fake.table_requests("sys_choice")[0].query
+    assert (
+        "nameINincident,change_request,problem^elementINstate,hold_reason"
+        in fake.table_requests("sys_choice")[0].query
+    )
     assert len(fake.table_requests("sys_user_group")) == 1
     # unbounded full-sync scans count their first page and the pages near the end only
     for t in ("incident", "sys_audit", "sys_audit_delete"):
@@ -96,6 +122,7 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
 
     # the same sync with the per-record documentkeyIN batches lands exactly the same rows
     from warehouse.db import bootstrap, connect
+
     other = connect(":memory:")
     bootstrap(other)
     monkeypatch.setattr(fetch, "AUDIT_BATCHES", 1_000)
@@ -108,22 +135,21 @@ def test_full_sync_reads_sys_audit_as_one_window_scan_with_the_same_history(
     other.close()
 
 
-def test_incremental_without_changes_reads_no_history_labels_or_groups(
-        con, settings, fake, policy):
+def test_incremental_without_changes_reads_no_history_labels_or_groups(con, settings, fake, policy):
     _populate(fake)
     cfg = make_cfg(TABLES, page_size=500)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
     fake.requests.clear()
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(days=1),
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, cfg, run_started_at=NOW + timedelta(days=1), policy=policy
+    )
     tables = [r.table for r in fake.requests]
     assert tables == ["incident", "change_request", "problem", "sys_audit_delete"]
     assert all(s.mode == "incremental" and s.records == 0 for s in result.streams)
     assert sum(s.requests for s in result.streams) == 4
 
 
-def test_small_incremental_window_reads_history_by_key_in_one_request(
-        con, settings, fake, policy):
+def test_small_incremental_window_reads_history_by_key_in_one_request(con, settings, fake, policy):
     _populate(fake)
     cfg = make_cfg(TABLES, page_size=500)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
@@ -133,17 +159,20 @@ def test_small_incremental_window_reads_history_by_key_in_one_request(
     chg[0].update(state="-4", sys_updated_on="2024-03-10 12:31:00")
     fake.tables["sys_audit"] += [
         audit(90_001, sys_id(3), "2024-03-10 12:30:00", "6", "7", 4),
-        audit(90_002, sys_id(10_000), "2024-03-10 12:31:00", "-5", "-4", 3,
-              table="change_request")]
+        audit(90_002, sys_id(10_000), "2024-03-10 12:31:00", "-5", "-4", 3, table="change_request"),
+    ]
     fake.requests.clear()
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy
+    )
     (aq,) = fake.table_requests("sys_audit")  # counted: no empty end page
     assert aq.params["sysparm_no_count"] == "false"
-    assert aq.query.startswith("sys_created_on>=2024-03-10 11:49:00^sys_created_on<2024-03-10"
-                               " 12:59:00^tablenameINincident,change_request"
-                               "^fieldnameINstate,hold_reason,assignment_group^"
-                               f"documentkeyIN{sys_id(3)},{sys_id(10_000)}^")
+    assert aq.query.startswith(
+        "sys_created_on>=2024-03-10 11:49:00^sys_created_on<2024-03-10"
+        " 12:59:00^tablenameINincident,change_request"
+        "^fieldnameINstate,hold_reason,assignment_group^"
+        f"documentkeyIN{sys_id(3)},{sys_id(10_000)}^"
+    )
     assert [s.histories for s in result.streams] == [1, 1, 0]
     # states and groups all known, labels fresh: no catalogue request
     assert not fake.table_requests("sys_choice") and not fake.table_requests("sys_user_group")
@@ -160,13 +189,16 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
         nonlocal later
         later += timedelta(days=1)
         row = fake.tables["incident"][5]
-        row.update(sys_updated_on=(later - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S"),
-                   **changes)
+        row.update(
+            sys_updated_on=(later - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S"), **changes
+        )
         fake.requests.clear()
         sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
         # the first query of each scan (the empty page that ends it repeats it after a cursor)
-        return ([r.query for r in fake.table_requests("sys_choice") if "sys_id>" not in r.query],
-                len(fake.table_requests("sys_user_group")))
+        return (
+            [r.query for r in fake.table_requests("sys_choice") if "sys_id>" not in r.query],
+            len(fake.table_requests("sys_user_group")),
+        )
 
     assert night(state="2") == ([], 0)  # known state, no group
     assert night(assignment_group="g1") == ([], 0)  # known group
@@ -174,15 +206,17 @@ def test_labels_and_groups_are_reread_only_when_due_or_unknown(con, settings, fa
     assert choices == ["name=incident^elementINstate,hold_reason^ORDERBYsys_id"] and groups == 0
     fake.tables["sys_user_group"].append({"sys_id": "g2", "name": "Network"})
     assert night(assignment_group="g2") == ([], 1)  # unknown group id: groups only
-    assert con.execute("select name from raw.servicenow_groups where sys_id = 'g2'"
-                       ).fetchone() == ("Network",)
+    assert con.execute("select name from raw.servicenow_groups where sys_id = 'g2'").fetchone() == (
+        "Network",
+    )
     # stored catalogue older than sync.census_days: all labels and the groups (aged on the
     # run clock, connectors/run.py: the next night runs at later + 1 day)
     old = later + timedelta(days=1) - timedelta(days=cfg.sync.census_days, hours=1)
-    con.execute("update raw.sync_state set last_census_at = ? where source = 'servicenow'",
-                [old])
+    con.execute("update raw.sync_state set last_census_at = ? where source = 'servicenow'", [old])
     choices, groups = night(state="2")
-    assert choices == ["nameINincident,change_request,problem^elementINstate,hold_reason^ORDERBYsys_id"]
+    assert choices == [
+        "nameINincident,change_request,problem^elementINstate,hold_reason^ORDERBYsys_id"
+    ]
     assert groups == 1
     assert night(state="6") == ([], 0)  # read again: fresh for census_days
 
@@ -200,28 +234,40 @@ def test_unreadable_catalogue_is_not_retried_every_night(con, settings, fake, po
 
 
 @pytest.mark.parametrize("deleted_table", ["incident", "problem"])
-def test_one_sys_audit_delete_scan_tombstones_each_table(con, settings, fake, policy,
-                                                         deleted_table):
+def test_one_sys_audit_delete_scan_tombstones_each_table(
+    con, settings, fake, policy, deleted_table
+):
     fake.tables["incident"] = [incident(1, "2024-03-01 10:00:00")]
     fake.tables["problem"] = [{**incident(2, "2024-03-01 10:00:00"), "number": "PRB0000002"}]
     cfg = make_cfg(TABLES)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
     gone = sys_id(1 if deleted_table == "incident" else 2)
     fake.tables[deleted_table] = []
-    fake.tables["sys_audit_delete"] = [{"sys_id": "d1", "tablename": deleted_table,
-                                        "documentkey": gone, "display_value": "x",
-                                        "sys_created_on": "2024-03-10 12:20:00"}]
+    fake.tables["sys_audit_delete"] = [
+        {
+            "sys_id": "d1",
+            "tablename": deleted_table,
+            "documentkey": gone,
+            "display_value": "x",
+            "sys_created_on": "2024-03-10 12:20:00",
+        }
+    ]
     fake.requests.clear()
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy
+    )
     reqs = fake.table_requests("sys_audit_delete")
     assert len(reqs) == 1  # bounded window, counted: the page with the row is the last
     assert all("^tablenameINincident,change_request,problem^" in r.query for r in reqs)
     deleted = {s.stream: s.deleted for s in result.streams}
-    assert deleted == {"incident": int(deleted_table == "incident"), "change_request": 0,
-                       "problem": int(deleted_table == "problem")}
-    assert con.execute("select sys_id from raw.servicenow_records where is_deleted"
-                       ).fetchall() == [(gone,)]
+    assert deleted == {
+        "incident": int(deleted_table == "incident"),
+        "change_request": 0,
+        "problem": int(deleted_table == "problem"),
+    }
+    assert con.execute("select sys_id from raw.servicenow_records where is_deleted").fetchall() == [
+        (gone,)
+    ]
 
 
 def test_nightly_requests_and_the_count_never_ends_a_scan_early(con, settings, fake, policy):
@@ -244,6 +290,7 @@ def test_nightly_requests_and_the_count_never_ends_a_scan_early(con, settings, f
             calls["n"] += 1
             return rows[:100] if calls["n"] == 1 else rows  # first page short by ACLs
         return rows
+
     fake.shape = acl
     fake.requests.clear()
     result = sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
@@ -257,8 +304,9 @@ def test_nightly_requests_and_the_count_never_ends_a_scan_early(con, settings, f
     fake.count_header = False
     fake.tables["incident"][0].update(sys_updated_on="2024-03-10 13:30:00", state="7")
     fake.requests.clear()
-    res = sync_servicenow(con, settings, cfg, run_started_at=later + timedelta(hours=1),
-                          policy=policy)
+    res = sync_servicenow(
+        con, settings, cfg, run_started_at=later + timedelta(hours=1), policy=policy
+    )
     assert len(fake.table_requests("incident")) == 2 and res.streams[0].records >= 1
 
 
@@ -272,8 +320,9 @@ def test_a_count_that_is_only_the_page_size_never_cuts_a_scan(con, settings, fak
         fake.tables["incident"].append(incident(i, "2024-03-10 12:30:00"))
     fake.count_is_page_size = True
     fake.requests.clear()
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW + timedelta(hours=1),
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, cfg, run_started_at=NOW + timedelta(hours=1), policy=policy
+    )
     assert result.streams[0].records == 1100
     assert len(fake.table_requests("incident")) == 3  # the short last page ends it
 
@@ -284,8 +333,9 @@ def test_full_scan_counts_its_first_page_and_its_end_only(con, settings, fake, p
     on the pages expected near the end, so the short last page is proven the last without an
     empty page; a full last page still needs the empty one. Pages in between stay uncounted."""
     fake.tables["incident"] = [incident(i, f"2024-03-0{1 + i % 5} 10:00:00") for i in range(n)]
-    result = sync_servicenow(con, settings, make_cfg(page_size=500), run_started_at=NOW,
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, make_cfg(page_size=500), run_started_at=NOW, policy=policy
+    )
     reqs = fake.table_requests("incident")
     assert result.streams[0].records == n
     assert len(reqs) == n // 500 + 1  # 2600 → 5 full + the short one; 2500 → 5 full + empty
@@ -294,10 +344,10 @@ def test_full_scan_counts_its_first_page_and_its_end_only(con, settings, fake, p
     assert counted[1:3] == [False, False]  # far from the end: no count(*) per page
 
 
-def test_full_scan_short_page_is_not_the_end_unless_its_count_says_so(
-        con, settings, fake, policy):
-    fake.tables["incident"] = [incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}")
-                               for i in range(1200)]
+def test_full_scan_short_page_is_not_the_end_unless_its_count_says_so(con, settings, fake, policy):
+    fake.tables["incident"] = [
+        incident(i, f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}") for i in range(1200)
+    ]
     calls = {"n": 0}
 
     def acl(table, rows, req):
@@ -305,9 +355,11 @@ def test_full_scan_short_page_is_not_the_end_unless_its_count_says_so(
             calls["n"] += 1
             return rows[:100] if calls["n"] == 2 else rows  # a counted page cut by ACLs
         return rows
+
     fake.shape = acl
-    result = sync_servicenow(con, settings, make_cfg(page_size=500), run_started_at=NOW,
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, make_cfg(page_size=500), run_started_at=NOW, policy=policy
+    )
     reqs = fake.table_requests("incident")
     assert result.streams[0].records == 1200
     # 500 | 100 of 700 (short, counted: more behind it) | 500 | 100 (short, covered): the end
@@ -318,8 +370,9 @@ def test_full_scan_short_page_is_not_the_end_unless_its_count_says_so(
 def test_full_scan_without_a_count_header_ends_on_the_empty_page(con, settings, fake, policy):
     fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(1200)]
     fake.count_header = False
-    result = sync_servicenow(con, settings, make_cfg(page_size=500), run_started_at=NOW,
-                             policy=policy)
+    result = sync_servicenow(
+        con, settings, make_cfg(page_size=500), run_started_at=NOW, policy=policy
+    )
     reqs = fake.table_requests("incident")
     assert result.streams[0].records == 1200
     assert len(reqs) == 4  # 500, 500, 200 and the empty page
@@ -347,6 +400,7 @@ def test_a_short_page_missing_counted_rows_is_never_the_end(con, settings, fake,
             calls["n"] += 1
             return rows[:50] if calls["n"] == 2 else rows  # the last page, cut this time only
         return rows
+
     fake.shape = acl
     fake.requests.clear()
     result = sync_servicenow(con, settings, cfg, run_started_at=start, policy=policy)

@@ -10,14 +10,22 @@ from connectors.servicenow import ServiceNowSettings
 
 def test_absent_variables_mean_not_configured():
     assert ServiceNowSettings.from_env({}) is None
-    assert ServiceNowSettings.from_env({"SERVICENOW_URL": "https://x.service-now.com",
-                                        "SERVICENOW_USER": "u"}) is None
+    assert (
+        ServiceNowSettings.from_env(
+            {"SERVICENOW_URL": "https://x.service-now.com", "SERVICENOW_USER": "u"}
+        )
+        is None
+    )
 
 
 def test_http_base_url_with_port_and_hidden_password():
-    s = ServiceNowSettings.from_env({"SERVICENOW_URL": "http://127.0.0.1:8081/",
-                                     "SERVICENOW_USER": "admin",
-                                     "SERVICENOW_PASSWORD": "hunter2"})
+    s = ServiceNowSettings.from_env(
+        {
+            "SERVICENOW_URL": "http://127.0.0.1:8081/",
+            "SERVICENOW_USER": "admin",
+            "SERVICENOW_PASSWORD": "hunter2",
+        }
+    )
     assert s is not None
     assert (s.url, s.use_ssl, s.host) == ("http://127.0.0.1:8081", False, "127.0.0.1:8081")
     assert "hunter2" not in repr(s) and "hunter2" not in str(s)
