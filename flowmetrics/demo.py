@@ -110,15 +110,15 @@ def run_demo(*, out: Path, size: int, seed: int) -> int:
     finally:
         con.close()
     print()
-    print(frame.to_string(index=False))
+    print(frame.to_string(index=False, na_rep="-"))
     print()
     print(
         "blocked work and hand-offs (core.blocked_intervals, core.assignments, "
         "metrics.blocked_work, metrics.handoffs, metrics.handoff_loops):"
     )
-    print(blocked.to_string(index=False))
+    print(blocked.to_string(index=False, na_rep="-"))
     print()
-    print(across.to_string(index=False))
+    print(across.to_string(index=False, na_rep="-"))
     print()
     print(f"warehouse : {warehouse}")
     print(f"exports   : {exports}")
