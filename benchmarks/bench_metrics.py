@@ -102,6 +102,7 @@ def build_child(db: str) -> dict[str, Any]:
         for schema, tables in (("core", CORE_TABLES), ("metrics", METRICS_TABLES)):
             for table in tables:
                 t = time.perf_counter()
+                print(f"building {schema}.{table}", file=sys.stderr, flush=True)  # names an OOM
                 build_one(con, schema, table)
                 steps[f"{schema}.{table}"] = time.perf_counter() - t
         total = time.perf_counter() - t0
