@@ -8,6 +8,7 @@ priority, Sprint) are interleaved so a connector has to filter changelog items b
 from __future__ import annotations
 
 import bisect
+import math
 import random
 
 from sandbox import catalogue as cat
@@ -148,11 +149,24 @@ def team_item(frm: int, to: int) -> Item:
 class JiraGenerator:
     """Fills a :class:`JiraStore`; also used by time travel to extend lives step by step."""
 
-    def __init__(self, store: JiraStore, rng: random.Random, now_ms: int) -> None:
+    def __init__(
+        self,
+        store: JiraStore,
+        rng: random.Random,
+        now_ms: int,
+        rework: float = 0.0,
+        long_issues: int = 0,
+        long_histories: int = 10_000,
+    ) -> None:
         self.store = store
         self.rng = rng
         self.now_ms = now_ms
         self.rename_at = now_ms - cat.RENAME_DAYS_BEFORE_NOW * DAY_MS
+        #: scale knobs (docs/sandbox.md "Scale knobs"): mean extra review round trips per
+        #: issue, and how many issues get at least `long_histories` histories
+        self.rework = rework
+        self.long_issues = long_issues
+        self.long_histories = long_histories
 
     # -- building blocks ---------------------------------------------------------------------
     def new_issue(self, project: int, itype: str, created: int, parent: int | None) -> Issue:
@@ -197,13 +211,17 @@ class JiraGenerator:
         self.append(issue, at, (status_item(issue.status, to, at, self.rename_at),))
         issue.status = to
 
-    def live(self, issue: Issue, until: int, heavy: bool = False) -> None:
-        """Simulate the issue's status changes from its last change up to ``until``."""
+    def live(self, issue: Issue, until: int, heavy: bool = False, long: bool = False) -> None:
+        """Simulate the issue's status changes from its last change up to ``until``.
+
+        ``long``: one of the knob's long-history issues (``long_histories`` and more)."""
         rng = self.rng
         events: list[tuple[int, tuple[Item, ...]]] = []
         status = issue.status
         t = issue.histories[-1][1] if issue.histories else issue.created
         never_start = not heavy and rng.random() < 0.06
+        if long:  # a long-history issue is always started
+            never_start = False
         while not never_start:
             nxt = jira_next(rng, status, heavy)
             if nxt is None:
@@ -214,6 +232,8 @@ class JiraGenerator:
             events.append((t, (status_item(status, nxt, t, self.rename_at),)))
             status = nxt
         end = max(t if t <= until else until, issue.created + 1)
+        if self.rework or long:
+            events.extend(self.round_trips(issue, events, until, long))
         n_noise = (
             rng.randrange(50, 150) if heavy else rng.choices((0, 1, 2, 4), (35, 30, 25, 10))[0]
         )
@@ -227,6 +247,42 @@ class JiraGenerator:
         issue.status = status
         issue.updated = min(max(issue.updated, issue.created) + rng.randrange(0, 60_000), until)
         issue.updated = max(issue.updated, issue.histories[-1][1] if issue.histories else 0)
+
+    def round_trips(
+        self, issue: Issue, events: list[tuple[int, tuple[Item, ...]]], until: int, long: bool
+    ) -> list[tuple[int, tuple[Item, ...]]]:
+        """Rework: work sent back to the status it came from and moved on again (A -> B, then
+        B -> A -> B inside B's stretch, e.g. In Review back to In Progress and on to review).
+
+        Only with the scale knobs: a Poisson(``rework``) count per issue (``long_histories / 2``
+        more for a long issue), placed in stretches between two not-done statuses, weighted by
+        their length, evenly spaced inside each. Its own random stream per issue, so the main
+        stream and every calibrated figure are unchanged; the chain of statuses stays whole.
+        """
+        rng = random.Random(f"rework-{issue.id}-{len(issue.histories)}")
+        segments: list[tuple[int, int, str, str]] = []  # (from ms, to ms, back to, forward to)
+        changes = [(at, items[0]) for at, items in events if items[0][0] == "status"]
+        for k, (at, item) in enumerate(changes):
+            a, b = cat.STATUS_BY_ID[item[2]], cat.STATUS_BY_ID[item[4]]  # type: ignore[index]
+            nxt = changes[k + 1][0] if k + 1 < len(changes) else until
+            if "done" not in (a.category, b.category) and nxt - at > 2:
+                segments.append((at, nxt, a.name, b.name))
+        count = _poisson(rng, self.rework) + (-(-self.long_histories // 2) if long else 0)
+        if not segments or not count:
+            return []
+        spans = [b - a for a, b, _x, _y in segments]
+        per = [0] * len(segments)
+        for k in rng.choices(range(len(segments)), weights=spans, k=count):
+            per[k] += 1
+        out: list[tuple[int, tuple[Item, ...]]] = []
+        for (a, b, back, forward), n in zip(segments, per, strict=True):
+            n = min(n, (b - a - 1) // 2)  # two distinct instants per round trip inside (a, b)
+            step = (b - a) / (2 * n + 1) if n else 0
+            for j in range(n):
+                t1, t2 = a + int(step * (2 * j + 1)), a + int(step * (2 * j + 2))
+                out.append((t1, (status_item(forward, back, t1, self.rename_at),)))
+                out.append((t2, (status_item(back, forward, t2, self.rename_at),)))
+        return out
 
     def impediments(
         self, issue: Issue, events: list[tuple[int, tuple[Item, ...]]], until: int
@@ -337,6 +393,8 @@ class JiraGenerator:
         plan.sort()
         heavy_every = 50
         moved = False
+        # the long-history issues: spread over the older half (their lives have room)
+        longs = {(2 * k + 1) * len(plan) // (4 * self.long_issues) for k in range(self.long_issues)}
         for n, (created, project, itype) in enumerate(plan):
             parents = epics[project]
             parent = (
@@ -353,7 +411,7 @@ class JiraGenerator:
             ):
                 self.move_to_payments(issue)
                 moved = True
-            self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1))
+            self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1), long=n in longs)
         self.store.reindex()
 
     def move_to_payments(self, issue: Issue) -> None:
@@ -374,3 +432,14 @@ class JiraGenerator:
         issue.key, issue.project, issue.status = new_key, 0, "Backlog"
         issue.components = ()  # components are per project: they do not travel
         self.store.by_key[new_key] = issue.id
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method; the means used here are small)."""
+    if mean <= 0:
+        return 0
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k

@@ -25,6 +25,7 @@ from sandbox.truth import Truth
 from sandbox.wire import Request, Response, json_response
 
 MODES = ("cloud", "datacenter")
+SOURCES = ("jira", "servicenow")
 
 
 class Sandbox:
@@ -37,6 +38,11 @@ class Sandbox:
         now: the simulated clock (aware); default is the current UTC second.
         faults: optional dict of :meth:`set_faults` arguments applied from the start.
         jira_port / servicenow_port: 0 picks free ports (tests); ``serve`` fixes them.
+        sources: the organisations to generate (both by default); one alone serves an empty
+            other tool and cannot time travel (benchmark tiers, docs/sandbox.md "Scale knobs").
+        jira_rework: mean extra review round trips per JIRA issue (two status histories each).
+        long_issues / long_issue_histories: that many JIRA issues get at least that many
+            histories (status round trips through the whole changelog paging).
     """
 
     def __init__(
@@ -48,10 +54,21 @@ class Sandbox:
         faults: dict[str, Any] | None = None,
         jira_port: int = 0,
         servicenow_port: int = 0,
+        sources: tuple[str, ...] = SOURCES,
+        jira_rework: float = 0.0,
+        long_issues: int = 0,
+        long_issue_histories: int = 10_000,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if not sources or not set(sources) <= set(SOURCES):
+            raise ValueError(f"sources must be a non-empty subset of {SOURCES}, not {sources!r}")
+        if jira_rework < 0 or long_issues < 0 or long_issue_histories < 2:
+            raise ValueError(
+                "jira_rework and long_issues must be >= 0 and long_issue_histories >= 2"
+            )
         self.seed, self.size, self.mode = seed, size, mode
+        self.sources = tuple(s for s in SOURCES if s in sources)
         self.now_ms = to_ms(now or default_now())
         self.lock = threading.RLock()
         self.jira = JiraStore()
@@ -71,12 +88,23 @@ class Sandbox:
         self._counter_lock = threading.Lock()
         self._ports = (jira_port, servicenow_port)
         self._servers: list[Server] = []
-        self._jira_gen = JiraGenerator(self.jira, random.Random(f"jira:{seed}"), self.now_ms)
+        self._jira_gen = JiraGenerator(
+            self.jira,
+            random.Random(f"jira:{seed}"),
+            self.now_ms,
+            rework=jira_rework,
+            long_issues=long_issues,
+            long_histories=long_issue_histories,
+        )
         self._snow_gen = SnowGenerator(
             self.snow, random.Random(f"snow:{seed}"), self.now_ms // 1000
         )
-        self._jira_gen.generate(size)
-        self._snow_gen.generate(size)
+        if "jira" in self.sources:
+            self._jira_gen.generate(size)
+        if "servicenow" in self.sources:
+            self._snow_gen.generate(size)
+        else:
+            self._snow_gen.reference_data()  # groups, users: the empty instance's own tables
         self._links_rng = random.Random(f"links:{seed}")
         link_organisation(self._links_rng, self.jira, self._snow_gen)
         self.tables = build_tables(self.snow, self.now_ms // 1000)
@@ -206,6 +234,8 @@ class Sandbox:
         """Move the clock ``days`` forward and change ~``change_fraction`` of the items."""
         if days <= 0:
             raise ValueError("days must be positive")
+        if self.sources != SOURCES:
+            raise ValueError(f"time travel needs both sources; this sandbox has {self.sources}")
         with self.lock:
             t0 = self.now_ms
             t1 = t0 + int(timedelta(days=days).total_seconds() * 1000)
