@@ -36,17 +36,24 @@ class Table:
     order_key: Callable[[Any], tuple[int, str]]
     refs: dict[str, str] = field(default_factory=dict)  # column -> referenced table
     choices: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> value -> label
-    keys: list[tuple[int, str]] = field(default_factory=list)
-    by_id: dict[str, Any] = field(default_factory=dict)
+    _by_id: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.rows.sort(key=self.order_key)
-        self.keys = [self.order_key(r) for r in self.rows]
-        sys_id = self.columns["sys_id"]
-        self.by_id = {sys_id(r): r for r in self.rows}
+
+    @property
+    def by_id(self) -> dict[str, Any]:
+        """sys_id -> row, built on first use (a read by sys_id or a dot-walk into this table):
+        at 1M incidents sys_audit alone has ~11M rows, and a dict of them is ~1 GB that a
+        keyset scan never needs."""
+        if self._by_id is None:
+            sys_id = self.columns["sys_id"]
+            self._by_id = {sys_id(r): r for r in self.rows}
+        return self._by_id
 
     def lower_bound(self, sec: int) -> int:
-        return bisect.bisect_left(self.keys, (sec, ""))
+        # bisect on the rows themselves: no second list of ~11M (seconds, sys_id) keys
+        return bisect.bisect_left(self.rows, (sec, ""), key=self.order_key)
 
 
 def _ts(v: int) -> str:
