@@ -198,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         a = p.parse_args(argv)
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         logging.getLogger("connectors.backfill").setLevel(logging.INFO)
+        # the kill at chunk n goes through the crash seam, whose test-side hook must be
+        # installed in the process it kills (models/crashpoints.py); without it the "killed"
+        # run finished and the resume figures measured nothing
+        from tests.reliability.crashhook import install_from_env
+
+        install_from_env()
         print(
             json.dumps(
                 child(
