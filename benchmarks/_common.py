@@ -227,9 +227,17 @@ class SandboxProcess:
     """`benchmarks/_sandbox_server.py` in a child; counters and time travel via /__admin/."""
 
     def __init__(
-        self, size: int, seed: int = 7, mode: str = "cloud", now: datetime = SANDBOX_NOW
+        self,
+        size: int,
+        seed: int = 7,
+        mode: str = "cloud",
+        now: datetime = SANDBOX_NOW,
+        knobs: dict[str, Any] | None = None,
     ) -> None:
+        """`knobs`: the sandbox's scale knobs (`sources`, `jira_rework`, `long_issues`,
+        `long_issue_histories`; docs/sandbox.md "Scale knobs"), passed to its constructor."""
         self.size, self.seed, self.mode, self.start_now = size, seed, mode, now
+        self.knobs = dict(knobs or {})
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
 
@@ -247,6 +255,8 @@ class SandboxProcess:
                 self.mode,
                 "--now",
                 self.start_now.isoformat(),
+                "--knobs",
+                json.dumps(self.knobs),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -274,6 +284,22 @@ class SandboxProcess:
     @property
     def env(self) -> dict[str, str]:
         return dict(self.info["env"])
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        """What the sandbox generated (issues, histories, records, sys_audit rows)."""
+        return dict(self.info.get("counts", {}))
+
+    def peak_mb(self) -> float | None:
+        """The sandbox process's peak resident set (VmHWM) so far, in MiB."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()  # type: ignore[union-attr]
+        except (OSError, AttributeError):
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
 
     @property
     def jira_url(self) -> str:

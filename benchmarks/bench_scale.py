@@ -1,12 +1,16 @@
 """Backfill at scale, per tier: wall time, client CPU, requests, peak RSS, and a resume after
 kill -9 at about half of the backfill (rows re-read).
 
-`python benchmarks/bench_scale.py --source jira --sizes 20000 200000 [--chunk-rows 50000]`
-`python benchmarks/bench_scale.py --source servicenow --sizes 20000 1250000`
+`python benchmarks/bench_scale.py --source jira --sizes 20000 200000 --rework 2.5 --long-issues 3`
+`python benchmarks/bench_scale.py --source servicenow --sizes 20000 1250000` (1M incidents)
 
-Per tier: the sandbox (both sources, `--size`; ServiceNow incidents are 80 % of it) runs in a
-child process; every sync runs in its own fresh child process (`child` mode below) that reports
-its wall time, CPU time (user + system, `resource.getrusage`), VmHWM and the import baseline.
+Per tier: the sandbox (only the source benchmarked unless `--both-sources`, `--size`;
+ServiceNow incidents are 80 % of it; the scale knobs `--rework`, `--long-issues`,
+`--long-histories` of docs/sandbox.md) runs in a child process; every sync runs in its own
+fresh child process (`child` mode below) that reports its wall time, CPU time (user + system,
+`resource.getrusage`), VmHWM and the import baseline. Requests are compared with the minimum
+any client needs for those volumes (`minimum_requests`), the sandbox's own peak RSS is read
+from /proc at the end.
 1. an uninterrupted backfill into a fresh warehouse (the reference figures);
 2. the same backfill killed with SIGKILL just before chunk `ceil(chunks / 2) + 1` commits
    (`FLOWMETRICS_CRASH_AT=chunk:<n>`: the worst moment -- a whole chunk read and landed, not
@@ -132,18 +136,61 @@ def _backfill_state(db: Path, source: str) -> tuple[int, int]:
     return (row[0], row[1]) if row else (0, 0)
 
 
-def tier(source: str, size: int, seed: int, mode: str, chunk_rows: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": source, "size": size, "mode": mode, "chunk_rows": chunk_rows}
+def minimum_requests(source: str, counts: dict[str, Any], counters: dict[str, int]) -> int:
+    """The fewest requests any client needs for these volumes: full pages of the big
+    endpoints, plus every other request as made (setup, reference tables: one page each).
+
+    JIRA: search pages of 1000 issues (ids + at most 10 fields) and, per page, bulkfetch calls
+    of at most 10,000 histories (only the histories with a synced field id count; computed by
+    the sandbox over its `ORDER BY updated, id` pages).
+    ServiceNow: record pages and sys_audit pages (state, hold_reason, assignment_group rows) of
+    the configured page size."""
+    from connectors.servicenow.paging import clamp_page_size
+    from models.config import load_demo_config
+
+    def pages(rows: int, size: int) -> int:
+        return max(1, -(-rows // size))
+
+    total = counters.get("total", 0)
+    if source == "jira":
+        search = pages(counts["jira_issues"], 1000)
+        bulk = counts["jira_bulkfetch_min"]
+        big = ("jira.search_jql", "jira.changelog_bulkfetch")
+        return search + bulk + total - sum(counters.get(e, 0) for e in big)
+    size = clamp_page_size(load_demo_config().sync.page_size)
+    tables = counts["snow_records"]
+    data = sum(pages(n, size) for n in tables.values())
+    data += pages(counts["sys_audit_rows_read"], size)
+    big = [f"snow.table.{t}" for t in (*tables, "sys_audit")]
+    return data + total - sum(counters.get(e, 0) for e in big)
+
+
+def tier(
+    source: str, size: int, seed: int, mode: str, chunk_rows: int, knobs: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "source": source,
+        "size": size,
+        "mode": mode,
+        "chunk_rows": chunk_rows,
+        "knobs": knobs,
+    }
+    tmp_root = os.environ.get("BENCH_TMP")  # a roomy disk for the warehouses (docs/benchmarks)
     with (
-        SandboxProcess(size=size, seed=seed, mode=mode) as sb,
-        tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp,
+        SandboxProcess(size=size, seed=seed, mode=mode, knobs=knobs) as sb,
+        tempfile.TemporaryDirectory(prefix="bench-scale-", dir=tmp_root) as tmp,
     ):
         out["sandbox_start_s"] = round(sb.start_seconds, 1)
-        print(f"[{source} {size}] sandbox up in {sb.start_seconds:.0f}s", flush=True)
+        out["sandbox_generate_s"] = round(sb.info.get("generate_s", 0.0), 1)
+        out["counts"] = sb.counts
+        print(f"[{source} {size}] sandbox up in {sb.start_seconds:.0f}s: {sb.counts}", flush=True)
         sb.reset_counters()
         _, clean = _run_child(source, sb, Path(tmp) / "clean.duckdb", chunk_rows)
         assert clean is not None
-        clean["sandbox_requests"] = sb.counters().get("total")
+        counters = sb.counters()
+        clean["sandbox_requests"] = counters.get("total")
+        clean["requests_by_endpoint"] = counters
+        clean["minimum_requests"] = minimum_requests(source, sb.counts, counters)
         out["uninterrupted"] = clean
         total_rows = clean["records"] + clean["histories"]
         chunks = clean["chunks_committed"]  # the last chunk commits with the cursor, unlogged
@@ -151,6 +198,7 @@ def tier(source: str, size: int, seed: int, mode: str, chunk_rows: int) -> dict[
         if chunks == 0:
             print(f"[{source} {size}] one chunk only: no resume to measure", flush=True)
             out["resume"] = None
+            out["sandbox_peak_mb"] = sb.peak_mb()
             return out
         # kill -9 at about half, then resume
         crash_at = (chunks + 1) // 2 + 1 if chunks > 1 else 1
@@ -182,6 +230,7 @@ def tier(source: str, size: int, seed: int, mode: str, chunk_rows: int) -> dict[
             "requests_killed_plus_resumed": (killed_requests or 0) + resumed["sandbox_requests"],
         }
         print(f"[{source} {size}] resume: {out['resume']}", flush=True)
+        out["sandbox_peak_mb"] = sb.peak_mb()
     return out
 
 
@@ -218,28 +267,55 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", default="cloud")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--chunk-rows", type=int, default=50_000)
+    p.add_argument("--rework", type=float, default=0.0, help="JIRA review round trips / issue")
+    p.add_argument("--long-issues", type=int, default=0, help="JIRA issues with long histories")
+    p.add_argument("--long-histories", type=int, default=10_000, help="histories of each")
+    p.add_argument("--both-sources", action="store_true", help="generate both organisations")
     p.add_argument("--json")
     a = p.parse_args(argv)
+    knobs: dict[str, Any] = {}
+    if not a.both_sources:
+        knobs["sources"] = [a.source]
+    if a.source == "jira":
+        knobs |= {
+            "jira_rework": a.rework,
+            "long_issues": a.long_issues,
+            "long_issue_histories": a.long_histories,
+        }
     machine = print_machine()
-    tiers = [tier(a.source, size, a.seed, a.mode, a.chunk_rows) for size in a.sizes]
+    tiers = []
+    for size in a.sizes:
+        load = os.getloadavg()
+        tiers.append(tier(a.source, size, a.seed, a.mode, a.chunk_rows, knobs))
+        tiers[-1]["load_before"], tiers[-1]["load_after"] = load, os.getloadavg()
     print()
     print(
-        "| tier | records | history rows | wall s | client CPU s | requests | peak RSS MiB "
-        "(sync's share) | resume: committed rows / re-read rows | requests killed + resumed |"
+        "| tier | records | history rows (sandbox: histories / sys_audit rows) | wall s | "
+        "client CPU s | requests (minimum) | peak RSS MiB (sync's share) | sandbox RSS MiB | "
+        "resume: committed rows / re-read rows | requests killed + resumed | load 1-min |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for t in tiers:
         u, r = (
             t["uninterrupted"],
             t["resume"]
             or {"committed_rows": 0, "rows_reread": 0, "requests_killed_plus_resumed": 0},
         )
+        c = t["counts"]
+        made = (
+            f"{c['jira_histories']:,}, {c['jira_issues_10k']} issues >= 10k"
+            if t["source"] == "jira"
+            else f"{c['sys_audit_rows']:,}"
+        )
         print(
-            f"| {t['source']} {t['size']:,} | {u['records']:,} | {u['histories']:,} | "
-            f"{u['seconds']:.1f} | {u['cpu_s']:.1f} | {u['sandbox_requests']:,} | "
+            f"| {t['source']} {t['size']:,} | {u['records']:,} | {u['histories']:,} ({made}) | "
+            f"{u['seconds']:.1f} | {u['cpu_s']:.1f} | "
+            f"{u['sandbox_requests']:,} ({u['minimum_requests']:,}) | "
             f"{u['peak_mb']:.0f} ({u['peak_mb'] - u['baseline_mb']:.0f}) | "
+            f"{t['sandbox_peak_mb'] or 0:.0f} | "
             f"{r['committed_rows']:,} / {r['rows_reread']:,} | "
-            f"{r['requests_killed_plus_resumed']:,} |"
+            f"{r['requests_killed_plus_resumed']:,} | "
+            f"{t['load_before'][0]:.1f} -> {t['load_after'][0]:.1f} |"
         )
     write_json(
         a.json,
