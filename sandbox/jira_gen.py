@@ -356,7 +356,10 @@ class JiraGenerator:
 
     def blocker_for(self, issue: Issue, rng: random.Random) -> Issue | None:
         """An earlier live issue (None: a blocker outside the synced projects)."""
-        first = min(self.store.issues) if self.store.issues else issue.id
+        # the lowest id: issues are never removed from the store (deleted ones stay, flagged)
+        # and ids only grow, so the first key is it -- `min()` over all keys per blocker made
+        # generation quadratic (minutes at 200k issues)
+        first = next(iter(self.store.issues), issue.id)
         if rng.random() < BLOCKER_OUTSIDE_P or first >= issue.id:
             return None
         for _ in range(5):
@@ -393,8 +396,10 @@ class JiraGenerator:
         plan.sort()
         heavy_every = 50
         moved = False
-        # the long-history issues: spread over the older half (their lives have room)
+        # the long-history issues: spread over the older half (their lives have room); one
+        # whose life leaves no stretch for them (straight to Won't Do) passes on to the next
         longs = {(2 * k + 1) * len(plan) // (4 * self.long_issues) for k in range(self.long_issues)}
+        pending = 0
         for n, (created, project, itype) in enumerate(plan):
             parents = epics[project]
             parent = (
@@ -411,7 +416,11 @@ class JiraGenerator:
             ):
                 self.move_to_payments(issue)
                 moved = True
-            self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1), long=n in longs)
+            pending += n in longs
+            long = pending > 0 and itype != "Epic"
+            self.live(issue, now, heavy=(n % heavy_every == heavy_every - 1), long=long)
+            if long and len(issue.histories) >= self.long_histories:
+                pending -= 1
         self.store.reindex()
 
     def move_to_payments(self, issue: Issue) -> None:
