@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from connectors.run import Run, refresh_memory_limit
+from connectors.run import Run
 from models.crashpoints import crash_point
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,6 @@ class Chunks:
         )
         crash_point("chunk")  # test-only (FLOWMETRICS_CRASH_AT): just before a chunk commits
         self.con.execute("commit")
-        refresh_memory_limit(self.con)  # the raw tables' indexes grew with the chunk
         self.con.execute("begin transaction")
         self.committed += 1
 

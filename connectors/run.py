@@ -84,34 +84,19 @@ class Run:
         return self.clock.started_at
 
 
-#: DuckDB's memory limit while a sync writes, above what the raw tables' primary-key indexes
-#: need. Why: DuckDB keeps the blocks it writes cached up to its limit (2GB for the table
-#: builds, warehouse/db.py), so under the builds' limit a backfill's resident memory grew with
-#: the raw tables (measured at 50k JIRA issues: 640 MiB peak with the builds' limit, 489 MiB
-#: with 128MB). But the primary-key (ART) indexes count against the limit and must stay in
-#: memory while rows go in: ~70-100 bytes a row (measured; 128MB alone failed at ~1.8M keys),
-#: so the limit grows with the rows the raw tables hold (`sync_memory_limit`), re-read after
-#: every backfill chunk. `FLOW_SYNC_MEMORY_LIMIT` (any DuckDB size) fixes it instead.
-SYNC_MEMORY_FLOOR = 128 * 2**20
-INDEX_BYTES_PER_ROW = 200
+#: DuckDB's memory limit while a sync writes. Why: DuckDB keeps the blocks it writes cached up
+#: to its limit (2GB for the table builds, warehouse/db.py), so under the builds' limit a
+#: backfill's resident memory grew with the raw tables (measured at 50k JIRA issues: 640 MiB
+#: peak with the builds' limit, 489 MiB with 128MB). Fixed, not grown with the warehouse: since
+#: schema v2 the big raw tables carry no primary-key index, the one thing DuckDB must hold in
+#: memory while rows go in (warehouse/raw_schema.py); before that the limit had to grow ~200
+#: bytes a raw row, and so did the sync. `FLOW_SYNC_MEMORY_LIMIT` (any DuckDB size) overrides.
+SYNC_MEMORY_LIMIT = "128MiB"
 
 
-def sync_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
-    """The memory limit for a sync's statements: the floor plus room for the raw tables'
-    primary-key indexes (their estimated rows x `INDEX_BYTES_PER_ROW`), or the fixed
-    `FLOW_SYNC_MEMORY_LIMIT`."""
-    fixed = os.environ.get("FLOW_SYNC_MEMORY_LIMIT")
-    if fixed:
-        return fixed
-    rows = con.execute(
-        "select coalesce(sum(estimated_size), 0) from duckdb_tables() where schema_name = 'raw'"
-    ).fetchall()[0][0]
-    return f"{SYNC_MEMORY_FLOOR + INDEX_BYTES_PER_ROW * int(rows)}B"
-
-
-def refresh_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
-    """After a backfill chunk commits: the indexes grew with it, so may the limit."""
-    con.execute("set memory_limit = ?", [sync_memory_limit(con)])
+def sync_memory_limit() -> str:
+    """The memory limit for a sync's statements: `FLOW_SYNC_MEMORY_LIMIT`, else 128 MiB."""
+    return os.environ.get("FLOW_SYNC_MEMORY_LIMIT") or SYNC_MEMORY_LIMIT
 
 
 @contextmanager
@@ -124,7 +109,7 @@ def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("set memory_limit = ?", [configured])
     if _memory_limit(con) != before:
         configured = before
-    con.execute("set memory_limit = ?", [sync_memory_limit(con)])
+    con.execute("set memory_limit = ?", [sync_memory_limit()])
     try:
         yield
     finally:

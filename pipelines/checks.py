@@ -12,6 +12,7 @@ import dagster as dg
 from pipelines.resources import FlowConfigResource, WarehouseResource
 from warehouse import registry
 from warehouse.build import run_check
+from warehouse.raw_schema import duplicate_keys
 
 #: A sync older than this is stale (nightly schedule plus a day of slack).
 FRESHNESS_HOURS = 36
@@ -295,6 +296,32 @@ def matches_source(
     )
 
 
+@dg.asset_check(
+    asset=dg.AssetKey(["core", "work_items"]),
+    name="raw_keys_unique",
+    description=(
+        "Each record and history row is held once in raw (the big raw tables carry no "
+        "primary-key index, to keep a sync's memory flat; the landing keeps their keys and "
+        "this proves it): two versions of a record would count an item or a transition twice."
+    ),
+    blocking=True,
+)
+def raw_keys_unique(
+    flow_config: FlowConfigResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    cfg = flow_config.load()
+    with warehouse.connect(cfg, read_only=True) as con:
+        rows = duplicate_keys(con, limit=_SAMPLE)
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "duplicate_keys_shown": dg.MetadataValue.int(len(rows)),  # at most _SAMPLE
+            "sample": _rows_md(rows, ["table", "key", "copies"]),
+        },
+    )
+
+
 ASSET_CHECKS = [
     *SQL_CHECKS,
     statuses_use_defaults,
@@ -303,4 +330,5 @@ ASSET_CHECKS = [
     targets_met,
     no_quarantined_records,
     matches_source,
+    raw_keys_unique,
 ]

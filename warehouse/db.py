@@ -17,10 +17,13 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.raw_schema import drop_primary_keys
+
 log = logging.getLogger(__name__)
 
 #: Bump when the raw DDL changes shape; a newer file than the code knows is refused.
-SCHEMA_VERSION = 1
+#: 2: the record and history tables lost their primary keys (warehouse/raw_schema.py).
+SCHEMA_VERSION = 2
 SCHEMAS = ("raw", "core", "metrics")
 
 #: DuckDB's buffer-manager limit. Above it, big sorts, windows and hash joins of the core/metrics
@@ -107,7 +110,12 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
                 f"the warehouse has schema version {on_disk}, newer than this flowmetrics "
                 f"knows ({SCHEMA_VERSION}); upgrade flowmetrics or point FLOW_WAREHOUSE elsewhere"
             )
-        con.execute(sql_text("raw/tables.sql"))
+        ddl = sql_text("raw/tables.sql")
+        if on_disk is not None and on_disk < 2:
+            rebuilt = drop_primary_keys(con, ddl)
+            if rebuilt:
+                log.info("warehouse schema 1 -> 2: primary keys dropped from %s", rebuilt)
+        con.execute(ddl)
         if on_disk is None or on_disk < SCHEMA_VERSION:
             con.execute("insert into raw.schema_version values (?, now())", [SCHEMA_VERSION])
 

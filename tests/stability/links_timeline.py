@@ -58,8 +58,10 @@ def add_snow(
     current = changes[-1][2] if changes else {"incident": "1", "problem": "101"}.get(table, "-5")
     last = updated if updated is not None else max([opened] + [c[0] for c in changes])
     payload = {"sys_id": sys_id, "number": number, "short_description": short_description, **fields}
+    # raw.servicenow_records has no primary key (schema v2): replace by hand, as the landing does
+    con.execute("delete from raw.servicenow_records where sys_id = ?", [sys_id])
     con.execute(
-        "insert or replace into raw.servicenow_records values (?, ?, ?, ?, ?, '3', null, ?, ?,"
+        "insert into raw.servicenow_records values (?, ?, ?, ?, ?, '3', null, ?, ?,"
         " null, ?, ?, ?, null, ?, ?, false, null)",
         [
             sys_id,
@@ -76,9 +78,10 @@ def add_snow(
             day(last),
         ],
     )
+    con.execute("delete from raw.servicenow_state_changes where record_sys_id = ?", [sys_id])
     for i, (d, frm, to) in enumerate(changes):
         con.execute(
-            "insert or replace into raw.servicenow_state_changes values (?, ?, ?, ?, ?, ?, 'bob',"
+            "insert into raw.servicenow_state_changes values (?, ?, ?, ?, ?, ?, 'bob',"
             " ?, 'sys_audit', null)",
             [f"{sys_id}-a{i}", table, sys_id, day(d), frm, to, i + 1],
         )

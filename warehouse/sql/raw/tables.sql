@@ -1,10 +1,18 @@
 -- The raw layer: source payloads as landed, latest version per record, plus sync bookkeeping.
 -- Extracted columns are exactly what `core` derives from; `payload` keeps the whole JSON so the
 -- vocabulary can be re-mapped later without a network call. Idempotent (IF NOT EXISTS).
+--
+-- The six record and history tables have a `-- key:` line instead of a PRIMARY KEY (schema
+-- version 2): DuckDB holds a table's primary-key index in memory whenever it writes to it, ~70-
+-- 100 bytes a row, so a 1M-incident backfill's memory grew with the warehouse. Their keys are
+-- kept by the landing itself (every write is a delete-then-insert of the staged keys,
+-- connectors/staging.py) and checked after every sync (`raw_keys_unique`). The small catalogue
+-- and bookkeeping tables keep their primary keys.
 
 -- One row per JIRA issue, keyed by the immutable issue id (the key changes when an issue moves).
+-- key: issue_id
 create table if not exists raw.jira_issues (
-    issue_id          varchar primary key,
+    issue_id          varchar not null,
     issue_key         varchar not null,
     project_key       varchar,
     issue_type        varchar,
@@ -28,6 +36,7 @@ create table if not exists raw.jira_issues (
 );
 
 -- One row per status item of a JIRA changelog history (only field = 'status').
+-- key: issue_id, history_id, item_index
 create table if not exists raw.jira_status_changes (
     issue_id          varchar not null,
     history_id        varchar not null,
@@ -39,13 +48,13 @@ create table if not exists raw.jira_status_changes (
     to_status_id      varchar,
     to_status         varchar,           -- toString as recorded at the time
     source_order      bigint not null,   -- order JIRA returned it in (oldest first): breaks ties
-    payload           json,              -- the whole history entry
-    primary key (issue_id, history_id, item_index)
+    payload           json               -- the whole history entry
 );
 
 -- One row per changelog item of the other fields the warehouse reads (docs/contract.md §6): JIRA Software's
 -- `Flagged` (impediment flag), `Link` (issue links added/removed) and the owner field named by
 -- `handoffs.jira_field` (e.g. `Team`). As recorded: values and strings of the time, unparsed.
+-- key: issue_id, history_id, item_index
 create table if not exists raw.jira_field_changes (
     issue_id          varchar not null,
     history_id        varchar not null,
@@ -58,8 +67,7 @@ create table if not exists raw.jira_field_changes (
     from_string       varchar,           -- `fromString` ("This issue is blocked by PAY-12")
     to_value          varchar,           -- `to`
     to_string         varchar,           -- `toString` (Flagged: "Impediment"; empty when cleared)
-    source_order      bigint not null,   -- order JIRA returned it in (oldest first): breaks ties
-    primary key (issue_id, history_id, item_index)
+    source_order      bigint not null    -- order JIRA returned it in (oldest first): breaks ties
 );
 
 -- JIRA's field catalogue (GET /field): custom field ids differ per site, names decide.
@@ -81,8 +89,9 @@ create table if not exists raw.jira_statuses (
 );
 
 -- One row per ServiceNow record (incident, change_request, problem), keyed by sys_id.
+-- key: sys_id
 create table if not exists raw.servicenow_records (
-    sys_id                 varchar primary key,
+    sys_id                 varchar not null,
     table_name             varchar not null,
     number                 varchar not null,
     short_description      varchar,
@@ -104,8 +113,9 @@ create table if not exists raw.servicenow_records (
 
 -- One row per change of a record's `state` (from sys_audit, or metric_instance, or observed
 -- between syncs when neither is readable: see `history_source`).
+-- key: change_id
 create table if not exists raw.servicenow_state_changes (
-    change_id          varchar primary key,  -- sys_audit.sys_id (or a derived id)
+    change_id          varchar not null,     -- sys_audit.sys_id (or a derived id)
     table_name         varchar not null,
     record_sys_id      varchar not null,
     changed_at         timestamptz not null,
@@ -120,8 +130,9 @@ create table if not exists raw.servicenow_state_changes (
 -- One row per sys_audit row of the other audited fields the warehouse reads (docs/contract.md §6):
 -- `hold_reason` (choice value) and `assignment_group` (sys_user_group sys_id), read in the same
 -- sys_audit scan as `state`. Insert rows (empty oldvalue, written at creation) are kept as read.
+-- key: change_id
 create table if not exists raw.servicenow_field_changes (
-    change_id          varchar primary key,  -- sys_audit.sys_id
+    change_id          varchar not null,     -- sys_audit.sys_id
     table_name         varchar not null,
     record_sys_id      varchar not null,
     field_name         varchar not null,     -- hold_reason | assignment_group
