@@ -17,9 +17,19 @@ from sandbox import Sandbox
 from sandbox import catalogue as cat
 from sandbox.store import Issue
 
-#: bulkfetch `fieldIds` the JIRA connector asks for (status, Flagged, issuelinks, Team):
-#: only histories with one of these are served to it and land
-SYNCED_FIELD_IDS = frozenset({"status", cat.FLAGGED_FIELD_ID, "issuelinks", cat.TEAM_FIELD_ID})
+
+def synced_field_ids() -> frozenset[str]:
+    """bulkfetch `fieldIds` the JIRA connector asks for with the demo config: status, Flagged,
+    issuelinks, and Team when `handoffs.jira_field` names it; only histories with one of
+    these are served to it (and land)."""
+    from models.config import load_demo_config
+
+    ids = {"status", cat.FLAGGED_FIELD_ID, "issuelinks"}
+    if load_demo_config().handoffs.jira_field == "Team":
+        ids.add(cat.TEAM_FIELD_ID)
+    return frozenset(ids)
+
+
 #: sys_audit fields the ServiceNow connector reads (connectors/servicenow/history.py)
 AUDIT_READ = frozenset({"state", "hold_reason", "assignment_group"})
 
@@ -29,8 +39,10 @@ def counts(sb: Sandbox) -> dict[str, object]:
     issues = [i for i in sb.jira.issues.values() if not i.deleted]
     lengths = sorted(len(i.histories) for i in issues)
 
+    wanted = synced_field_ids()
+
     def synced(issue: Issue) -> int:
-        return sum(1 for h in issue.histories if any(it[1] in SYNCED_FIELD_IDS for it in h[3]))
+        return sum(1 for h in issue.histories if any(it[1] in wanted for it in h[3]))
 
     # bulkfetch calls for batches of one search page each (1000 issues in the connector's
     # `ORDER BY updated, id`): each call returns at most 10,000 histories
