@@ -7,6 +7,7 @@ is dropped silently, which turns a mistyped filter into a broader scan (docs/api
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +94,12 @@ def compare(a: str, b: str) -> int:
     return (a > b) - (a < b)
 
 
+@functools.lru_cache(maxsize=256)
+def _split(values: str) -> frozenset[str]:
+    """An IN list as a set, parsed once per query text rather than once per row."""
+    return frozenset(values.split(","))
+
+
 def matches(cond: Condition, value: str) -> bool:
     op, v = cond.op, cond.value
     if op == "=":
@@ -105,9 +112,9 @@ def matches(cond: Condition, value: str) -> bool:
         c = compare(value, v)
         return {">": c > 0, ">=": c >= 0, "<": c < 0, "<=": c <= 0}[op]
     if op == "IN":
-        return value in v.split(",")
+        return value in _split(v)
     if op == "NOT IN":
-        return value not in v.split(",")
+        return value not in _split(v)
     if op == "STARTSWITH":
         return value.lower().startswith(v.lower())
     if op == "ENDSWITH":

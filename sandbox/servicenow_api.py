@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import random
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -131,7 +132,7 @@ class ServiceNowApi:
         limit = _int(req.arg("sysparm_limit"), DEFAULT_LIMIT)
         offset = max(0, _int(req.arg("sysparm_offset"), 0))
         no_count = truthy(req.arg("sysparm_no_count"))
-        pred = compile_predicate(query, lambda row, f: self.value(table, row, f))
+        pred = compile_predicate(query, self.getter(table))
         natural = all(
             f in (table.order_col, "sys_id") and not desc for f, desc in query.order
         ) and (not query.order or query.order[0][0] == table.order_col)
@@ -196,6 +197,17 @@ class ServiceNowApi:
         return ",".join(links)
 
     # -- values ------------------------------------------------------------------------------
+    def getter(self, table: Table) -> Callable[[Any, str], str | None]:
+        """`value` for a predicate: a plain column's getter called directly (a counted page
+        at 1M incidents evaluates ~30M conditions), anything else through `value`."""
+        columns = table.columns
+
+        def get(row: Any, field: str) -> str | None:
+            column = columns.get(field)
+            return column(row) if column is not None else self.value(table, row, field)
+
+        return get
+
     def value(self, table: Table, row: Any, field: str) -> str | None:
         getter = table.columns.get(field)
         if getter is not None:
