@@ -16,7 +16,7 @@ import duckdb
 from models.config import FlowConfig
 from warehouse import registry
 from warehouse.params import write_build_params
-from warehouse.runner import build_table, build_transformed
+from warehouse.runner import build_parts, build_table, build_transformed, planned_parts
 
 #: Core and metrics tables in build order, derived from the SQL files (`warehouse.registry`):
 #: adding a table is adding `warehouse/sql/<schema>/<table>.sql`.
@@ -42,9 +42,11 @@ def build_one(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     before = con.execute("select current_setting('preserve_insertion_order')").fetchone()
     con.execute("set preserve_insertion_order = false")
     try:
-        transform = registry.model(schema, table).transform
-        if transform is not None:
-            return build_transformed(con, schema, table, transform)
+        model = registry.model(schema, table)
+        if model.transform is not None:
+            return build_transformed(con, schema, table, model.transform)
+        if model.parts:
+            return build_parts(con, schema, table, planned_parts(con))
         return build_table(con, schema, table)
     finally:
         con.execute("set preserve_insertion_order = ?", [bool(before[0]) if before else True])
