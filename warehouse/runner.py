@@ -69,6 +69,11 @@ def planned_parts(con: duckdb.DuckDBPyConnection) -> int:
         if not forced.isdigit() or int(forced) < 1:
             raise ValueError(f"FLOW_BUILD_PARTS must be a positive integer, not {forced!r}")
         return int(forced)
+    return parts_needed(con)
+
+
+def parts_needed(con: duckdb.DuckDBPyConnection) -> int:
+    """Parts the raw status changes need under the connection's memory limit (no override)."""
     row = con.execute(
         "select (select count(*) from raw.jira_status_changes)"
         " + (select count(*) from raw.servicenow_state_changes)"
