@@ -29,7 +29,7 @@ statuses as (
 jira_items as (
     select i.rowid * 2 as item_no, i.issue_id, 'jira:' || i.issue_key as item_id, i.created_at
     from raw.jira_issues as i, settings as s
-    where i.created_at <= s.as_of and i.rowid % $parts = $part
+    where i.created_at <= s.as_of and ($parts = 1 or i.rowid % $parts = $part)
 ),
 
 servicenow_items as (
@@ -37,7 +37,7 @@ servicenow_items as (
         r.table_name, coalesce(r.opened_at, r.created_at, r.updated_at) as created_at
     from raw.servicenow_records as r, settings as s
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
-        and r.rowid % $parts = $part
+        and ($parts = 1 or r.rowid % $parts = $part)
 ),
 
 jira_changes as (
