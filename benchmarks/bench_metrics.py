@@ -33,9 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +74,32 @@ def generate(path: Path, items: int, per_item: int) -> dict[str, Any]:
     return counts
 
 
+def _cpu() -> float:
+    """User + system CPU seconds of this process so far."""
+    return sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+
+
+class TempDirPeak:
+    """Samples the size of DuckDB's spill folder every 0.2 s on a thread; `peak` in bytes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.peak, self._stop = folder, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                size = sum(f.stat().st_size for f in self.folder.iterdir())
+            except OSError:
+                continue
+            self.peak = max(self.peak, size)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 # -- the product's rebuild, in a child ------------------------------------------------------------
 COMPARABLE = (
     "params",
@@ -85,14 +113,17 @@ COMPARABLE = (
 
 def build_child(db: str) -> dict[str, Any]:
     from models.config import load_demo_config
-    from warehouse.build import CORE_TABLES, METRICS_TABLES, build_one
+    from warehouse.build import CORE_TABLES, METRICS_TABLES, build_one, large_build_memory_limit
     from warehouse.db import connect
     from warehouse.params import write_build_params
+    from warehouse.runner import planned_parts
 
     cfg = load_demo_config()
     con = connect(db)
     base = vm_hwm_mb()
     steps: dict[str, float] = {}
+    steps_cpu: dict[str, float] = {}
+    spill = TempDirPeak(Path(db + ".tmp"))  # DuckDB's temp_directory: <warehouse>.tmp
     t0 = time.perf_counter()
     try:
         # Exactly what build_core + build_metrics do, timed per table.
@@ -101,11 +132,19 @@ def build_child(db: str) -> dict[str, Any]:
         steps["params"] = time.perf_counter() - t
         for schema, tables in (("core", CORE_TABLES), ("metrics", METRICS_TABLES)):
             for table in tables:
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), _cpu()
                 print(f"building {schema}.{table}", file=sys.stderr, flush=True)  # names an OOM
                 build_one(con, schema, table)
                 steps[f"{schema}.{table}"] = time.perf_counter() - t
+                steps_cpu[f"{schema}.{table}"] = _cpu() - cpu
         total = time.perf_counter() - t0
+        # the parts the two parted tables were built in: under the limit their steps ran with
+        raised = large_build_memory_limit(con)
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        if raised is not None:
+            con.execute("set memory_limit = ?", [f"{raised}B"])
+        parts = planned_parts(con)
+        con.execute("set memory_limit = ?", [limit])
         lead = con.execute(
             "select count(*), sum(lead_time_days) from metrics.item_flow"
             " where lead_time_days is not null"
@@ -119,12 +158,18 @@ def build_child(db: str) -> dict[str, Any]:
             " where f.done_at > s.window_start and f.done_at <= s.as_of"
         ).fetchone()
     finally:
+        spill.stop()
         con.close()
     return {
         "seconds": total,
         "steps": steps,
         "baseline_mb": base,
         "peak_mb": vm_hwm_mb(),
+        "peak_temp_mb": spill.peak / 2**20,
+        # user + system CPU of the whole child: on a shared 2-core box the comparable figure
+        "cpu_seconds": _cpu(),
+        "steps_cpu": steps_cpu,
+        "parts": parts,
         "done_items": lead[0],
         "wait_rows": waits[0],
         "check": dict(
@@ -388,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
                 builds.append(run_child_json([__file__, "--child", "build", "--db", str(db)]))
                 print(
                     f"rebuild {i + 1}/{args.runs}: {builds[-1]['seconds']:.1f}s, "
-                    f"peak {builds[-1]['peak_mb']:.0f} MiB",
+                    f"peak {builds[-1]['peak_mb']:.0f} MiB, "
+                    f"spilled at most {builds[-1]['peak_temp_mb']:.0f} MiB, "
+                    f"{builds[-1]['parts']} part(s)",
                     flush=True,
                 )
                 db.unlink()

@@ -8,6 +8,7 @@ parameter tables (`warehouse.params`).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from importlib import resources
 
@@ -16,12 +17,25 @@ import duckdb
 from models.config import FlowConfig
 from warehouse import registry
 from warehouse.params import write_build_params
-from warehouse.runner import build_table, build_transformed
+from warehouse.runner import (
+    build_parts,
+    build_table,
+    build_transformed,
+    memory_limit_bytes,
+    parts_needed,
+    planned_parts,
+)
 
 #: Core and metrics tables in build order, derived from the SQL files (`warehouse.registry`):
 #: adding a table is adding `warehouse/sql/<schema>/<table>.sql`.
 CORE_TABLES: tuple[str, ...] = registry.tables("core")
 METRICS_TABLES: tuple[str, ...] = registry.tables("metrics")
+
+#: The most a build step of a big warehouse may use when FLOW_DUCKDB_MEMORY_LIMIT is unset
+#: (`large_build_memory_limit`): issue #15's 10M-item tier, "spilling within 8 GB". DuckDB's
+#: limit is its buffer pool: at a limit of 8 GB the 10M rebuild peaked at 8,271 MiB RSS, so
+#: 6 GB leaves the process (Python, DuckDB's own allocations) room under 8 GB.
+LARGE_BUILD_MEMORY = 6_000_000_000
 
 #: The SQL assertions in `warehouse/checks/`; each returns the offending rows (none = pass).
 CHECKS: tuple[str, ...] = tuple(c.name for c in registry.checks())
@@ -41,13 +55,40 @@ def build_one(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     # Restored afterwards, so a caller's own queries keep DuckDB's default.
     before = con.execute("select current_setting('preserve_insertion_order')").fetchone()
     con.execute("set preserve_insertion_order = false")
+    limit_before = con.execute("select current_setting('memory_limit')").fetchone()
+    raised = large_build_memory_limit(con)
+    if raised is not None:
+        con.execute("set memory_limit = ?", [f"{raised}B"])
     try:
-        transform = registry.model(schema, table).transform
-        if transform is not None:
-            return build_transformed(con, schema, table, transform)
+        model = registry.model(schema, table)
+        if model.transform is not None:
+            return build_transformed(con, schema, table, model.transform)
+        if model.parts:
+            return build_parts(con, schema, table, planned_parts(con))
         return build_table(con, schema, table)
     finally:
         con.execute("set preserve_insertion_order = ?", [bool(before[0]) if before else True])
+        if raised is not None and limit_before:
+            con.execute("set memory_limit = ?", [limit_before[0]])
+
+
+def large_build_memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The memory limit (bytes) a build step of a big warehouse runs under, or None: keep it.
+
+    The 2 GB default holds a warehouse of ~1M items (~10M status changes) in memory. Beyond
+    what it holds in one part (`parts_needed` > 1), and when the operator set no
+    `FLOW_DUCKDB_MEMORY_LIMIT`, a step may use up to `LARGE_BUILD_MEMORY` (6 GB) but never more
+    than half the machine's RAM: at 10M items that is 3 parts instead of 9 and most steps stay
+    in memory instead of spilling (docs/benchmarks.md, 10M tier). Restored after the step as
+    DuckDB renders it (`1.8 GiB` for the default 2GB: rounded down to a tenth of its unit).
+    """
+    if os.environ.get("FLOW_DUCKDB_MEMORY_LIMIT"):
+        return None
+    if parts_needed(con) <= 1:
+        return None
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    target = min(LARGE_BUILD_MEMORY, ram // 2)
+    return target if target > memory_limit_bytes(con) else None
 
 
 def build_core(con: duckdb.DuckDBPyConnection, cfg: FlowConfig, as_of: datetime) -> dict[str, int]:

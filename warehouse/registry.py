@@ -15,6 +15,10 @@ a hand-kept list is derived here, so it cannot drift from the SQL:
 - a Python step: `-- transform: warehouse.<module>` makes the file's SELECT the step's input
   (its reads are still the table's dependencies) and `<module>.rows(inputs)` the table's rows,
   with the columns in `<module>.COLUMNS` (`metrics.forecast`, a Monte Carlo, is one);
+- built in parts: `-- parts: true` says the SELECT computes each item from that item's rows
+  alone and keeps only the items of part `$part` of `$parts` (DuckDB parameters); the runner
+  then builds a big warehouse's table in several statements of one transaction, each small
+  enough to stay in memory (`warehouse.runner.build_parts`);
 - for checks: `-- name: x` (the Dagster check name; default the file stem),
   `-- blocking: true|false` (default true: an offending row stops the numbers being
   published) and `-- attach: schema.table` when the check must hang on another asset than
@@ -39,7 +43,7 @@ MODEL_SCHEMAS: tuple[str, ...] = ("core", "metrics")
 
 _REF = re.compile(r"\b(raw|core|metrics)\.([a-z_][a-z0-9_]*)\b")
 _DIRECTIVE = re.compile(
-    r"^--\s*(sort|blocking|attach|name|export|transform):\s*(.*?)\s*$", re.IGNORECASE
+    r"^--\s*(sort|blocking|attach|name|export|transform|parts):\s*(.*?)\s*$", re.IGNORECASE
 )
 _TRANSFORM = re.compile(r"^warehouse\.[a-z_][a-z0-9_]*$")
 
@@ -55,6 +59,7 @@ class Model:
     sort_keys: tuple[str, ...]
     exported: bool = False
     transform: str | None = None
+    parts: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -150,6 +155,7 @@ def _read_models(root: Traversable) -> dict[tuple[str, str], Model]:
                 sort_keys=tuple(c.strip() for c in sort.split(",") if c.strip()),
                 exported=exported,
                 transform=transform,
+                parts=found.get("parts", "").lower() == "true",
             )
     return models
 

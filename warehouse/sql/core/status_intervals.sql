@@ -7,6 +7,12 @@
 -- Cost (10M transitions): no window. Each later interval's end is the next transition, read by
 -- a hash join on (item_id, seq + 1); the initial interval ends at the first transition, read by
 -- a join on seq = 1. (A lead() over item_id sorted the 10M rows by text: 9.4 s -> ~6 s.)
+-- At 100M transitions that hash join no longer fits 8 GB and DuckDB's external join runs out
+-- of memory: an item's intervals depend on its own rows only, so the runner builds the table in
+-- parts of items (part `$part` of `$parts`, by hash(item_id); ubigint, as hash() returns:
+-- a BIGINT parameter made it HUGEINT arithmetic, 13 s a scan at 2M). `$parts = 1 or` skips
+-- the hash in the usual one-part build (without it the 1M build held ~140 MiB more).
+-- parts: true
 with settings as (
     select as_of from core.build_settings
 ),
@@ -17,11 +23,13 @@ items as (
         coalesce(nullif(i.status_id, ''), nullif(i.status_name, '')) as current_key
     from raw.jira_issues as i, settings as s
     where i.created_at <= s.as_of
+        and ($parts = 1 or hash('jira:' || i.issue_key) % $parts::ubigint = $part::ubigint)
     union all
     select 'servicenow:' || r.number, r.sys_id, 'servicenow', r.table_name,
         coalesce(r.opened_at, r.created_at, r.updated_at), nullif(r.state, '')
     from raw.servicenow_records as r, settings as s
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
+        and ($parts = 1 or hash('servicenow:' || r.number) % $parts::ubigint = $part::ubigint)
 ),
 
 -- The status before the first transition up to as_of (NULL `from` falls back to its `to`).
@@ -32,7 +40,7 @@ first_transition as (
         case when from_status is null then to_stage else from_stage end as stage,
         case when from_status is null then to_kind else from_kind end as kind
     from core.transitions
-    where seq = 1
+    where seq = 1 and ($parts = 1 or hash(item_id) % $parts::ubigint = $part::ubigint)
 ),
 
 -- Items with no transition up to as_of: the first later change names their status then.
@@ -85,7 +93,12 @@ later as (
         t."at" as entered_at,
         n."at" as exited_at
     from core.transitions as t
-    left join core.transitions as n on n.item_id = t.item_id and n.seq = t.seq + 1
+    left join (
+        select item_id, seq, "at"
+        from core.transitions
+        where $parts = 1 or hash(item_id) % $parts::ubigint = $part::ubigint
+    ) as n on n.item_id = t.item_id and n.seq = t.seq + 1
+    where $parts = 1 or hash(t.item_id) % $parts::ubigint = $part::ubigint
 ),
 
 timed as (

@@ -11,6 +11,11 @@
 -- narrow on purpose: it partitions on a BIGINT item number (the raw table's rowid, interleaved
 -- by source) instead of the text item_id, and carries status_map row numbers instead of status,
 -- stage and kind names; the text columns are joined back after it, on integer keys.
+-- At 100M changes that window no longer fits a 2-8 GB memory limit and spills (4 min): each
+-- item's rows depend on its own changes only, so the runner builds the table in parts of items
+-- (part `$part` of `$parts`, by the raw table's rowid), one INSERT each inside one transaction
+-- (warehouse.runner.build_parts; one part below ~12M changes per 2 GB).
+-- parts: true
 with settings as (
     select as_of from core.build_settings
 ),
@@ -24,7 +29,7 @@ statuses as (
 jira_items as (
     select i.rowid * 2 as item_no, i.issue_id, 'jira:' || i.issue_key as item_id, i.created_at
     from raw.jira_issues as i, settings as s
-    where i.created_at <= s.as_of
+    where i.created_at <= s.as_of and ($parts = 1 or i.rowid % $parts = $part)
 ),
 
 servicenow_items as (
@@ -32,6 +37,7 @@ servicenow_items as (
         r.table_name, coalesce(r.opened_at, r.created_at, r.updated_at) as created_at
     from raw.servicenow_records as r, settings as s
     where coalesce(r.opened_at, r.created_at, r.updated_at) <= s.as_of
+        and ($parts = 1 or r.rowid % $parts = $part)
 ),
 
 jira_changes as (
