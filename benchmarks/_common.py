@@ -11,6 +11,7 @@ compete with the client for the GIL; in a child it behaves like a (very fast, lo
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -345,6 +346,16 @@ class Recorded:
     cut_changelogs: int = 0
 
 
+class _ReadAgain:
+    """A response body already read, offered again through the `read(amt)` of `raw`."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        return self._buf.read(amt)
+
+
 class RequestRecorder:
     """Records every request that reaches `requests.adapters.HTTPAdapter.send` (the wire).
 
@@ -364,6 +375,10 @@ class RequestRecorder:
 
         def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
             resp = orig(adapter, request, *args, **kwargs)
+            # reading `content` here drains the socket; the connectors' client reads the body
+            # itself from `raw` (connectors/http.py: size cap, deadline), so hand it the bytes
+            # again -- without this every recorded response reached the connector empty
+            resp.raw = _ReadAgain(resp.content)
             body = request.body.encode() if isinstance(request.body, str) else request.body
             items = None
             cut = 0
