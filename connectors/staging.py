@@ -9,7 +9,7 @@ copy of a record wins" is decided in SQL (`latest_first`) rather than by rebuild
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -54,6 +54,8 @@ class StagedRows:
         self._full = schema.append(pa.field(SEQ, pa.int64()))
         self._tables: list[pa.Table] = []
         self.rows = 0
+        #: bytes of the staged Arrow buffers (payloads make most of them): what a lander bounds
+        self.nbytes = 0
 
     def add(self, rows: Sequence[tuple[Any, ...]], seqs: Sequence[int]) -> None:
         """Convert one batch of rows to columns now (types from the schema, never inferred:
@@ -68,14 +70,27 @@ class StagedRows:
             raise ValueError(f"rows have {len(columns)} values, the schema {len(self.schema)}")
         arrays = [_array(col, f.type) for col, f in zip(columns, self.schema, strict=True)]
         arrays.append(pa.array(seqs, type=pa.int64()))
-        self._tables.append(pa.Table.from_arrays(arrays, schema=self._full))
+        batch = pa.Table.from_arrays(arrays, schema=self._full)
+        self._tables.append(batch)
         self.rows += len(rows)
+        self.nbytes += batch.nbytes
 
     def table(self) -> pa.Table:
         """Every batch as one table (an empty one with the schema when nothing was added)."""
         if not self._tables:
             return self._full.empty_table()
         return pa.concat_tables(self._tables)
+
+
+def _one_pass(rows: pa.Table) -> pa.RecordBatchReader:
+    """`rows` as a stream that holds each batch only until it is read (readable once)."""
+    batches = rows.to_batches()
+
+    def drain() -> Iterator[pa.RecordBatch]:
+        while batches:
+            yield batches.pop(0)
+
+    return pa.RecordBatchReader.from_batches(rows.schema, drain())
 
 
 def upsert_latest(
@@ -110,19 +125,32 @@ def upsert_latest(
     if staged.rows == 0:
         return 0
     view = f"_staged_{table.replace('.', '_')}"
+    # DuckDB keeps a registered object until the transaction commits, so registering the
+    # staged table would keep a night's (or a backfill chunk's) every staged batch in memory to
+    # the end. The delete reads only the key columns (a view of them: a few bytes a row stay
+    # registered), the insert reads the rows once, through a one-pass stream that lets go of
+    # each batch as DuckDB takes it.
+    table_rows = staged.table()
+    key_cols = table_rows.select(list(keys))
     with ExitStack() as views:
-        views.enter_context(registered(con, view, staged.table()))
+        key_view = views.enter_context(registered(con, f"{view}_keys", key_cols))
+        match = " and ".join(f"t.{k} = f.{k}" for k in keys)
+        delete = f"delete from {table} t where exists (select 1 from {key_view} f where {match})"  # noqa: S608
+        con.execute(delete)
+        views.enter_context(registered(con, view, _one_pass(table_rows)))
+        del table_rows
         source = view
         if winners is not None and not unique:
             other, key = winners
-            won = views.enter_context(registered(con, f"{view}_winners", other.table()))
+            # the (key, seq) columns only: what a registered view keeps to the commit
+            won = views.enter_context(
+                registered(con, f"{view}_winners", other.table().select([key, SEQ]))
+            )
             latest = f"select {key}, max({SEQ}) as {SEQ} from {won} group by {key}"  # noqa: S608
             source = f"(select s.* from {view} s semi join ({latest}) w using ({key}, {SEQ}))"  # noqa: S608
         key_list = ", ".join(keys)
         cols = ", ".join(staged.schema.names)
         order = f"{SEQ} desc" + (f", {tiebreak} desc" if tiebreak else "")
-        match = " and ".join(f"t.{k} = f.{k}" for k in keys)
-        con.execute(f"delete from {table} t where exists (select 1 from {view} f where {match})")  # noqa: S608
         if unique:
             sql = f"insert into {table} ({cols}) select {cols} from {view}"  # noqa: S608
         else:

@@ -117,6 +117,8 @@ class TableFetch:
 
     table: str
     window: SyncWindow
+    #: with a sink (every sync) the records are landed page by page and held here without
+    #: their payload ("")
     records: list[RecordRow] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     changes: list[ChangeRow] = field(default_factory=list)
@@ -161,7 +163,11 @@ def _created_key(row: Row) -> tuple[str, str] | None:
 
 
 def _key(row: Row, order_field: str) -> tuple[str, str] | None:
-    at, sys_id = text_value(row.get(order_field)), ref_value(row.get("sys_id"))
+    at, sys_id = row.get(order_field), row.get("sys_id")
+    if type(at) is str and type(sys_id) is str:  # the raw shape (the same answer, faster)
+        sys_id = sys_id.strip()
+        return (at, sys_id) if at and sys_id else None
+    at, sys_id = text_value(at), ref_value(sys_id)
     return (at, sys_id) if at and sys_id else None
 
 
@@ -320,6 +326,11 @@ class TableReader:
                     winners.append(mapped)  # the sink lands only copies that win
             if sink is not None:
                 sink.records(winners)
+                # staged (as Arrow columns) for landing: what later steps read of a record is
+                # its keys, state and times, so the held copy drops the payload (most of a
+                # record's bytes; a chunk of 50k full records is ~100 MB)
+                for r in winners:
+                    latest[r.sys_id] = r._replace(payload="")
             if not told and pager.total is not None:  # the scan's size, for an ETA
                 report_total(self.progress, SOURCE, table, pager.total)
                 told = True
@@ -329,14 +340,12 @@ class TableReader:
                 f"page {pager.pages}: {counted + len(latest)} records read",
                 counted + len(latest),
             )
-            if chunks is not None and chunks.add(len(winners)):
+            if chunks is not None and chunks.add(len(winners)) and page.cursor is not None:
                 # a backfill's chunk is full: commit it with this page's keyset cursor as the
                 # resume point, and hold none of its records any more (bounded memory)
-                keys = [k for k in map(_updated_key, page) if k is not None]
-                if keys:
-                    counted += len(latest)
-                    latest.clear()
-                    chunks.commit(ResumePoint("records", table, max(keys)))
+                counted += len(latest)
+                latest.clear()
+                chunks.commit(ResumePoint("records", table, page.cursor))
         if sink is not None:
             sink.flush()  # all records are in before the history scan starts
         out.records = list(latest.values())
@@ -547,14 +556,15 @@ class TableReader:
             after=start,
         )
         for page in prefetched(pager, name="servicenow-sys_audit"):
-            docs = sorted({d for row in page if (d := ref_value(row.get("documentkey")))})
+            doc_of = [ref_value(row.get("documentkey")) for row in page]
+            docs = sorted({d for d in doc_of if d})
             owner = sink.tables_of(docs) if docs else {}
             per_table: dict[str, list[Row]] = {}
-            for row in page:
-                table = owner.get(ref_value(row.get("documentkey")) or "")
+            for row, doc in zip(page, doc_of, strict=True):
+                table = owner.get(doc or "")
                 if table not in by_table:
                     tablename = text_value(row.get("tablename"))
-                    if ref_value(row.get("documentkey")) or tablename not in (None, *tables):
+                    if doc or tablename not in (None, *tables):
                         continue  # a record not landed (not in the window's scope)
                     table = tablename if tablename in by_table else tables[0]
                 per_table.setdefault(table, []).append(row)
@@ -569,9 +579,7 @@ class TableReader:
                 added += n
                 f.quarantined.extend(bad)
                 self.progress(SOURCE, table, f"state history: {taken[table]} changes", taken[table])
-            keys = [k for k in map(_created_key, page) if k is not None]
-            if chunks.add(added) and keys:
-                last = max(keys)
+            if chunks.add(added) and (last := page.cursor) is not None:
                 chunks.commit(ResumePoint("history", None, last))
                 seen = sink.seen_at(tables, parse_snow_ts(last[0], "sys_created_on"))
         sink.flush()

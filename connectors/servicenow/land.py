@@ -196,11 +196,17 @@ assert RecordRow._fields[:_LANDED_RECORD] == RECORD_COLUMNS
 #: scan lands once, at its end: per-page statements cost DuckDB several times the CPU (each
 #: delete scans the rows landed so far) and hid less than they cost on a busy 2-core box.
 FLUSH_ROWS = 500_000
+#: ... and the staged bytes (per table) after which it lands them: the staged Arrow columns are
+#: the part of a sync's memory that follows the page count, so they are bounded by size too
+#: (a chunk of 50k incidents is ~55 MB of Arrow, 130k sys_audit rows ~50 MB). Landing costs
+#: one delete scan of the rows landed so far, so this stays well above a page (~2 MB).
+FLUSH_BYTES = 24 * 2**20
 
 
 class BatchLander:
     """Stages records and sys_audit history as they are read; lands them inside the run's
-    transaction at the end of each scan (`flush`), or every `flush_rows` rows.
+    transaction at the end of each scan (`flush`), or every `flush_rows` rows or `FLUSH_BYTES`
+    of staged Arrow, whichever comes first.
 
     Each page is converted to Arrow columns when it is handed over (`records`, `changes`),
     on the mapping thread while the prefetch thread waits for the next page, so at the end
@@ -225,6 +231,7 @@ class BatchLander:
         self.con = con
         self.synced_at = synced_at
         self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
+        self.flush_bytes = FLUSH_BYTES
         self._tail = (synced_at,)
         self._seq = 0
         self._prior: dict[str, tuple[str | None, datetime]] = {}
@@ -259,7 +266,7 @@ class BatchLander:
             staged.add(r.sys_id)
         n, tail = _LANDED_RECORD, self._tail
         self._records.add([r[:n] + tail for r in rows], self._seqs(len(rows)))
-        if self._records.rows >= self.flush_rows:
+        if self._due(self._records):
             self._flush_records()
 
     def changes(self, rows: Sequence[ChangeRow]) -> int:
@@ -273,9 +280,12 @@ class BatchLander:
         if not fresh:
             return 0
         self._changes.add(fresh, self._seqs(len(fresh)))
-        if self._changes.rows >= self.flush_rows:
+        if self._due(self._changes):
             self._flush_changes()
         return len(fresh)
+
+    def _due(self, staged: StagedRows) -> bool:
+        return staged.rows >= self.flush_rows or staged.nbytes >= self.flush_bytes
 
     def field_changes(self, rows: Sequence[FieldChangeRow]) -> None:
         """Stage hold_reason / assignment_group rows; they land with the next flush."""
@@ -392,24 +402,37 @@ class _Owners:
     def __init__(
         self, keys: np.ndarray, codes: np.ndarray, names: list[str], other: dict[str, str]
     ):
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.codes, self.names, self.other = keys[order], codes[order], names, other
+        if len(keys) > 1 and not bool(np.all(keys[:-1] <= keys[1:])):
+            order = np.argsort(keys, kind="stable")  # not sorted (DuckDB's order is bytewise)
+            keys, codes = keys[order], codes[order]
+        self.keys, self.codes, self.names, self.other = keys, codes, names, other
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> _Owners:
+        """Read the index in batches into arrays sized once (sorted by DuckDB, under the
+        sync's memory limit): a whole Arrow copy plus numpy's sort copies cost ~100 MB at
+        1.25M records, against the index's own 21 MB."""
         names = [r[0] for r in con.execute(
             "select distinct table_name from raw.servicenow_records order by 1"
         ).fetchall()]  # fmt: skip
-        hexed = con.sql(
+        where = " from raw.servicenow_records where regexp_full_match(sys_id, ?)"
+        (n,) = con.execute("select count(*)" + where, [cls._HEX]).fetchall()[0]
+        keys, codes = np.empty(n, dtype="S16"), np.empty(n, dtype=np.uint8)
+        batches = con.sql(
             "select unhex(sys_id) as k, list_position(?, table_name)::utinyint as code"
-            " from raw.servicenow_records where regexp_full_match(sys_id, ?)",
+            + where
+            + " order by k",
             params=[names, cls._HEX],
-        ).to_arrow_table()
-        n = hexed.num_rows
-        keys = pc.cast(hexed.column("k").combine_chunks(), pa.binary(16))
-        data = keys.buffers()[1]
-        as_np = np.frombuffer(data, dtype="S16", count=n, offset=keys.offset * 16) if n else None
-        codes = hexed.column("code").to_numpy()
+        ).to_arrow_reader(100_000)
+        at = 0
+        for batch in batches:
+            m = batch.num_rows
+            k = pc.cast(batch.column(0), pa.binary(16))
+            keys[at : at + m] = np.frombuffer(
+                k.buffers()[1], dtype="S16", count=m, offset=k.offset * 16
+            )
+            codes[at : at + m] = batch.column(1).to_numpy(zero_copy_only=False)
+            at += m
         other = dict(
             con.execute(
                 "select sys_id, table_name from raw.servicenow_records"
@@ -417,8 +440,7 @@ class _Owners:
                 [cls._HEX],
             ).fetchall()
         )
-        empty = np.array([], dtype="S16")
-        return cls(as_np.copy() if as_np is not None else empty, codes.copy(), names, other)
+        return cls(keys[:at], codes[:at], names, other)
 
     def lookup(self, sys_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -41,6 +41,14 @@ def clamp_page_size(size: int) -> int:
     return max(MIN_PAGE, min(MAX_PAGE, int(size)))
 
 
+class Page(list[Row], Generic[K]):
+    """One page's readable rows, with the page's keyset cursor (the largest row key; None when
+    no row had one): a consumer committing a backfill chunk at this page resumes after
+    `cursor`, without computing every row's key a second time."""
+
+    cursor: K | None = None
+
+
 class Pager(Generic[K]):
     """Iterates the readable rows of one keyset scan, page by page.
 
@@ -85,7 +93,7 @@ class Pager(Generic[K]):
         self.counted_pages = 0
         self.denied_rows = 0
 
-    def __iter__(self) -> Iterator[list[Row]]:
+    def __iter__(self) -> Iterator[Page[K]]:
         after: K | None = self.start_after
         offset = 0
         ask = self.count or self.count_ends
@@ -128,7 +136,7 @@ class Pager(Generic[K]):
             last_page = (
                 total is not None and len(rows) < self.page_size and total <= offset + len(rows)
             )
-            readable = [r for r in rows if r]
+            readable: Page[K] = Page(r for r in rows if r)
             self.denied_rows += len(rows) - len(readable)
             keys = [k for k in (self.key(r) for r in readable) if k is not None]
             if not keys:
@@ -146,6 +154,7 @@ class Pager(Generic[K]):
                     "order field unknown to the instance?"
                 )
             after, offset = last, 0
+            readable.cursor = last
             yield readable
             if last_page:
                 return

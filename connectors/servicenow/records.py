@@ -96,6 +96,8 @@ def fields_for(table: str, extra: Sequence[str] = ()) -> list[str]:
 
 def ref_value(value: Any) -> str | None:
     """A reference as a sys_id, whatever shape it came in; None when empty."""
+    if type(value) is str:  # the raw shape, first: called for every row of every page
+        return value.strip() or None
     if isinstance(value, dict):
         value = value.get("value")
     if value is None:
@@ -106,6 +108,8 @@ def ref_value(value: Any) -> str | None:
 
 def text_value(value: Any) -> str | None:
     """A plain field as text ('' → None); tolerates `{value, display_value}` objects."""
+    if type(value) is str:  # the raw shape, first
+        return value or None
     if isinstance(value, dict):
         value = value.get("value", value.get("display_value"))
     if value is None:

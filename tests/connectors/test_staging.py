@@ -109,3 +109,28 @@ def test_a_failed_insert_reports_its_own_cause_not_the_aborted_transaction(con):
     con.execute("rollback")
     assert upsert_latest(con, "raw.t", staged, ["k"]) == 1  # the view name is free again
     assert con.execute("select k, v from raw.t").fetchall() == [("a", "2")]
+
+
+@pytest.mark.parametrize("unique", [True, False])
+def test_landed_rows_are_not_held_in_memory_until_the_commit(con, unique):
+    # A backfill chunk (or a night) lands many batches inside one transaction. DuckDB keeps a
+    # registered object alive until the transaction ends, so staging that registered the whole
+    # Arrow table kept every landed batch in memory to the commit. Three batches of ~10 MB each
+    # landed in one transaction: after each upsert, Arrow holds (almost) nothing of it -- the
+    # key column of each batch, 2,000 short keys, is all that may stay.
+    con.execute("begin")
+    before = pa.total_allocated_bytes()
+    for batch in range(3):
+        staged = StagedRows(SCHEMA)
+        rows = [(f"k{batch}-{i}", "x" * 5000, T1) for i in range(2000)]
+        staged.add(rows, list(range(2000)))
+        del rows
+        assert pa.total_allocated_bytes() - before >= 10_000_000  # staged: ~10 MB of text
+        upsert_latest(con, "raw.t", staged, ["k"], unique=unique)
+        del staged
+        held = pa.total_allocated_bytes() - before
+        assert held < 1_000_000, f"after batch {batch}: {held:,} bytes of Arrow still held"
+    con.execute("commit")
+    assert con.execute("select count(*), sum(length(v)) from raw.t").fetchall() == [
+        (6000, 6000 * 5000)
+    ]
