@@ -229,3 +229,37 @@ def test_a_copy_in_a_later_page_replaces_one_landed_from_an_earlier_page(
         [sys_id(3)],
     ).fetchall() == [("6", "2024-03-05 09:00:00+00")]
     assert con.execute("select count(*) from raw.servicenow_records").fetchall() == [(N,)]
+
+
+def test_staged_history_lands_once_its_arrow_bytes_pass_the_limit(con, monkeypatch):
+    """Bounded memory: staged rows land when their Arrow bytes reach `FLUSH_BYTES`, not only
+    every `FLUSH_ROWS` rows (500,000 rows of history would be ~200 MB of Arrow)."""
+    from connectors.servicenow.history import audit_changes
+
+    rows = [audit(i, sys_id(i), ts("2024-02-01 09:00:00", i), "1", "2", 1) for i in range(1000)]
+    changes, bad = audit_changes("incident", rows)
+    assert len(changes) == 1000 and not bad
+
+    def landed_while_staging(flush_bytes: int) -> list[int]:
+        monkeypatch.setattr(land, "FLUSH_BYTES", flush_bytes)
+        con.execute("begin")
+        lander = land.BatchLander(con, NOW)
+        seen = []
+        for start in range(0, 1000, 100):  # ten pages of 100 rows, ~60 kB of Arrow each
+            lander.changes(changes[start : start + 100])
+            seen.append(
+                con.execute("select count(*) from raw.servicenow_state_changes").fetchall()[0][0]
+            )
+        lander.flush()
+        assert con.execute("select count(*) from raw.servicenow_state_changes").fetchall() == [
+            (1000,)
+        ]
+        con.execute("rollback")
+        return seen
+
+    # the default (24 MiB): nothing lands before the scan's flush
+    assert landed_while_staging(land.FLUSH_BYTES) == [0] * 10
+    # a limit of ~2 pages: rows land while the scan goes on, whole pages at a time
+    small = landed_while_staging(120_000)
+    assert small[-1] > 0 and small == sorted(small)
+    assert all(n % 100 == 0 for n in small)
