@@ -64,11 +64,15 @@ def child(source: str, env: dict[str, str], now: datetime, db: str, chunk_rows: 
     result = sync(con, Settings.from_env(env), cfg, full=False, run_started_at=now)
     seconds = time.perf_counter() - t
     cpu = _cpu() - cpu0
+    # the sync's own peak, then the process's after closing the warehouse (DuckDB may
+    # checkpoint its write-ahead log at close, under the connection's restored limit)
+    sync_peak = vm_hwm_mb()
     con.close()
     return {
         "seconds": seconds,
         "cpu_s": cpu,
         "baseline_mb": baseline,
+        "sync_peak_mb": sync_peak,
         "peak_mb": vm_hwm_mb(),
         "records": result.records,
         "histories": sum(s.histories for s in result.streams),
