@@ -10,9 +10,7 @@
 -- Cost (10M changes): the one sort is the window that numbers each item's changes. It is kept
 -- narrow on purpose: it partitions on a BIGINT item number (the raw table's rowid, interleaved
 -- by source) instead of the text item_id, and carries status_map row numbers instead of status,
--- stage and kind names; the status texts are joined back after it, on integer keys. item_id
--- rides through the window as payload (not a sort key): joining it back on item_no afterwards
--- probed a 1M-row hash table 10M times (1M items: ~1.5 of ~16 CPU s, same rows).
+-- stage and kind names; the text columns are joined back after it, on integer keys.
 -- At 100M changes that window no longer fits a 2-8 GB memory limit and spills (4 min): each
 -- item's rows depend on its own changes only, so the runner builds the table in parts of items
 -- (part `$part` of `$parts`, by the raw table's rowid), one INSERT each inside one transaction
@@ -45,7 +43,6 @@ servicenow_items as (
 jira_changes as (
     select
         i.item_no,
-        i.item_id,
         greatest(c.changed_at, i.created_at) as "at",
         c.changed_at as recorded_at,
         f.status_no as from_no,
@@ -70,7 +67,6 @@ jira_changes as (
 servicenow_changes as (
     select
         i.item_no,
-        i.item_id,
         greatest(c.changed_at, i.created_at) as "at",
         c.changed_at as recorded_at,
         f.status_no as from_no,
@@ -105,7 +101,6 @@ numbered as (
             partition by item_no
             order by "at", recorded_at, tie_1 nulls last, tie_2 nulls last, tie_3
         ) as seq,
-        item_id,
         "at",
         from_no,
         to_no,
@@ -113,9 +108,15 @@ numbered as (
     from changes
 ),
 
+items as (
+    select item_no, item_id from jira_items
+    union all
+    select item_no, item_id from servicenow_items
+),
+
 final as (
     select
-        n.item_id,
+        i.item_id,
         n.seq,
         n."at",
         f.status as from_status,
@@ -131,6 +132,7 @@ final as (
         end as direction,
         n.author
     from numbered as n
+    inner join items as i on i.item_no = n.item_no
     left join statuses as f on f.status_no = n.from_no
     left join statuses as t on t.status_no = n.to_no
 )
