@@ -83,7 +83,6 @@ initial as (
 -- Interval k + 1 starts at transition k and ends at transition k + 1, found by a hash join on
 -- (item_id, seq + 1) rather than lead() over item_id: the window sorted all 10M rows (with their
 -- status/stage/kind text) by the text item_id, ~8 s of CPU; the join probes with no sort.
--- The build side leaves out seq 1, which no t.seq + 1 can match (1M of the 10M rows).
 later as (
     select
         t.item_id,
@@ -97,7 +96,7 @@ later as (
     left join (
         select item_id, seq, "at"
         from core.transitions
-        where seq > 1 and ($parts = 1 or hash(item_id) % $parts::ubigint = $part::ubigint)
+        where $parts = 1 or hash(item_id) % $parts::ubigint = $part::ubigint
     ) as n on n.item_id = t.item_id and n.seq = t.seq + 1
     where $parts = 1 or hash(t.item_id) % $parts::ubigint = $part::ubigint
 ),
