@@ -84,24 +84,28 @@ class Run:
         return self.clock.started_at
 
 
-#: DuckDB's memory limit while a sync writes. Why: DuckDB keeps the blocks it writes cached up
-#: to its limit (2GB for the table builds, warehouse/db.py), so under the builds' limit a
-#: backfill's resident memory grew with the raw tables (measured at 50k JIRA issues: 640 MiB
-#: peak with the builds' limit, 489 MiB with 128MB). Fixed, not grown with the warehouse: since
-#: schema v2 the big raw tables carry no primary-key index, the one thing DuckDB must hold in
-#: memory while rows go in (warehouse/raw_schema.py); before that the limit had to grow ~200
-#: bytes a raw row, and so did the sync. `FLOW_SYNC_MEMORY_LIMIT` (any DuckDB size) overrides.
+#: DuckDB's memory limit while a sync writes, unless the connector asks for its own. Why: DuckDB
+#: keeps the blocks it writes cached up to its limit (2GB for the table builds, warehouse/db.py),
+#: so under the builds' limit a backfill's resident memory grew with the raw tables (measured at
+#: 50k JIRA issues: 640 MiB peak with the builds' limit, 489 MiB with 128MB). Fixed, not grown
+#: with the warehouse: since schema v2 the big raw tables carry no primary-key index, the one
+#: thing DuckDB must hold in memory while rows go in (warehouse/raw_schema.py); before that the
+#: limit had to grow ~200 bytes a raw row, and so did the sync. JIRA runs under it; ServiceNow
+#: under 64 MiB (`connectors.servicenow.sync.SYNC_MEMORY_LIMIT`, measured there).
+#: `FLOW_SYNC_MEMORY_LIMIT` (any DuckDB size) overrides both.
 SYNC_MEMORY_LIMIT = "128MiB"
 
 
-def sync_memory_limit() -> str:
-    """The memory limit for a sync's statements: `FLOW_SYNC_MEMORY_LIMIT`, else 128 MiB."""
-    return os.environ.get("FLOW_SYNC_MEMORY_LIMIT") or SYNC_MEMORY_LIMIT
+def sync_memory_limit(default: str = SYNC_MEMORY_LIMIT) -> str:
+    """The memory limit for a sync's statements: `FLOW_SYNC_MEMORY_LIMIT`, else `default`."""
+    return os.environ.get("FLOW_SYNC_MEMORY_LIMIT") or default
 
 
 @contextmanager
-def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run a sync under `sync_memory_limit` and give the connection its limit back after.
+def bounded_memory(
+    con: duckdb.DuckDBPyConnection, default: str = SYNC_MEMORY_LIMIT
+) -> Iterator[None]:
+    """Run a sync under `sync_memory_limit(default)`; give the connection its limit back after.
 
     A sync that ends well is checkpointed before the limit goes back: DuckDB writes its log
     into the database file at the next checkpoint -- at the latest when the connection closes,
@@ -115,7 +119,7 @@ def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("set memory_limit = ?", [configured])
     if _memory_limit(con) != before:
         configured = before
-    con.execute("set memory_limit = ?", [sync_memory_limit()])
+    con.execute("set memory_limit = ?", [sync_memory_limit(default)])
     try:
         yield
         _checkpoint(con)
