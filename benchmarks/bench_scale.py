@@ -170,7 +170,13 @@ def minimum_requests(source: str, counts: dict[str, Any], counters: dict[str, in
 
 
 def tier(
-    source: str, size: int, seed: int, mode: str, chunk_rows: int, knobs: dict[str, Any]
+    source: str,
+    size: int,
+    seed: int,
+    mode: str,
+    chunk_rows: int,
+    knobs: dict[str, Any],
+    kill: bool = True,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "source": source,
@@ -199,8 +205,9 @@ def tier(
         total_rows = clean["records"] + clean["histories"]
         chunks = clean["chunks_committed"]  # the last chunk commits with the cursor, unlogged
         print(f"[{source} {size}] backfill: {clean}", flush=True)
-        if chunks == 0:
-            print(f"[{source} {size}] one chunk only: no resume to measure", flush=True)
+        if chunks == 0 or not kill:
+            if kill:
+                print(f"[{source} {size}] one chunk only: no resume to measure", flush=True)
             out["resume"] = None
             out["sandbox_peak_mb"] = sb.peak_mb()
             return out
@@ -275,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--long-issues", type=int, default=0, help="JIRA issues with long histories")
     p.add_argument("--long-histories", type=int, default=10_000, help="histories of each")
     p.add_argument("--both-sources", action="store_true", help="generate both organisations")
+    p.add_argument(
+        "--no-kill", action="store_true", help="the uninterrupted backfill only (no kill/resume)"
+    )
     p.add_argument("--json")
     a = p.parse_args(argv)
     knobs: dict[str, Any] = {}
@@ -290,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     tiers = []
     for size in a.sizes:
         load = os.getloadavg()
-        tiers.append(tier(a.source, size, a.seed, a.mode, a.chunk_rows, knobs))
+        tiers.append(tier(a.source, size, a.seed, a.mode, a.chunk_rows, knobs, kill=not a.no_kill))
         tiers[-1]["load_before"], tiers[-1]["load_after"] = load, os.getloadavg()
     print()
     print(
