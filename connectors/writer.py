@@ -7,8 +7,7 @@ the calling thread and writes here, the three overlap.
 
 Rules that keep this safe:
 * While the writer is open, ONLY its thread uses the DuckDB connection (a connection is not
-  safe for concurrent use); the caller touches it again only after `drain()` has returned
-  (until its next `submit`) or `close()` has joined it.
+  safe for concurrent use); the caller touches it again only after `close()` has joined it.
 * The queue holds at most `depth` jobs, so at most that many mapped batches wait in memory.
 * The first failure stops the writer: later jobs are dropped, and the error is re-raised in the
   caller at its next `submit` or at `close`, so the run fails (and its transaction rolls back).
@@ -37,30 +36,20 @@ class BackgroundWriter:
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
+            if job is _STOP:
+                return
+            if self._error is not None or self._cancelled:
+                continue  # a job failed, or the caller did: drain without running the rest
+            fn, args = job
             try:
-                if job is _STOP:
-                    return
-                if self._error is not None or self._cancelled:
-                    continue  # a job failed, or the caller did: drain without running the rest
-                fn, args = job
-                try:
-                    fn(*args)
-                except BaseException as exc:  # re-raised on the caller's thread
-                    self._error = exc
-            finally:
-                self._jobs.task_done()
+                fn(*args)
+            except BaseException as exc:  # re-raised on the caller's thread
+                self._error = exc
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a job (blocks while `depth` jobs wait); raises an earlier job's error."""
         self._raise()
         self._jobs.put((fn, args))
-
-    def drain(self) -> None:
-        """Wait until every queued job has run (the connection is the caller's again until
-        the next `submit`); re-raise the first failure."""
-        if self._thread.is_alive():
-            self._jobs.join()
-        self._raise()
 
     def close(self) -> None:
         """Wait for every queued job; re-raise the first failure. Idempotent."""

@@ -9,9 +9,8 @@ end from DataFrames, one statement per table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import duckdb
@@ -30,7 +29,6 @@ from connectors.servicenow.records import (
     text_value,
 )
 from connectors.staging import StagedRows, upsert_latest
-from connectors.writer import BackgroundWriter
 
 TS = "datetime64[us, UTC]"
 
@@ -225,25 +223,12 @@ class BatchLander:
     * Before a record's first copy of the run lands, its stored (state, updated_at) is kept
       (`prior`), so the observed-history fallback compares with the previous sync, not with
       the copy this run has just written.
-
-    With a `writer` (`connectors.writer.BackgroundWriter`), the landings run on its thread, in
-    order, while this thread maps the next pages: DuckDB releases the GIL while it writes, so
-    the upserts no longer hold up mapping and, through it, the next request (the ~1.2 s of a
-    20k sync that overlapped nothing, docs/benchmarks.md). The writer then owns the connection:
-    every read here (`tables_of`, `seen_at`, `landed_records`, `prior`) and every use of the
-    connection by the caller starts with `barrier()`, which waits for the queued landings.
     """
 
     def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        synced_at: datetime,
-        *,
-        flush_rows: int | None = None,
-        writer: BackgroundWriter | None = None,
+        self, con: duckdb.DuckDBPyConnection, synced_at: datetime, *, flush_rows: int | None = None
     ) -> None:
         self.con = con
-        self.writer = writer
         self.synced_at = synced_at
         self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
         self.flush_bytes = FLUSH_BYTES
@@ -263,19 +248,6 @@ class BatchLander:
         #: with the state changes
         self._field_changes: list[FieldChangeRow] = []
         self._owners: _Owners | None = None
-
-    def submit(self, fn: Callable[..., object], *args: object) -> None:
-        """Run a write on the writer's thread after those queued (here without a writer)."""
-        if self.writer is None:
-            fn(*args)
-        else:
-            self.writer.submit(fn, *args)
-
-    def barrier(self) -> None:
-        """Wait for the queued writes (re-raising a failed one): the connection is this
-        thread's again until the next write is submitted."""
-        if self.writer is not None:
-            self.writer.drain()
 
     def _seqs(self, n: int) -> range:
         start = self._seq + 1
@@ -324,28 +296,22 @@ class BatchLander:
         self._flush_records()
         self._flush_changes()
         staged, self._field_changes = self._field_changes, []
-        if staged:
-            self.submit(land_field_changes, self.con, staged)
+        land_field_changes(self.con, staged)
 
     def _flush_records(self) -> None:
         if self._records.rows == 0:
             return
-        new_ids, self._new_ids = self._new_ids, []
-        staged, self._records = self._records, StagedRows(RECORD_SCHEMA)
-        self._owners = None  # records change: `tables_of` reads them again when next asked
-        once, self._staged_ids = len(self._staged_ids) == staged.rows, set()
-        self.submit(self._land_records, new_ids, staged, once)
-
-    def _land_records(self, new_ids: list[str], staged: StagedRows, once: bool) -> None:
-        """(On the writer's thread.) Keep the stored state of records seen for the first time
-        this run, then upsert the staged copies."""
-        if new_ids:
+        if self._new_ids:
             for sys_id, state, updated_at in self.con.execute(
                 "select sys_id, state, updated_at from raw.servicenow_records"
                 " where sys_id in (select unnest(?::varchar[]))",
-                [new_ids],
+                [self._new_ids],
             ).fetchall():  # to the end: the transaction goes on on this connection
                 self._prior[sys_id] = (state, updated_at)
+            self._new_ids = []
+        staged, self._records = self._records, StagedRows(RECORD_SCHEMA)
+        self._owners = None  # records change: `tables_of` reads them again when next asked
+        once, self._staged_ids = len(self._staged_ids) == staged.rows, set()
         # each sys_id staged once: rows go in as they are, no latest-copy window
         upsert_latest(self.con, "raw.servicenow_records", staged, ["sys_id"], unique=once)
 
@@ -354,8 +320,7 @@ class BatchLander:
             return
         staged, self._changes = self._changes, StagedRows(CHANGE_SCHEMA)
         # `changes` stages the first copy of each change_id only: unique by construction
-        table, keys = "raw.servicenow_state_changes", ["change_id"]
-        self.submit(partial(upsert_latest, unique=True), self.con, table, staged, keys)
+        upsert_latest(self.con, "raw.servicenow_state_changes", staged, ["change_id"], unique=True)
         self.changes_landed += staged.rows
 
     def discard_changes(self) -> None:
@@ -383,14 +348,12 @@ class BatchLander:
         if not sys_ids:
             return {}
         if self._owners is None:
-            self.barrier()
             self._owners = _Owners.load(self.con)
         return self._owners.lookup(sys_ids)
 
     def seen_at(self, tables: Sequence[str], at: datetime) -> dict[str, set[tuple[str, Any]]]:
         """The repeat keys (`history.audit_changes`) of the landed sys_audit changes at instant
         `at`, per table: a chunk boundary there must not let a repeat of one update in."""
-        self.barrier()
         seen: dict[str, set[tuple[str, Any]]] = {t: set() for t in tables}
         for table, doc, checkpoint, changed_at, old, new in self.con.execute(
             "select table_name, record_sys_id, record_checkpoint, changed_at, from_value,"
@@ -407,7 +370,6 @@ class BatchLander:
     def landed_records(self, table: str) -> list[RecordRow]:
         """Every landed record of `table` (the history fallbacks of a backfill need them; the
         only place a backfill holds all records, see docs/benchmarks.md)."""
-        self.barrier()
         cols = ", ".join(RECORD_COLUMNS)
         out = []
         for row in self.con.execute(
@@ -421,7 +383,6 @@ class BatchLander:
 
     def prior(self, keys: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
         """The (state, updated_at) stored before this run for these sys_ids (landed ones only)."""
-        self.barrier()
         got = self._prior
         return {k: got[k] for k in keys if k in got}
 

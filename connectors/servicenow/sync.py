@@ -1,10 +1,9 @@
 """`sync_servicenow`: one incremental (or full) sync of the configured ServiceNow tables.
 
 Order of work: plan a window per table from its cursor; then, in ONE transaction, read every
-table (records, history, deletions, labels) and the assignment groups -- records and sys_audit
-rows land in batches as they are mapped (`land.BatchLander`), on a writer thread, while the
-prefetch thread reads the next page and this one maps it (docs/architecture.md, "A sync's
-threads") -- land the rest and move the cursors. Any failure before
+table (records, history, deletions, labels) and the assignment groups -- each records page and
+each sys_audit page lands as soon as it is mapped (`land.BatchLander`; DuckDB writes while the
+prefetch thread reads the next page) -- land the rest and move the cursors. Any failure before
 the commit (or a kill) rolls all of it back: the warehouse and the cursors stay as they were,
 and a 'failed' row per stream goes to raw.sync_runs.
 
@@ -50,7 +49,6 @@ from connectors.servicenow.paging import clamp_page_size
 from connectors.servicenow.query import validate_scope
 from connectors.servicenow.settings import ServiceNowSettings
 from connectors.state import SyncWindow, plan_window, read_cursor
-from connectors.writer import BackgroundWriter
 from models.config import FlowConfig
 from warehouse.db import transaction
 
@@ -60,8 +58,8 @@ log = logging.getLogger(__name__)
 #: scaffold's 128 MiB: the run writes in batches of <= 24 MiB of Arrow (`land.FLUSH_BYTES`) and
 #: reads back only small indexes, so a larger cache only kept blocks nobody reads again. At 1M
 #: incidents it took the sync's share from 333 to 261 MiB at slightly less client CPU (240 ->
-#: 228 s), at 100k from 290 to 189 MiB (docs/benchmarks.md). JIRA keeps 128 MiB: its chunk goes
-#: in as one insert, which cost 12 % more CPU at 64 MiB.
+#: 228 s), at 20k from 228-239 to 196-198 MiB (docs/benchmarks.md). JIRA keeps 128 MiB: its
+#: chunk goes in as one insert, which cost 12 % more CPU at 64 MiB.
 SYNC_MEMORY_LIMIT = "64MiB"
 
 
@@ -135,40 +133,36 @@ def sync_servicenow(
             con, tables, timedelta(days=sync_cfg.census_days), run.clock.now()
         )
         with bounded_memory(con, SYNC_MEMORY_LIMIT), transaction(con):
-            # Landings run on the writer's thread while this one maps (`land.BatchLander`):
-            # until the `with` below has joined it, only the writer uses `con`. One job queued
-            # behind the one running: at most two batches of staged Arrow wait in memory.
-            with BackgroundWriter(depth=1, name="servicenow-writer") as writer:
-                # records' synced_at: when this run began landing (one instant for the run)
-                lander = land.BatchLander(con, run.clock.now(), writer=writer)
-                fetches: list[TableFetch] = []
-                chunks = None
-                if resumed is not None or any(w.is_full for w in windows.values()):
-                    chunks = _ChunkCommitter(
-                        backfill.Chunks(
-                            con,
-                            run,
-                            next(w.end for w in windows.values() if w.is_full),
-                            chunk_rows=sync_cfg.backfill_chunk_rows,
-                            resumed=resumed,
-                        ),
-                        lander,
+            # records' synced_at: when this run began landing (one instant for the run)
+            lander = land.BatchLander(con, run.clock.now())
+            fetches: list[TableFetch] = []
+            chunks = None
+            if resumed is not None or any(w.is_full for w in windows.values()):
+                chunks = _ChunkCommitter(
+                    backfill.Chunks(
+                        con,
                         run,
-                        fetches,
-                    )
-                reader = TableReader(
-                    client,
-                    settings,
-                    scope=scope,
-                    page_size=clamp_page_size(sync_cfg.page_size),
-                    progress=progress,
-                    sink=lander,
-                    chunks=chunks,
-                    resume=resumed.resume if resumed else None,
-                    extra_fields={"change_request": cfg.links.change_request_fields},
+                        next(w.end for w in windows.values() if w.is_full),
+                        chunk_rows=sync_cfg.backfill_chunk_rows,
+                        resumed=resumed,
+                    ),
+                    lander,
+                    run,
+                    fetches,
                 )
-                # observed history compares with the state stored BEFORE this run's copies
-                got, groups = reader.read_all(tables, windows, lander.prior, catalogue, fetches)
+            reader = TableReader(
+                client,
+                settings,
+                scope=scope,
+                page_size=clamp_page_size(sync_cfg.page_size),
+                progress=progress,
+                sink=lander,
+                chunks=chunks,
+                resume=resumed.resume if resumed else None,
+                extra_fields={"change_request": cfg.links.change_request_fields},
+            )
+            # observed history compares with the state stored BEFORE this run's copies landed
+            got, groups = reader.read_all(tables, windows, lander.prior, catalogue, fetches)
             warnings: list[str] = [w for f in got for w in f.warnings]
             result = _land(con, run, got, groups, warnings)
     except SourceError as exc:
@@ -190,48 +184,29 @@ def sync_servicenow(
 
 class _ChunkCommitter:
     """Ends a backfill chunk: lands what is staged and the quarantined records, then commits
-    with the resume point (`backfill.Chunks`); the lander forgets the chunk's ids.
-
-    The landing and the COMMIT are queued on the lander's writer behind the chunk's last rows
-    (as JIRA's chunks are), so reading goes on while DuckDB commits; `committed` counts the
-    commits asked for: a failed one fails the run at the next barrier."""
+    with the resume point (`backfill.Chunks`); the lander forgets the chunk's ids."""
 
     def __init__(
         self, chunks: backfill.Chunks, lander: land.BatchLander, run: Run, fetches: list[TableFetch]
     ) -> None:
         self.chunks, self.lander, self.run, self.fetches = chunks, lander, run, fetches
-        self.asked = 0
 
     def add(self, rows: int) -> bool:
         return self.chunks.add(rows)
 
     @property
     def committed(self) -> int:
-        return self.asked
+        return self.chunks.committed
 
     def commit(self, resume: backfill.ResumePoint) -> None:
         self.lander.flush()
         now = self.run.clock.now()
-        quarantined = []
         for f in self.fetches:
-            quarantined.append((f, f.quarantined))
+            f.quarantined_landed += insert_quarantine(self.lander.con, self.run, f.quarantined, now)
             f.quarantined = []
             f.records = []  # landed: from now on the backfill holds no records
-        self.lander.submit(self._commit, quarantined, now, resume, self.chunks.take())
+        self.chunks.commit(resume)
         self.lander.new_chunk()
-        self.asked += 1
-
-    def _commit(
-        self,
-        quarantined: list[tuple[TableFetch, list]],
-        now: datetime,
-        resume: backfill.ResumePoint,
-        rows: int,
-    ) -> None:
-        """(On the writer's thread.) The chunk's quarantine, its resume point, COMMIT."""
-        for f, records in quarantined:
-            f.quarantined_landed += insert_quarantine(self.lander.con, self.run, records, now)
-        self.chunks.commit(resume, rows)
 
 
 def _land(

@@ -60,34 +60,3 @@ def test_a_failing_caller_skips_queued_jobs_and_keeps_its_own_error():
         raise RuntimeError("mapping failed")
     assert ran == []  # queued jobs were skipped, not run after the failure
     assert _writer_threads("t-writer-3") == []
-
-
-def test_drain_returns_once_every_queued_job_has_run_and_the_writer_takes_more_after():
-    ran: list[int] = []
-    release = threading.Event()
-
-    def slow(n: int) -> None:
-        release.wait(5)
-        ran.append(n)
-
-    with BackgroundWriter(depth=2, name="t-writer-drain") as writer:
-        writer.submit(slow, 1)
-        writer.submit(slow, 2)
-        assert ran == []  # both wait behind the gate
-        release.set()
-        writer.drain()
-        assert ran == [1, 2]  # the caller may use the connection now
-        writer.submit(ran.append, 3)
-    assert ran == [1, 2, 3]
-
-
-def test_drain_raises_the_failure_of_a_queued_job():
-    def fail() -> None:
-        raise ValueError("upsert failed")
-
-    writer = BackgroundWriter(depth=1, name="t-writer-drain-2")
-    writer.submit(fail)
-    with pytest.raises(ValueError, match="upsert failed"):
-        writer.drain()
-    with pytest.raises(ValueError, match="upsert failed"):
-        writer.close()

@@ -88,22 +88,16 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
 
     night_two(fake, rows)
     seen_in_run: list[tuple[int, int]] = []
-    real_upsert = land.upsert_latest
 
-    def observed_upsert(con_, *args, **kwargs):
-        # the real landing, then what the run itself has landed so far, read on the thread
-        # that landed it (the writer's: it owns the connection during the run)
-        out = real_upsert(con_, *args, **kwargs)
+    def progress(source, stream, message, count):
+        # main thread, inside the run's transaction: what the run itself has landed so far
         seen_in_run.append(
-            con_.execute(
+            con.execute(
                 "select (select count(*) from raw.servicenow_records where state = '6'),"
                 " (select count(*) from raw.servicenow_state_changes"
                 "  where changed_at >= '2024-03-10')"
             ).fetchall()[0]
         )
-        return out
-
-    monkeypatch.setattr(land, "upsert_latest", observed_upsert)
 
     audit_before = len(fake.table_requests("sys_audit"))
 
@@ -120,17 +114,13 @@ def test_failure_after_pages_were_landed_leaves_the_warehouse_as_before(
 
     later = NOW + timedelta(hours=1)
     with pytest.raises(SourceError) as err:
-        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy)
+        sync_servicenow(con, settings, cfg, run_started_at=later, policy=policy, progress=progress)
     if failure == "sys_audit_403":
         assert "sys_audit became unreadable in the middle" in str(err.value)
         assert not fake.table_requests("metric_instance")  # no mixed-source fallback
     # rows before the failure really were landed (then rolled back): all records, some of
     # the history ...
-    # (page 1 for certain; page 2's landing may still wait on the writer when page 3 fails,
-    # and then it is dropped: the rollback would undo it anyway)
-    records_landed, history_landed = max(seen_in_run)
-    assert records_landed == N
-    assert history_landed in (500, 1000)  # sys_audit pages 1 (and 2), 500 rows each
+    assert max(seen_in_run) == (N, 1000)  # sys_audit pages 1 and 2
     # ... and nothing of them is left: records, history, cursor as before the run
     after = snapshot(con)
     assert after == before
@@ -273,47 +263,3 @@ def test_staged_history_lands_once_its_arrow_bytes_pass_the_limit(con, monkeypat
     small = landed_while_staging(120_000)
     assert small[-1] > 0 and small == sorted(small)
     assert all(n % 100 == 0 for n in small)
-
-
-def test_landings_and_chunk_commits_run_on_the_writer_thread(
-    con, settings, fake, policy, monkeypatch
-):
-    """Every write of the read phase -- records, sys_audit rows, each backfill chunk's COMMIT --
-    runs on the sync's writer thread, in order, so mapping never waits for DuckDB; the result
-    is the same as landing on the caller's thread (every record and change once)."""
-    import threading
-
-    from connectors import backfill
-
-    cfg = make_cfg(page_size=500)
-    cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"backfill_chunk_rows": 400})})
-    night_one(fake)
-    threads: list[tuple[str, str]] = []
-    real_upsert, real_commit = land.upsert_latest, backfill.Chunks.commit
-
-    def upsert(con_, table, *args, **kwargs):
-        threads.append((table, threading.current_thread().name))
-        return real_upsert(con_, table, *args, **kwargs)
-
-    def commit(self, *args, **kwargs):
-        threads.append(("chunk commit", threading.current_thread().name))
-        return real_commit(self, *args, **kwargs)
-
-    monkeypatch.setattr(land, "upsert_latest", upsert)
-    monkeypatch.setattr(backfill.Chunks, "commit", commit)
-    result = sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
-
-    # 600 records then 1,200 audit rows in chunks of 400 rows: records 500 (+100 at the
-    # scan's end), history pages of 500 -> a commit after records page 1 and after 4 audit pages
-    assert {name for _, name in threads} == {"servicenow-writer"}
-    assert ("chunk commit", "servicenow-writer") in threads
-    kinds = {table for table, _ in threads}
-    assert {"raw.servicenow_records", "raw.servicenow_state_changes"} <= kinds
-    assert result.streams[0].records == N and result.streams[0].histories == 2 * N
-    assert con.execute(
-        "select count(*), count(distinct sys_id) from raw.servicenow_records"
-    ).fetchall() == [(N, N)]
-    assert con.execute(
-        "select count(*), count(distinct change_id) from raw.servicenow_state_changes"
-    ).fetchall() == [(2 * N, 2 * N)]
-    assert con.execute("select count(*) from raw.backfill_state").fetchall() == [(0,)]
