@@ -30,7 +30,7 @@ def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
     during: list[str] = []
     real_upsert = land.upsert_latest
 
-    def upsert(con_, *args, **kwargs):  # on the writer's thread: it owns the connection
+    def upsert(con_, *args, **kwargs):  # inside the run, as each batch lands
         during.append(con_.execute("select current_setting('memory_limit')").fetchall()[0][0])
         return real_upsert(con_, *args, **kwargs)
 
