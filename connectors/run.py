@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 
 from connectors.landing import registered
+from connectors.memory import sync_heap
 from connectors.state import SyncWindow, advance_cursor, record_run
 from warehouse.db import DEFAULT_MEMORY_LIMIT
 
@@ -121,8 +122,9 @@ def bounded_memory(
         configured = before
     con.execute("set memory_limit = ?", [sync_memory_limit(default)])
     try:
-        yield
-        _checkpoint(con)
+        with sync_heap():
+            yield
+            _checkpoint(con)
     finally:
         try:
             con.execute("set memory_limit = ?", [configured])
