@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from connectors.landing import registered
-from connectors.memory import sync_heap
+from connectors.memory import system_arrow_pool
 from connectors.state import SyncWindow, advance_cursor, record_run
 from warehouse.db import DEFAULT_MEMORY_LIMIT
 
@@ -112,7 +112,10 @@ def bounded_memory(
     into the database file at the next checkpoint -- at the latest when the connection closes,
     by then under the restored (larger) limit. With a backfill's last chunks in the log that
     cost ~200 MB more than the whole sync at 1M incidents (docs/benchmarks.md); under the
-    sync's limit the same checkpoint costs ~70 MB."""
+    sync's limit the same checkpoint costs ~70 MB.
+
+    For the same length Arrow allocates from the system pool (`connectors.memory`): its default
+    pool kept what the sync's staged batches had freed, and the peak grew with it."""
     before = _memory_limit(con)
     # DuckDB reads its limit back rounded ("2GB" -> "1.8 GiB"): when the connection holds the
     # warehouse's configured limit, restore that exact value rather than the rounded text
@@ -122,7 +125,7 @@ def bounded_memory(
         configured = before
     con.execute("set memory_limit = ?", [sync_memory_limit(default)])
     try:
-        with sync_heap():
+        with system_arrow_pool():
             yield
             _checkpoint(con)
     finally:
