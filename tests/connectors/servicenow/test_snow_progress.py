@@ -27,14 +27,7 @@ def test_a_sync_runs_under_the_sync_memory_limit_and_restores_the_connections(
     con.execute("set memory_limit = '1000MiB'")  # (a round MiB figure reads back exactly)
     before = con.execute("select current_setting('memory_limit')").fetchone()[0]
     monkeypatch.setenv("FLOW_SYNC_MEMORY_LIMIT", "96MB")
-    during: list[str] = []
-    real_upsert = land.upsert_latest
-
-    def upsert(con_, *args, **kwargs):  # inside the run, as each batch lands
-        during.append(con_.execute("select current_setting('memory_limit')").fetchall()[0][0])
-        return real_upsert(con_, *args, **kwargs)
-
-    monkeypatch.setattr(land, "upsert_latest", upsert)
+    during = _limits_while_landing(monkeypatch)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
     after = con.execute("select current_setting('memory_limit')").fetchone()[0]
     # DuckDB reports sizes in MiB: 96MB = 96e6 / 2**20 = 91.55 -> "91.5 MiB"
@@ -49,14 +42,7 @@ def test_a_servicenow_sync_runs_under_64_mib_unless_told_otherwise(
     measured lower in memory and no higher in CPU at 100k and 1M incidents."""
     fake.tables["incident"] = [incident(i, "2024-03-01 10:00:00") for i in range(10)]
     monkeypatch.delenv("FLOW_SYNC_MEMORY_LIMIT", raising=False)
-    during: list[str] = []
-    real_upsert = land.upsert_latest
-
-    def upsert(con_, *args, **kwargs):
-        during.append(con_.execute("select current_setting('memory_limit')").fetchall()[0][0])
-        return real_upsert(con_, *args, **kwargs)
-
-    monkeypatch.setattr(land, "upsert_latest", upsert)
+    during = _limits_while_landing(monkeypatch)
     sync_servicenow(con, settings, cfg, run_started_at=NOW, policy=policy)
     assert during and set(during) == {"64.0 MiB"}
 
@@ -80,3 +66,16 @@ def test_the_sync_memory_limit_does_not_grow_with_the_warehouse(con, monkeypatch
     assert sync_memory_limit("64MiB") == "1GB"  # the setting wins over a connector's default
     monkeypatch.delenv("FLOW_SYNC_MEMORY_LIMIT")
     assert sync_memory_limit("64MiB") == "64MiB"
+
+
+def _limits_while_landing(monkeypatch) -> list[str]:
+    """DuckDB's memory limit as each batch lands, read inside the run on its connection."""
+    during: list[str] = []
+    real_upsert = land.upsert_latest
+
+    def upsert(con_, *args, **kwargs):
+        during.append(con_.execute("select current_setting('memory_limit')").fetchall()[0][0])
+        return real_upsert(con_, *args, **kwargs)
+
+    monkeypatch.setattr(land, "upsert_latest", upsert)
+    return during
